@@ -1,0 +1,94 @@
+"""DuckDB connections: offline extension loading and error wrapping.
+
+Connections to the catalog are short-lived (PRODUCT.md §6): open, do one thing, close.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+
+from lakehouse.errors import CatalogError, CatalogLockedError, UsageError
+from lakehouse.sqlfiles import load
+
+
+
+def extension_path(name: str) -> Path:
+    """The extension binary shipped by the ``duckdb-extension-<name>`` wheel (PRODUCT.md §8)."""
+    spec = importlib.util.find_spec(f"duckdb_extension_{name}")
+    if spec is None or spec.origin is None:
+        raise CatalogError(f"duckdb-extension-{name} is not installed (pip install duckdb-extension-{name})")
+    folder = Path(spec.origin).parent / "extensions" / f"v{duckdb.__version__}"
+    binary = folder / f"{name}.duckdb_extension"
+    if not binary.exists():
+        raise CatalogError(f"{binary} missing: duckdb-extension-{name} must match duckdb {duckdb.__version__}")
+    return binary
+
+
+def load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Install from the wheel's file and load; never touches the network."""
+    try:
+        con.execute(f"INSTALL '{extension_path(name).as_posix()}'")
+        con.execute(f"LOAD {name}")
+    except duckdb.Error as exc:
+        raise CatalogError(f"could not load DuckDB extension {name}: {one_line(exc)}") from exc
+
+
+def one_line(exc: BaseException) -> str:
+    """DuckDB messages span lines; users get the first meaningful one."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def memory() -> duckdb.DuckDBPyConnection:
+    """A private in-memory connection with the project's settings and macros."""
+    con = duckdb.connect(":memory:")
+    _configure(con)
+    con.execute(load("macros"))
+    return con
+
+
+def _configure(con: duckdb.DuckDBPyConnection) -> None:
+    # TimeZone cannot go in connect()'s config: icu is not loaded yet at that point.
+    con.execute("SET TimeZone = 'UTC'")
+
+
+def is_lock_error(exc: BaseException) -> bool:
+    text = str(exc)
+    return "Could not set lock on file" in text or "Conflicting lock is held" in text
+
+
+@contextlib.contextmanager
+def catalog(path: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A short-lived connection to the catalog file, closed on exit."""
+    if read_only and not path.exists():
+        raise CatalogError(f"no catalog at {path}: run 'lakehouse sync' or 'lakehouse materialize' first")
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+        _configure(con)
+    except duckdb.IOException as exc:
+        if is_lock_error(exc):
+            raise CatalogLockedError(f"catalog {path} is locked by another process") from exc
+        raise CatalogError(f"cannot open catalog {path}: {one_line(exc)}") from exc
+    except duckdb.Error as exc:
+        raise CatalogError(
+            f"cannot open catalog {path}: {one_line(exc)} (run 'lakehouse rebuild' to recreate it)"
+        ) from exc
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def run_sql(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> duckdb.DuckDBPyConnection:
+    """Execute, turning DuckDB's errors into ours (a bad statement is the user's to fix)."""
+    try:
+        return con.execute(sql, params)
+    except (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException) as exc:
+        raise UsageError(one_line(exc)) from exc
+    except duckdb.Error as exc:
+        raise CatalogError(one_line(exc)) from exc

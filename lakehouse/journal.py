@@ -1,0 +1,91 @@
+"""A commit journal: the list of file operations that make a run visible, replayable after a crash.
+
+A run first writes everything it produces under temporary names. Writing the journal
+(atomically) is the commit point; applying it renames the temporaries into place, appends
+log lines and saves state. Every operation is idempotent, so a run killed while applying
+is finished by the next one (``recover``) and nothing is applied twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from lakehouse.errors import StorageError
+from lakehouse.files import append_lines, atomic_write, dumps, fsync_dir, size_of, truncate
+
+
+class Journal:
+    """Operations on paths relative to ``root``, applied in order."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.ops: list[dict[str, Any]] = []
+
+    def rename(self, tmp: Path, final: Path) -> None:
+        self.ops.append({"op": "rename", "from": self._rel(tmp), "to": self._rel(final)})
+
+    def delete(self, path: Path) -> None:
+        self.ops.append({"op": "delete", "path": self._rel(path)})
+
+    def append(self, path: Path, lines: list[str]) -> None:
+        """Append ``lines``; on replay the file is first cut back to its size at commit time."""
+        self.ops.append({"op": "append", "path": self._rel(path), "pre_size": size_of(path), "lines": lines})
+
+    def write_json(self, path: Path, data: Any) -> None:
+        self.ops.append({"op": "write", "path": self._rel(path), "data": data})
+
+    def commit(self, journal_path: Path) -> None:
+        """Make the journal durable, then apply it."""
+        atomic_write(journal_path, dumps({"ops": self.ops}).encode("utf-8"))
+        apply(self.root, self.ops)
+        journal_path.unlink()
+        fsync_dir(journal_path.parent)
+
+    def _rel(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
+
+def apply(root: Path, ops: list[dict[str, Any]]) -> None:
+    dirs: set[Path] = set()
+    try:
+        for op in ops:
+            kind = op["op"]
+            if kind == "rename":
+                source, target = root / op["from"], root / op["to"]
+                if source.exists():
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(source, target)
+                    dirs.add(target.parent)
+            elif kind == "delete":
+                with contextlib.suppress(FileNotFoundError):
+                    (root / op["path"]).unlink()
+            elif kind == "append":
+                for directory in dirs:
+                    fsync_dir(directory)
+                dirs.clear()
+                path = root / op["path"]
+                truncate(path, op["pre_size"])
+                append_lines(path, op["lines"])
+            elif kind == "write":
+                atomic_write(root / op["path"], dumps(op["data"]).encode("utf-8"))
+        for directory in dirs:
+            fsync_dir(directory)
+    except OSError as exc:
+        raise StorageError(f"cannot apply commit journal: {exc}") from exc
+
+
+def recover(root: Path, journal_path: Path) -> bool:
+    """Finish a commit a crash interrupted. Returns whether there was one."""
+    if not journal_path.exists():
+        return False
+    try:
+        ops = json.loads(journal_path.read_text(encoding="utf-8"))["ops"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise StorageError(f"commit journal {journal_path} is unreadable: {exc}") from exc
+    apply(root, ops)
+    journal_path.unlink()
+    return True

@@ -1,0 +1,51 @@
+"""SQL lives in ``.sql`` files (``sql/`` in the source tree, ``lakehouse/sql`` once installed).
+
+Each file starts with a ``/* purpose */`` comment and is loaded by name, e.g.
+``load("schema/catalog")``. Identifiers that cannot be bound as parameters go through
+:func:`quote_ident` only; constants in generated SQL through :func:`quote_literal`.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+
+from lakehouse.errors import UsageError
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+_PURPOSE = re.compile(r"\A\s*/\*(.*?)\*/", re.S)
+
+
+def sql_dir() -> Path:
+    """The shipped ``sql`` folder: inside the installed package, else the source tree's."""
+    installed = _PACKAGE_DIR / "sql"
+    if installed.is_dir():
+        return installed
+    return _PACKAGE_DIR.parent / "sql"
+
+
+@cache
+def load(name: str) -> str:
+    """The text of ``sql/<name>.sql``."""
+    path = sql_dir() / f"{name}.sql"
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise UsageError(f"no SQL file named {name!r} in {sql_dir()}") from exc
+
+
+def purpose(sql: str) -> str:
+    """The leading ``/* ... */`` comment of a SQL text, on one line."""
+    match = _PURPOSE.match(sql)
+    return " ".join(match.group(1).split()) if match else ""
+
+
+def quote_ident(name: str) -> str:
+    """Quote an identifier for DuckDB, doubling embedded double quotes."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(value: str) -> str:
+    """Quote a string constant for generated SQL (values from users are bound instead)."""
+    return "'" + value.replace("'", "''") + "'"

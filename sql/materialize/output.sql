@@ -1,0 +1,42 @@
+/* The run's fresh evidence as evidence_record.v1 rows in output order, each with its JSONL line. */
+SELECT
+    'evidence_record.v1' AS schema,
+    evidence_id,
+    kind,
+    day,
+    ts,
+    source,
+    run_id,
+    task_id,
+    model,
+    text,
+    passed,
+    score,
+    prompt_tokens,
+    completion_tokens,
+    duration_ms,
+    tags,
+    metadata::VARCHAR AS metadata,
+    $receipt_id AS receipt_id,
+    to_json({
+        'schema': 'evidence_record.v1',
+        'evidence_id': evidence_id,
+        'kind': kind,
+        'day': day,
+        'ts': ts,
+        'source': source,
+        'run_id': run_id,
+        'task_id': task_id,
+        'model': model,
+        'text': text,
+        'passed': passed,
+        'score': score,
+        'prompt_tokens': prompt_tokens,
+        'completion_tokens': completion_tokens,
+        'duration_ms': duration_ms,
+        'tags': tags,
+        'metadata': metadata,
+        'receipt_id': $receipt_id
+    })::VARCHAR || chr(10) AS jsonl_line
+FROM fresh
+ORDER BY day, transform_order, line_no

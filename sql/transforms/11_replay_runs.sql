@@ -1,0 +1,17 @@
+/* replay_runs → replay: one replay_run.v1 line; passed from its validation result, tokens summed over its calls. */
+-- stream: replay_runs
+-- kind: replay
+-- key: recorded_run_id
+-- time: recorded_at
+-- fields: recorded_run_id string, validation_result object, calls array, duration_ms integer
+-- moved: input_task string, model_used string
+SELECT
+    line_no,
+    recorded_run_id AS run_id,
+    model_used AS model,
+    input_task AS text,
+    TRY_CAST(validation_result ->> '$.passed' AS BOOLEAN) AS passed,
+    (SELECT sum(TRY_CAST(c ->> '$.prompt_tokens' AS BIGINT)) FROM unnest(calls::JSON[]) AS u(c)) AS prompt_tokens,
+    (SELECT sum(TRY_CAST(c ->> '$.completion_tokens' AS BIGINT)) FROM unnest(calls::JSON[]) AS u(c)) AS completion_tokens,
+    duration_ms
+FROM source
