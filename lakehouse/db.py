@@ -16,7 +16,6 @@ from lakehouse.errors import CatalogError, CatalogLockedError, UsageError
 from lakehouse.sqlfiles import load
 
 
-
 def extension_path(name: str) -> Path:
     """The extension binary shipped by the ``duckdb-extension-<name>`` wheel (PRODUCT.md §8)."""
     spec = importlib.util.find_spec(f"duckdb_extension_{name}")
@@ -25,7 +24,9 @@ def extension_path(name: str) -> Path:
     folder = Path(spec.origin).parent / "extensions" / f"v{duckdb.__version__}"
     binary = folder / f"{name}.duckdb_extension"
     if not binary.exists():
-        raise CatalogError(f"{binary} missing: duckdb-extension-{name} must match duckdb {duckdb.__version__}")
+        raise CatalogError(
+            f"{binary} missing: duckdb-extension-{name} must match duckdb {duckdb.__version__}"
+        )
     return binary
 
 

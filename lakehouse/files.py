@@ -114,8 +114,9 @@ def exclusive_lock(
         os.close(fd)  # closing releases the lock
 
 
-def _acquire(fd: int, path: Path, *, wait: bool, on_wait: Callable[[str], None] | None,
-             timeout: float | None) -> None:
+def _acquire(
+    fd: int, path: Path, *, wait: bool, on_wait: Callable[[str], None] | None, timeout: float | None
+) -> None:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         return
@@ -134,7 +135,9 @@ def _acquire(fd: int, path: Path, *, wait: bool, on_wait: Callable[[str], None] 
             return
         except OSError:
             if deadline is not None and time.monotonic() > deadline:
-                raise LockBusyError(f"gave up after {timeout:.0f}s waiting for {holder} to release {path}") from None
+                raise LockBusyError(
+                    f"gave up after {timeout:.0f}s waiting for {holder} to release {path}"
+                ) from None
             time.sleep(0.05)
 
 

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from lakehouse import failpoints
 from lakehouse.errors import StorageError
 from lakehouse.files import append_lines, atomic_write, dumps, fsync_dir, size_of, truncate
 
@@ -40,8 +41,11 @@ class Journal:
 
     def commit(self, journal_path: Path) -> None:
         """Make the journal durable, then apply it."""
+        failpoints.hit("before_journal")
         atomic_write(journal_path, dumps({"ops": self.ops}).encode("utf-8"))
+        failpoints.hit("after_journal")
         apply(self.root, self.ops)
+        failpoints.hit("before_journal_delete")
         journal_path.unlink()
         fsync_dir(journal_path.parent)
 
@@ -60,6 +64,7 @@ def apply(root: Path, ops: list[dict[str, Any]]) -> None:
                     target.parent.mkdir(parents=True, exist_ok=True)
                     os.replace(source, target)
                     dirs.add(target.parent)
+                    failpoints.hit("after_first_rename")
             elif kind == "delete":
                 with contextlib.suppress(FileNotFoundError):
                     (root / op["path"]).unlink()
@@ -70,6 +75,7 @@ def apply(root: Path, ops: list[dict[str, Any]]) -> None:
                 path = root / op["path"]
                 truncate(path, op["pre_size"])
                 append_lines(path, op["lines"])
+                failpoints.hit("after_append")
             elif kind == "write":
                 atomic_write(root / op["path"], dumps(op["data"]).encode("utf-8"))
         for directory in dirs:

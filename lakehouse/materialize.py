@@ -29,7 +29,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from lakehouse import __version__, catalog, db, evidence, journal, streams
+from lakehouse import __version__, catalog, db, evidence, failpoints, journal, streams
 from lakehouse.errors import CatalogError, StorageError, TransformError
 from lakehouse.files import dumps
 from lakehouse.paths import Layout
@@ -80,8 +80,12 @@ def load_state(layout: Layout) -> dict[str, streams.FileState]:
         ) from exc
 
 
-def run(layout: Layout, options: Options | None = None, progress: Progress | None = None,
-        on_wait: Callable[[str], None] | None = None) -> Outcome:
+def run(
+    layout: Layout,
+    options: Options | None = None,
+    progress: Progress | None = None,
+    on_wait: Callable[[str], None] | None = None,
+) -> Outcome:
     """Materialize everything appended since the last run. Raises ``LakehouseError`` on infrastructure failure."""
     options = options or Options()
     transforms = load_transforms(options.transforms_dir)
@@ -97,8 +101,9 @@ def run(layout: Layout, options: Options | None = None, progress: Progress | Non
     return outcome
 
 
-def _run_locked(layout: Layout, transforms: list[Transform], options: Options,
-                progress: Progress | None) -> Outcome:
+def _run_locked(
+    layout: Layout, transforms: list[Transform], options: Options, progress: Progress | None
+) -> Outcome:
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     receipt_id = new_receipt_id(started)
@@ -106,23 +111,30 @@ def _run_locked(layout: Layout, transforms: list[Transform], options: Options,
     new_state = dict(state)
     con = _scratch_connection(layout, options)
     try:
-        inputs, transform_stats, quarantine = _stage_all(layout, con, transforms, state, new_state, options,
-                                                         progress)
+        inputs, transform_stats, quarantine = _stage_all(
+            layout, con, transforms, state, new_state, options, progress
+        )
         partitions = _write_fresh(layout, con, transforms, transform_stats, receipt_id)
+        failpoints.hit("after_temporaries")
     except duckdb.Error as exc:
         raise StorageError(f"materialize failed in DuckDB: {db.one_line(exc)}") from exc
     finally:
         con.close()
     finished = datetime.now(UTC)
-    receipt = _receipt(layout, receipt_id, started, finished, t0, inputs, transform_stats, partitions,
-                       len(quarantine))
+    receipt = _receipt(
+        layout, receipt_id, started, finished, t0, inputs, transform_stats, partitions, len(quarantine)
+    )
     commit = journal.Journal(layout.root)
     for part in partitions:
         commit.rename(part.parquet_tmp, part.parquet)
         commit.rename(part.jsonl_tmp, part.jsonl)
     quarantined_at = now_rfc3339(finished)
-    commit.append(layout.quarantine, [dumps(_quarantine_entry(q, receipt_id, quarantined_at)) for q in quarantine])
-    commit.write_json(layout.materialize_state, {"version": 1, "files": {p: s.to_json() for p, s in new_state.items()}})
+    commit.append(
+        layout.quarantine, [dumps(_quarantine_entry(q, receipt_id, quarantined_at)) for q in quarantine]
+    )
+    commit.write_json(
+        layout.materialize_state, {"version": 1, "files": {p: s.to_json() for p, s in new_state.items()}}
+    )
     commit.append(layout.receipts, [dumps(receipt)])
     commit.commit(layout.commit_journal)
     return Outcome(receipt=receipt)
@@ -144,8 +156,15 @@ def _stage_all(layout, con, transforms, state, new_state, options, progress):
         by_stream.setdefault(t.stream, []).append((order, t))
     inputs: list[dict[str, Any]] = []
     stats: dict[int, dict[str, Any]] = {
-        order: {"name": t.name, "stream": t.stream, "kind": t.kind, "read": 0, "emitted": 0,
-                "duplicates": 0, "quarantined": 0}
+        order: {
+            "name": t.name,
+            "stream": t.stream,
+            "kind": t.kind,
+            "read": 0,
+            "emitted": 0,
+            "duplicates": 0,
+            "quarantined": 0,
+        }
         for order, t in enumerate(transforms)
     }
     quarantine: list[dict[str, Any]] = []
@@ -159,15 +178,20 @@ def _stage_all(layout, con, transforms, state, new_state, options, progress):
             continue
         result = streams.ReadResult()
         lines_table = f"lines_{stream}"
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {db_ident(lines_table)} "
-                    "(line_no BIGINT, byte_offset BIGINT, raw VARCHAR)")
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {db_ident(lines_table)} "
+            "(line_no BIGINT, byte_offset BIGINT, raw VARCHAR)"
+        )
         for block in streams.read_new_lines(read_plan, result, max_line_bytes=options.max_line_bytes):
             con.register("block_view", block)
             con.execute(f"INSERT INTO {db_ident(lines_table)} SELECT * FROM block_view")
             con.unregister("block_view")
             if progress:
-                progress(stream, int(block.column("byte_offset")[-1].as_py()) - read_plan.start.offset,
-                         read_plan.size - read_plan.start.offset)
+                progress(
+                    stream,
+                    int(block.column("byte_offset")[-1].as_py()) - read_plan.start.offset,
+                    read_plan.size - read_plan.start.offset,
+                )
         new_state[rel] = result.end
         for rejected in result.rejected:
             quarantine.append(rejected.to_quarantine(stream, rel))
@@ -176,9 +200,18 @@ def _stage_all(layout, con, transforms, state, new_state, options, progress):
             stats[order]["read"] = result.lines - result.blank
             stats[order]["quarantined"] += len(result.rejected)
         con.execute(f"DROP TABLE {db_ident(lines_table)}")
-        inputs.append({"stream": stream, "path": rel, "start_offset": read_plan.start.offset,
-                       "end_offset": result.end.offset, "lines": result.lines, "blank_lines": result.blank,
-                       "pending_bytes": result.pending_bytes, "reset": read_plan.reset})
+        inputs.append(
+            {
+                "stream": stream,
+                "path": rel,
+                "start_offset": read_plan.start.offset,
+                "end_offset": result.end.offset,
+                "lines": result.lines,
+                "blank_lines": result.blank,
+                "pending_bytes": result.pending_bytes,
+                "reset": read_plan.reset,
+            }
+        )
     rows = con.execute("SELECT * FROM new_quarantine ORDER BY path, line").fetchall()
     names = [d[0] for d in con.description]
     quarantine.extend(dict(zip(names, row, strict=True)) for row in rows)
@@ -196,7 +229,8 @@ def _apply_transform(con, t: Transform, order: int, lines_table: str, rel: str, 
     except (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException) as exc:
         raise TransformError(f"transform {t.name} ({t.path}): {db.one_line(exc)}") from exc
     stat["quarantined"] += con.execute(
-        f"SELECT count(*) FROM {db_ident(staged)} WHERE problem IS NOT NULL").fetchone()[0]
+        f"SELECT count(*) FROM {db_ident(staged)} WHERE problem IS NOT NULL"
+    ).fetchone()[0]
     con.execute(f"DROP TABLE {db_ident(staged)}")
 
 
@@ -223,8 +257,9 @@ def _write_fresh(layout, con, transforms, stats, receipt_id) -> list[evidence.Pa
     for order, mapped, kept in con.execute(load("materialize/counts")).fetchall():
         stats[order]["emitted"] = kept
         stats[order]["duplicates"] = mapped - kept
-    reader = con.execute(load("materialize/output"), {"receipt_id": receipt_id}).fetch_record_batch(
-        evidence.ROW_GROUP_ROWS)
+    reader = con.execute(load("materialize/output"), {"receipt_id": receipt_id}).to_arrow_reader(
+        evidence.ROW_GROUP_ROWS
+    )
     return evidence.PartitionWriter(layout, receipt_id).write(reader)
 
 
@@ -253,7 +288,9 @@ def _quarantine_entry(q: dict[str, Any], receipt_id: str, at: str) -> dict[str, 
     return entry
 
 
-def _receipt(layout, receipt_id, started, finished, t0, inputs, stats, partitions, quarantined) -> dict[str, Any]:
+def _receipt(
+    layout, receipt_id, started, finished, t0, inputs, stats, partitions, quarantined
+) -> dict[str, Any]:
     transforms = [stats[k] for k in sorted(stats)]
     return {
         "schema": RECEIPT_SCHEMA,
@@ -265,7 +302,12 @@ def _receipt(layout, receipt_id, started, finished, t0, inputs, stats, partition
         "inputs": inputs,
         "transforms": transforms,
         "partitions": [
-            {"day": p.day, "parquet": layout.relative(p.parquet), "jsonl": layout.relative(p.jsonl), "rows": p.rows}
+            {
+                "day": p.day,
+                "parquet": layout.relative(p.parquet),
+                "jsonl": layout.relative(p.jsonl),
+                "rows": p.rows,
+            }
             for p in partitions
         ],
         "totals": {

@@ -35,7 +35,12 @@ class FileState:
     tail_sha: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"offset": self.offset, "line": self.line, "head_sha": self.head_sha, "tail_sha": self.tail_sha}
+        return {
+            "offset": self.offset,
+            "line": self.line,
+            "head_sha": self.head_sha,
+            "tail_sha": self.tail_sha,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FileState:
@@ -63,8 +68,15 @@ class Rejected:
 
     def to_quarantine(self, stream: str, path: str) -> dict[str, Any]:
         text = self.raw.decode("utf-8", errors="backslashreplace")
-        entry = {"stream": stream, "path": path, "line": self.line_no, "offset": self.byte_offset,
-                 "kind": None, "reason": self.reason, "raw": text}
+        entry = {
+            "stream": stream,
+            "path": path,
+            "line": self.line_no,
+            "offset": self.byte_offset,
+            "kind": None,
+            "reason": self.reason,
+            "raw": text,
+        }
         if self.reason.startswith("invalid UTF-8"):
             entry["raw_base64"] = base64.b64encode(self.raw).decode("ascii")
         return entry
@@ -138,7 +150,9 @@ def read_new_lines(
     result.end = FileState(offset, line_no, *fingerprints(read_plan.path, offset))
 
 
-def _lines_table(block: bytes, offset: int, first_line: int, max_line_bytes: int, result: ReadResult) -> pa.Table:
+def _lines_table(
+    block: bytes, offset: int, first_line: int, max_line_bytes: int, result: ReadResult
+) -> pa.Table:
     parts = block.split(b"\n")
     parts.pop()  # the block ends with a newline: the last piece is empty
     raw = pa.array(parts, pa.binary())
@@ -155,8 +169,14 @@ def _lines_table(block: bytes, offset: int, first_line: int, max_line_bytes: int
     keep = pc.and_(pc.invert(blank), pc.invert(too_long))
     for index in pc.indices_nonzero(too_long).to_pylist():
         size = lengths[index].as_py()
-        result.rejected.append(Rejected(line_nos[index].as_py(), offsets[index].as_py(),
-                                        f"line too long: {size} bytes (limit {max_line_bytes})", parts[index]))
+        result.rejected.append(
+            Rejected(
+                line_nos[index].as_py(),
+                offsets[index].as_py(),
+                f"line too long: {size} bytes (limit {max_line_bytes})",
+                parts[index],
+            )
+        )
     table = table.filter(keep)
     try:
         return table.set_column(2, "raw", table.column("raw").cast(pa.string()))

@@ -117,9 +117,7 @@ class Transform:
 
     def probe_sql(self) -> str:
         """The transform over an empty source, to learn its output columns."""
-        typed = [
-            f"CAST(NULL AS {_duck_type(t)}) AS {quote_ident(n)}" for n, t in self.fields.items()
-        ]
+        typed = [f"CAST(NULL AS {_duck_type(t)}) AS {quote_ident(n)}" for n, t in self.fields.items()]
         cols = ", ".join(["CAST(NULL AS BIGINT) AS line_no", *typed])
         return f"WITH source AS (SELECT {cols} LIMIT 0)\n{self.select}"
 
@@ -164,15 +162,22 @@ class Transform:
 
 
 def _mapped_column(column: str, sql_type: str, produced: set[str]) -> str:
-    expr = f"CAST(m.{quote_ident(column)} AS {sql_type})" if column in produced else f"CAST(NULL AS {sql_type})"
+    expr = (
+        f"CAST(m.{quote_ident(column)} AS {sql_type})" if column in produced else f"CAST(NULL AS {sql_type})"
+    )
     if column == "tags":
         expr = f"coalesce({expr}, CAST([] AS VARCHAR[]))"
     return f"{expr} AS {quote_ident(column)}"
 
 
 def _duck_type(declared: str) -> str:
-    return {"string": "VARCHAR", "integer": "BIGINT", "number": "DOUBLE", "boolean": "BOOLEAN",
-            "strings": "VARCHAR[]"}.get(declared, "JSON")
+    return {
+        "string": "VARCHAR",
+        "integer": "BIGINT",
+        "number": "DOUBLE",
+        "boolean": "BOOLEAN",
+        "strings": "VARCHAR[]",
+    }.get(declared, "JSON")
 
 
 def render(template: str, **values: str) -> str:

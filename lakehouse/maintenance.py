@@ -1,0 +1,107 @@
+"""``compact`` (merge a day's Parquet parts) and ``rebuild`` (Parquet and catalog from the JSONL alone)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from lakehouse import catalog, db, evidence, journal
+from lakehouse.errors import StorageError
+from lakehouse.files import exclusive_lock
+from lakehouse.paths import Layout
+from lakehouse.sqlfiles import load
+
+
+@dataclass
+class CompactReport:
+    days: list[str] = field(default_factory=list)
+    parts_before: int = 0
+    parts_after: int = 0
+
+
+def _locked(layout: Layout, wait: bool, on_wait: Callable[[str], None] | None):
+    layout.state_dir.mkdir(parents=True, exist_ok=True)
+    return exclusive_lock(layout.materialize_lock, wait=wait, on_wait=on_wait)
+
+
+def compact(
+    layout: Layout, *, min_parts: int = 2, wait: bool = True, on_wait: Callable[[str], None] | None = None
+) -> CompactReport:
+    """Merge each day holding ``min_parts`` or more Parquet parts into one part."""
+    report = CompactReport()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    with _locked(layout, wait, on_wait):
+        journal.recover(layout.root, layout.commit_journal)
+        evidence.remove_stale_temporaries(layout)
+        commit = journal.Journal(layout.root)
+        for day_dir in sorted(layout.parquet.glob("day=*")):
+            parts = sorted(day_dir.glob("*.parquet"))
+            report.parts_before += len(parts)
+            if len(parts) < min_parts:
+                report.parts_after += len(parts)
+                continue
+            try:
+                table = pa.concat_tables(pq.read_table(p, schema=evidence.EVIDENCE_SCHEMA) for p in parts)
+            except (OSError, pa.ArrowException) as exc:
+                raise StorageError(f"cannot read parts of {day_dir.name}: {exc}") from exc
+            target = day_dir / f"part-compact-{stamp}.parquet"
+            tmp = target.with_name(f".{target.name}.tmp")
+            evidence.write_parquet(table, tmp)
+            commit.rename(tmp, target)
+            for part in parts:
+                commit.delete(part)
+            report.days.append(day_dir.name.removeprefix("day="))
+            report.parts_after += 1
+        commit.commit(layout.commit_journal)
+    return report
+
+
+@dataclass
+class RebuildReport:
+    days: int = 0
+    rows: int = 0
+    catalog: catalog.SyncReport | None = None
+
+
+def rebuild(
+    layout: Layout, *, wait: bool = True, on_wait: Callable[[str], None] | None = None
+) -> RebuildReport:
+    """Recreate every Parquet part and the catalog from the evidence JSONL (the durable truth)."""
+    report = RebuildReport()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    with _locked(layout, wait, on_wait):
+        journal.recover(layout.root, layout.commit_journal)
+        evidence.remove_stale_temporaries(layout)
+        commit = journal.Journal(layout.root)
+        jsonl_days = {p.parent.name: p for p in layout.evidence_jsonl.glob("day=*/evidence.jsonl")}
+        con = db.memory()
+        try:
+            for day_name, path in sorted(jsonl_days.items()):
+                table = _read_jsonl_day(con, path)
+                target = layout.parquet / day_name / f"part-rebuild-{stamp}.parquet"
+                tmp = target.with_name(f".{target.name}.tmp")
+                evidence.write_parquet(table, tmp)
+                commit.rename(tmp, target)
+                report.days += 1
+                report.rows += table.num_rows
+        finally:
+            con.close()
+        for part in evidence.parquet_parts(layout):
+            commit.delete(part)
+        commit.commit(layout.commit_journal)
+        report.catalog = catalog.rebuild(layout)
+    return report
+
+
+def _read_jsonl_day(con: duckdb.DuckDBPyConnection, path) -> pa.Table:
+    try:
+        return con.execute(
+            load("maintenance/read_evidence_jsonl"), {"path": path.as_posix()}
+        ).to_arrow_table()
+    except duckdb.Error as exc:
+        raise StorageError(f"cannot read {path}: {db.one_line(exc)}") from exc

@@ -1,0 +1,37 @@
+"""A progress bar on stderr, shown only when stderr is a terminal."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+
+class Bar:
+    def __init__(self, stream: TextIO | None = None, min_interval: float = 0.1) -> None:
+        self.out = stream or sys.stderr
+        self.enabled = self.out.isatty()
+        self.min_interval = min_interval
+        self._last = 0.0
+        self._shown = False
+
+    def update(self, label: str, done: int, total: int) -> None:
+        if not self.enabled or total <= 0:
+            return
+        now = time.monotonic()
+        if now - self._last < self.min_interval and done < total:
+            return
+        self._last = now
+        width = 30
+        filled = int(width * min(done, total) / total)
+        self.out.write(
+            f"\r{label:<18} [{'#' * filled}{'.' * (width - filled)}] {done / total:6.1%} "
+            f"{done / 1e6:8.1f}/{total / 1e6:.1f} MB"
+        )
+        self.out.flush()
+        self._shown = True
+
+    def close(self) -> None:
+        if self._shown:
+            self.out.write("\r\033[K")
+            self.out.flush()

@@ -1,0 +1,42 @@
+"""Helpers the tests import: stream writers, CLI invocation, real second processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from lakehouse.cli import cli
+from lakehouse.paths import Layout
+
+
+def write_stream(layout: Layout, stream: str, rows: list[Any], *, mode: str = "a") -> Path:
+    """Append rows (dicts become JSON lines, bytes are written as given) to a stream."""
+    path = layout.stream(stream)
+    with open(path, mode + "b") as handle:
+        for row in rows:
+            handle.write(row if isinstance(row, bytes) else (json.dumps(row) + "\n").encode())
+    return path
+
+
+def invoke(runner: CliRunner, *args: str) -> Any:
+    return runner.invoke(cli, list(args), catch_exceptions=False)
+
+
+def lakehouse_process(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, **kwargs: Any
+) -> subprocess.Popen[bytes]:
+    """The CLI in a real second process (the installed package, as users run it)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "lakehouse", *args],
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        **kwargs,
+    )
