@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from lakehouse import __version__, catalog, db, evidence, failpoints, journal, streams
 from lakehouse.errors import CatalogError, StorageError, TransformError
@@ -215,7 +214,7 @@ def _stage_all(layout, con, transforms, state, new_state, options, progress):
     rows = con.execute("SELECT * FROM new_quarantine ORDER BY path, line").fetchall()
     names = [d[0] for d in con.description]
     quarantine.extend(dict(zip(names, row, strict=True)) for row in rows)
-    quarantine.sort(key=lambda q: (q["path"], q["line"] if "line" in q else 0))
+    quarantine.sort(key=lambda q: (q["path"], q["line"]))
     return inputs, stats, quarantine
 
 

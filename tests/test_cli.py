@@ -1,0 +1,162 @@
+"""The command line: one-line errors with exit codes, data on stdout, messages on stderr."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from support import invoke, lakehouse_process, write_stream
+
+from lakehouse.paths import Layout
+
+pytestmark = pytest.mark.fast
+
+
+def test_materialize_json_prints_the_receipt_on_stdout(runner: CliRunner, layout: Layout) -> None:
+    write_stream(layout, "model_calls", [{"ts": "2026-05-01T10:00:00Z", "call_id": "c1"}])
+    result = invoke(runner, "materialize", "--root", str(layout.root), "--json")
+    assert result.exit_code == 0
+    receipt = json.loads(result.stdout)
+    assert receipt["schema"] == "materialize_receipt.v1" and receipt["totals"]["emitted"] == 1
+    assert "materialized" not in result.stdout
+
+
+def test_materialize_without_json_reports_on_stderr(runner: CliRunner, layout: Layout) -> None:
+    write_stream(layout, "model_calls", [{"ts": "2026-05-01T10:00:00Z", "call_id": "c1"}, b"bad\n"])
+    result = invoke(runner, "materialize", "--root", str(layout.root))
+    assert result.exit_code == 0 and result.stdout == ""
+    assert "materialized 1 new evidence records from 2 new lines" in result.stderr
+    assert "1 quarantined" in result.stderr
+
+
+def test_root_from_environment(runner: CliRunner, layout: Layout) -> None:
+    write_stream(layout, "model_calls", [{"ts": "2026-05-01T10:00:00Z", "call_id": "c1"}])
+    result = runner.invoke(
+        __import__("lakehouse.cli").cli.cli,
+        ["materialize", "--json"],
+        env={"LH_DISTILL_ROOT": str(layout.root)},
+    )
+    assert result.exit_code == 0 and json.loads(result.stdout)["root"] == str(layout.root)
+
+
+def test_missing_root_is_one_line_exit_4(tmp_path: Path) -> None:
+    proc = lakehouse_process("materialize", "--root", str(tmp_path / "nowhere"))
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 4
+    assert err.decode() == f"error: root {tmp_path / 'nowhere'} does not exist\n"
+    assert out == b""
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_unwritable_root_is_one_line_exit_4(tmp_path: Path) -> None:  # pragma: no cover - CI runs as root
+    tmp_path.chmod(0o500)
+    proc = lakehouse_process("materialize", "--root", str(tmp_path))
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 4 and err.decode().startswith("error: root")
+
+
+def test_root_that_is_a_file_is_one_line_exit_4(tmp_path: Path, runner: CliRunner) -> None:
+    target = tmp_path / "file"
+    target.write_text("x")
+    result = invoke(runner, "materialize", "--root", str(target))
+    assert result.exit_code in (2, 4)
+    assert "Traceback" not in result.output
+
+
+def test_unknown_option_is_a_usage_error(runner: CliRunner) -> None:
+    result = invoke(runner, "materialize", "--frobnicate")
+    assert result.exit_code == 2 and "No such option" in result.stderr
+
+
+def test_bad_transform_is_exit_2_without_traceback(runner: CliRunner, layout: Layout, tmp_path: Path) -> None:
+    extra = tmp_path / "t"
+    extra.mkdir()
+    (extra / "x.sql").write_text("/* x */\n-- kind: x\nSELECT line_no FROM source\n")
+    result = invoke(runner, "materialize", "--root", str(layout.root), "--transforms", str(extra))
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "error: transform x.sql: missing '-- stream:' header"
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    proc = lakehouse_process("--debug", "materialize", "--root", str(tmp_path / "nowhere"))
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0 and "Traceback" in err.decode() and "RootError" in err.decode()
+
+
+def test_demo_is_deterministic_and_summarises(runner: CliRunner, tmp_path: Path) -> None:
+    roots = [tmp_path / "a", tmp_path / "b"]
+    outputs = []
+    for root in roots:
+        root.mkdir()
+        result = invoke(runner, "demo", "--root", str(root), "--seed", "5", "--lines", "600")
+        assert result.exit_code == 0, result.output
+        outputs.append(result.stdout)
+    assert outputs[0] == outputs[1]
+    assert "Evidence by kind" in outputs[0] and "Quarantined lines" in outputs[0]
+    for reason in (
+        "invalid JSON",
+        "not a JSON object",
+        "missing ts",
+        "unparseable ts",
+        "expected boolean",
+        "invalid UTF-8",
+        "line too long",
+    ):
+        assert reason in outputs[0]
+    streams = sorted(p.name for p in (roots[0] / "data" / "_kb").glob("*.jsonl"))
+    assert len([s for s in streams if s not in ("quarantine.jsonl", "receipts.jsonl")]) == 12
+    again = invoke(runner, "demo", "--root", str(roots[0]), "--seed", "5", "--lines", "600")
+    assert "0 written, 12 unchanged" in again.stderr and "materialized 0 new" in again.stderr
+
+
+def test_demo_refuses_to_overwrite_other_data(runner: CliRunner, layout: Layout) -> None:
+    write_stream(layout, "model_calls", [{"ts": "2026-05-01T10:00:00Z", "call_id": "mine"}])
+    result = invoke(runner, "demo", "--root", str(layout.root))
+    assert result.exit_code == 2 and "use --force" in result.stderr
+
+
+def test_compact_merges_parts_and_keeps_records(runner: CliRunner, layout: Layout) -> None:
+    for i in range(3):
+        write_stream(layout, "model_calls", [{"ts": "2026-05-01T10:00:00Z", "call_id": f"c{i}"}])
+        assert invoke(runner, "materialize", "--root", str(layout.root)).exit_code == 0
+    assert len(list(layout.parquet_day("2026-05-01").glob("*.parquet"))) == 3
+    result = invoke(runner, "compact", "--root", str(layout.root))
+    assert result.exit_code == 0 and "3 parts -> 1" in result.stderr
+    import pyarrow.parquet as pq
+
+    [part] = layout.parquet_day("2026-05-01").glob("*.parquet")
+    assert sorted(pq.read_table(part).column("evidence_id").to_pylist()).__len__() == 3
+
+
+def test_rebuild_recreates_parquet_and_catalog_from_jsonl(runner: CliRunner, layout: Layout) -> None:
+    write_stream(
+        layout, "model_calls", [{"ts": f"2026-05-0{d}T10:00:00Z", "call_id": f"c{d}"} for d in (1, 2)]
+    )
+    invoke(runner, "materialize", "--root", str(layout.root))
+    import shutil
+
+    shutil.rmtree(layout.parquet)
+    layout.catalog.unlink()
+    result = invoke(runner, "rebuild", "--root", str(layout.root))
+    assert result.exit_code == 0 and "rebuilt 2 evidence records in 2 days" in result.stderr
+    import duckdb
+
+    con = duckdb.connect(str(layout.catalog), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM evidence").fetchone() == (2,)
+    finally:
+        con.close()
+
+
+def test_sync_repairs_a_damaged_catalog(runner: CliRunner, layout: Layout) -> None:
+    write_stream(layout, "model_calls", [{"ts": "2026-05-01T10:00:00Z", "call_id": "c1"}])
+    invoke(runner, "materialize", "--root", str(layout.root))
+    layout.catalog.write_bytes(b"this is not a duckdb file" * 100)
+    result = invoke(runner, "sync", "--root", str(layout.root))
+    assert result.exit_code == 0, result.output
+    assert "damaged" in result.stderr and "1 evidence" in result.stderr
+    again = invoke(runner, "sync", "--root", str(layout.root))
+    assert "0 evidence, 0 receipts, 0 quarantined" in again.stderr
