@@ -1,6 +1,14 @@
 /* Keep each evidence id once: its first occurrence in this run, and only if no earlier run wrote it. */
-CREATE OR REPLACE TEMP TABLE fresh AS
-SELECT *
+-- Duplicates are rare, so only their ids are grouped (a narrow hash aggregate), never the wide rows.
+CREATE OR REPLACE TEMP TABLE repeated AS
+SELECT evidence_id, min([transform_order, line_no]) AS first
 FROM new_evidence
-WHERE evidence_id NOT IN (SELECT evidence_id FROM existing_ids)
-QUALIFY row_number() OVER (PARTITION BY evidence_id ORDER BY transform_order, line_no) = 1
+WHERE evidence_id IN (SELECT evidence_id FROM new_evidence GROUP BY evidence_id HAVING count(*) > 1)
+GROUP BY evidence_id;
+
+CREATE OR REPLACE TEMP VIEW fresh AS
+SELECT n.*
+FROM new_evidence AS n
+LEFT JOIN repeated AS r USING (evidence_id)
+WHERE n.evidence_id NOT IN (SELECT evidence_id FROM existing_ids)
+  AND (r.first IS NULL OR r.first = [n.transform_order, n.line_no]);

@@ -1,0 +1,107 @@
+"""Materialize 1M source lines across the twelve streams, against a bare DuckDB COPY of the same files.
+
+Targets (PRODUCT.md §9): materialize ≤ 2× the COPY, peak RSS ≤ 1 GB, no-op re-run < 0.5 s.
+
+    python bench/materialize.py --lines 1000000 --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import lakehouse_cmd, machine, run_child  # noqa: E402
+
+from lakehouse import materialize, synth  # noqa: E402
+from lakehouse.paths import open_root  # noqa: E402
+
+BASELINE_SQL = """
+COPY (
+    SELECT *, strftime(coalesce(TRY_CAST(ts AS TIMESTAMPTZ), TRY_CAST(recorded_at AS TIMESTAMPTZ)), '%Y-%m-%d') AS day
+    FROM read_json($files, format = 'newline_delimited', union_by_name = true)
+) TO '{out}' (FORMAT parquet, PARTITION_BY (day))
+"""
+
+
+def baseline_copy(files: list[str], out: Path) -> float:
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        start = time.perf_counter()
+        con.execute(BASELINE_SQL.format(out=out.as_posix()), {"files": files})
+        return time.perf_counter() - start
+    finally:
+        con.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--days", type=int, default=60)
+    parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    args = parser.parse_args()
+
+    work = Path(args.work or tempfile.mkdtemp(prefix="lh-bench-"))
+    root = work / "root"
+    if root.exists():
+        shutil.rmtree(root)
+    layout = open_root(root.mkdir(parents=True) or root, create=True)
+    start = time.perf_counter()
+    counts = synth.write_streams(layout.kb, args.lines, seed=1, end_day="2026-05-02", days=args.days)
+    generate_s = time.perf_counter() - start
+    files = sorted(str(layout.stream(s)) for s in counts)
+    input_bytes = sum(Path(f).stat().st_size for f in files)
+
+    copy_out = work / "copy_out"
+    shutil.rmtree(copy_out, ignore_errors=True)
+    copy_s = baseline_copy(files, copy_out)
+
+    first = run_child(lakehouse_cmd("materialize", "--root", str(root), "--json"))
+    if first["returncode"] != 0:
+        raise SystemExit(f"materialize failed: {first['stderr']}")
+    receipt = json.loads(first["stdout"])
+    noop_cli = run_child(lakehouse_cmd("materialize", "--root", str(root), "--json"))
+    start = time.perf_counter()
+    noop_receipt = materialize.run(layout).receipt
+    noop_in_process_s = time.perf_counter() - start
+
+    result = {
+        "benchmark": "materialize",
+        "lines": sum(counts.values()),
+        "input_mib": round(input_bytes / 2**20, 1),
+        "streams": len(counts),
+        "days": args.days,
+        "generate_s": round(generate_s, 2),
+        "duckdb_copy_s": round(copy_s, 3),
+        "materialize_s": round(first["seconds"], 3),
+        "materialize_receipt_ms": receipt["duration_ms"],
+        "ratio_vs_copy": round(first["seconds"] / copy_s, 2),
+        "peak_rss_mib": round(first["peak_rss_mib"], 1),
+        "emitted": receipt["totals"]["emitted"],
+        "partitions": receipt["totals"]["partitions"],
+        "noop_in_process_s": round(noop_in_process_s, 3),
+        "noop_cli_s": round(noop_cli["seconds"], 3),
+        "noop_emitted": noop_receipt["totals"]["emitted"],
+        "targets": {"ratio_vs_copy": 2.0, "peak_rss_mib": 1024, "noop_in_process_s": 0.5},
+        "machine": machine(),
+    }
+    if args.work is None:
+        shutil.rmtree(work, ignore_errors=True)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key:>24}: {value}")
+
+
+if __name__ == "__main__":
+    main()
