@@ -18,10 +18,10 @@ from pathlib import Path
 import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import lakehouse_cmd, machine, run_child  # noqa: E402
+from common import lakehouse_cmd, machine, run_child
 
-from lakehouse import materialize, synth  # noqa: E402
-from lakehouse.paths import open_root  # noqa: E402
+from lakehouse import materialize, synth
+from lakehouse.paths import open_root
 
 BASELINE_SQL = """
 COPY (
@@ -35,6 +35,7 @@ def baseline_copy(files: list[str], out: Path) -> float:
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET enable_progress_bar = false")
         start = time.perf_counter()
         con.execute(BASELINE_SQL.format(out=out.as_posix()), {"files": files})
         return time.perf_counter() - start
@@ -43,7 +44,9 @@ def baseline_copy(files: list[str], out: Path) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=60)
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")

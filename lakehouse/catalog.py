@@ -1,4 +1,8 @@
-"""The catalog ``data/lakehouse.duckdb``: mirror tables of the JSONL truth, for SQL (PRODUCT.md §6).
+"""The catalog ``data/lakehouse.duckdb``: what analysts attach for SQL (PRODUCT.md §6).
+
+``evidence`` is a view over the root's committed Parquet parts, by absolute path, so it
+is never behind and never copies a row; ``sync`` re-points it when the root moved.
+``receipts`` and ``quarantine`` are mirror tables of their JSONL logs.
 
 Every write connection is short-lived. When another process holds the file, writers
 record that the mirror is behind (``data/_state/catalog_behind``) and carry on; the next
@@ -19,14 +23,15 @@ import duckdb
 from lakehouse import db, evidence
 from lakehouse.errors import CatalogError, CatalogLockedError
 from lakehouse.paths import Layout
-from lakehouse.sqlfiles import load
+from lakehouse.sqlfiles import load, quote_literal
+from lakehouse.transforms import render
 
 
 @dataclass
 class SyncReport:
-    evidence: int = 0
     receipts: int = 0
     quarantine: int = 0
+    evidence_parts: int = 0
     repaired: str | None = None  # where a damaged catalog was moved aside
 
 
@@ -34,23 +39,25 @@ def behind_flag(layout: Layout) -> Path:
     return layout.state_dir / "catalog_behind"
 
 
-def _ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    db.run_sql(con, load("schema/catalog"))
-
-
 def _inserted(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> int:
     row = db.run_sql(con, sql, params).fetchone()
     return int(row[0]) if row else 0
 
 
-def _sync_into(con: duckdb.DuckDBPyConnection, layout: Layout, parts: list[Path] | None) -> SyncReport:
+def _point_evidence_view(con: duckdb.DuckDBPyConnection, layout: Layout) -> int:
+    parts = evidence.parquet_parts(layout)
+    if parts:
+        con.execute(render(load("schema/evidence_view"), parts=quote_literal(evidence.parquet_glob(layout))))
+    else:
+        con.execute(load("schema/evidence_view_empty"))
+    return len(parts)
+
+
+def _sync_into(con: duckdb.DuckDBPyConnection, layout: Layout) -> SyncReport:
     report = SyncReport()
-    if parts is not None and not _caught_up_before_last_run(con, layout):
-        parts = None  # an earlier run's mirror was missed (crash, lock): catch up on everything
-    files = [p.as_posix() for p in (parts if parts is not None else evidence.parquet_parts(layout))]
     con.execute("BEGIN")
-    if files:
-        report.evidence = _inserted(con, load("schema/sync_evidence"), {"files": files})
+    db.run_sql(con, load("schema/catalog"))
+    report.evidence_parts = _point_evidence_view(con, layout)
     if layout.receipts.exists() and layout.receipts.stat().st_size:
         report.receipts = _inserted(con, load("schema/sync_receipts"), {"path": layout.receipts.as_posix()})
     if layout.quarantine.exists() and layout.quarantine.stat().st_size:
@@ -61,36 +68,27 @@ def _sync_into(con: duckdb.DuckDBPyConnection, layout: Layout, parts: list[Path]
     return report
 
 
-def _caught_up_before_last_run(con: duckdb.DuckDBPyConnection, layout: Layout) -> bool:
-    """Whether the catalog holds every receipt but the newest (receipts and evidence sync together)."""
-    with open(layout.receipts, "rb") as handle:
-        runs = sum(1 for line in handle if line.strip())
-    row = con.execute("SELECT count(*) FROM receipts").fetchone()
-    return row is not None and row[0] == runs - 1
-
-
-def sync(layout: Layout, *, parts: list[Path] | None = None) -> SyncReport:
-    """Bring the catalog up to date with the files; repair it if it is damaged."""
+def sync(layout: Layout) -> SyncReport:
+    """Bring the catalog up to date with the files; move a damaged catalog aside and rebuild it."""
     repaired = None
     try:
-        report = _sync_once(layout, parts)
+        report = _sync_once(layout)
     except CatalogLockedError:
         raise
     except CatalogError:
         if not layout.catalog.exists():
             raise
-        repaired = _move_aside(layout.catalog)
-        report = _sync_once(layout, None)
+        repaired = str(_move_aside(layout.catalog))
+        report = _sync_once(layout)
     report.repaired = repaired
     behind_flag(layout).unlink(missing_ok=True)
     return report
 
 
-def _sync_once(layout: Layout, parts: list[Path] | None) -> SyncReport:
+def _sync_once(layout: Layout) -> SyncReport:
     with db.catalog(layout.catalog) as con:
         try:
-            _ensure_schema(con)
-            return _sync_into(con, layout, parts)
+            return _sync_into(con, layout)
         except duckdb.Error as exc:
             raise CatalogError(f"catalog sync failed: {db.one_line(exc)}") from exc
 
@@ -103,16 +101,15 @@ def _move_aside(path: Path) -> Path:
     return target
 
 
-def mirror_after_materialize(layout: Layout, receipt: dict[str, Any]) -> str | None:
-    """Mirror a run's output; return a one-line warning instead of failing when the catalog is busy."""
-    flag = behind_flag(layout)
-    parts = None if flag.exists() else [layout.root / p["parquet"] for p in receipt["partitions"]]
+def mirror_after_write(layout: Layout, what: str) -> str | None:
+    """Sync after a write; return a one-line warning instead of failing when the catalog is busy."""
     try:
-        sync(layout, parts=parts)
+        sync(layout)
     except CatalogError as exc:
+        flag = behind_flag(layout)
         flag.parent.mkdir(parents=True, exist_ok=True)
-        flag.write_text(receipt["receipt_id"] + "\n")
-        return f"evidence written, but the catalog mirror is behind ({exc}); run 'lakehouse sync' to catch up"
+        flag.write_text(what + "\n")
+        return f"{what} written, but the catalog mirror is behind ({exc}); run 'lakehouse sync' to catch up"
     return None
 
 

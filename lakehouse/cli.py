@@ -219,8 +219,8 @@ def sync_command(root: Path | None) -> None:
     if report.repaired:
         say(f"warning: the catalog was damaged; moved it to {report.repaired} and rebuilt it")
     say(
-        f"catalog synced: {report.evidence} evidence, {report.receipts} receipts, "
-        f"{report.quarantine} quarantined lines added"
+        f"catalog synced: evidence view over {report.evidence_parts} Parquet parts; "
+        f"{report.receipts} receipts, {report.quarantine} quarantined lines added"
     )
 
 

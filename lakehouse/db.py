@@ -56,6 +56,7 @@ def memory() -> duckdb.DuckDBPyConnection:
 def _configure(con: duckdb.DuckDBPyConnection) -> None:
     # TimeZone cannot go in connect()'s config: icu is not loaded yet at that point.
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
 
 
 def is_lock_error(exc: BaseException) -> bool:

@@ -96,7 +96,7 @@ def run(
         stale = evidence.remove_stale_temporaries(layout)
         outcome = _run_locked(layout, transforms, options, progress)
         outcome.recovered, outcome.stale_removed = recovered, stale
-        outcome.mirror_warning = catalog.mirror_after_materialize(layout, outcome.receipt)
+        outcome.mirror_warning = catalog.mirror_after_write(layout, "evidence")
     return outcome
 
 

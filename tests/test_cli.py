@@ -157,6 +157,6 @@ def test_sync_repairs_a_damaged_catalog(runner: CliRunner, layout: Layout) -> No
     layout.catalog.write_bytes(b"this is not a duckdb file" * 100)
     result = invoke(runner, "sync", "--root", str(layout.root))
     assert result.exit_code == 0, result.output
-    assert "damaged" in result.stderr and "1 evidence" in result.stderr
+    assert "damaged" in result.stderr and "1 Parquet parts; 1 receipts" in result.stderr
     again = invoke(runner, "sync", "--root", str(layout.root))
-    assert "0 evidence, 0 receipts, 0 quarantined" in again.stderr
+    assert "0 receipts, 0 quarantined lines added" in again.stderr
