@@ -44,7 +44,7 @@ class Options:
     transforms_dir: Path | None = None
     max_line_bytes: int = streams.DEFAULT_MAX_LINE_BYTES
     wait: bool = True
-    memory_limit: str = "1GB"
+    memory_limit: str = "512MB"  # DuckDB buffer pool; it spills to data/_state/duckdb_tmp beyond
 
 
 @dataclass
@@ -250,6 +250,8 @@ def _output_columns(con, t: Transform) -> set[str]:
 
 
 def _write_fresh(layout, con, transforms, stats, receipt_id) -> list[evidence.Partition]:
+    if con.execute("SELECT count(*) FROM new_evidence").fetchone()[0] == 0:
+        return []  # nothing mapped: no need to read the ids of earlier runs
     if evidence.parquet_parts(layout):
         con.execute(load("materialize/existing_ids"), {"glob": evidence.parquet_glob(layout)})
     con.execute(load("materialize/fresh"))
