@@ -10,7 +10,7 @@ One run, under the root's lock:
 4. write each day's Parquet part and JSONL under temporary names (``evidence``);
 5. commit through the journal: rename into place, append quarantine, save offsets,
    append the receipt last;
-6. mirror into the catalog (``catalog``); a locked catalog only delays the mirror.
+6. re-point the catalog (``catalog``); a locked catalog only delays the mirror.
 """
 
 from __future__ import annotations
@@ -20,19 +20,19 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from lakehouse import __version__, catalog, db, evidence, failpoints, journal, streams
-from lakehouse.errors import CatalogError, StorageError, TransformError
-from lakehouse.files import dumps
+from lakehouse.errors import StorageError, TransformError
+from lakehouse.files import dumps, exclusive_lock
 from lakehouse.paths import Layout
-from lakehouse.sqlfiles import load
+from lakehouse.sqlfiles import load, quote_ident
 from lakehouse.transforms import MAPPED_COLUMNS, Transform, load_transforms
 
 RECEIPT_SCHEMA = "materialize_receipt.v1"
@@ -41,10 +41,10 @@ Progress = Callable[[str, int, int], None]  # (stream, bytes done, bytes total)
 
 @dataclass
 class Options:
-    transforms_dir: Path | None = None
+    transforms_dir: os.PathLike[str] | None = None
     max_line_bytes: int = streams.DEFAULT_MAX_LINE_BYTES
     wait: bool = True
-    memory_limit: str = "512MB"  # DuckDB buffer pool; it spills to data/_state/duckdb_tmp beyond
+    memory_limit: str = "512MB"  # DuckDB's buffer pool; it spills to data/_state/duckdb_tmp beyond
 
 
 @dataclass
@@ -54,16 +54,14 @@ class Outcome:
     receipt: dict[str, Any]
     mirror_warning: str | None = None
     recovered: bool = False
-    stale_removed: int = 0
-    notes: list[str] = field(default_factory=list)
 
 
 def new_receipt_id(now: datetime) -> str:
     return f"mr-{now.strftime('%Y%m%dT%H%M%S%fZ')}-{secrets.token_hex(3)}"
 
 
-def now_rfc3339(now: datetime) -> str:
-    return now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def rfc3339(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def load_state(layout: Layout) -> dict[str, streams.FileState]:
@@ -85,121 +83,101 @@ def run(
     progress: Progress | None = None,
     on_wait: Callable[[str], None] | None = None,
 ) -> Outcome:
-    """Materialize everything appended since the last run. Raises ``LakehouseError`` on infrastructure failure."""
+    """Materialize everything appended since the last run; raise ``LakehouseError`` on infrastructure failure."""
     options = options or Options()
     transforms = load_transforms(options.transforms_dir)
     layout.state_dir.mkdir(parents=True, exist_ok=True)
-    from lakehouse.files import exclusive_lock
-
     with exclusive_lock(layout.materialize_lock, wait=options.wait, on_wait=on_wait):
         recovered = journal.recover(layout.root, layout.commit_journal)
-        stale = evidence.remove_stale_temporaries(layout)
-        outcome = _run_locked(layout, transforms, options, progress)
-        outcome.recovered, outcome.stale_removed = recovered, stale
-        outcome.mirror_warning = catalog.mirror_after_write(layout, "evidence")
-    return outcome
+        evidence.remove_stale_temporaries(layout)
+        receipt = _Run(layout, transforms, options, progress).execute()
+        warning = catalog.mirror_after_write(layout, "evidence")
+    return Outcome(receipt=receipt, mirror_warning=warning, recovered=recovered)
 
 
-def _run_locked(
-    layout: Layout, transforms: list[Transform], options: Options, progress: Progress | None
-) -> Outcome:
-    started = datetime.now(UTC)
-    t0 = time.perf_counter()
-    receipt_id = new_receipt_id(started)
-    state = load_state(layout)
-    new_state = dict(state)
-    con = _scratch_connection(layout, options)
-    try:
-        inputs, transform_stats, quarantine = _stage_all(
-            layout, con, transforms, state, new_state, options, progress
-        )
-        partitions = _write_fresh(layout, con, transforms, transform_stats, receipt_id)
-        failpoints.hit("after_temporaries")
-    except duckdb.Error as exc:
-        raise StorageError(f"materialize failed in DuckDB: {db.one_line(exc)}") from exc
-    finally:
-        con.close()
-    finished = datetime.now(UTC)
-    receipt = _receipt(
-        layout, receipt_id, started, finished, t0, inputs, transform_stats, partitions, len(quarantine)
-    )
-    commit = journal.Journal(layout.root)
-    for part in partitions:
-        commit.rename(part.parquet_tmp, part.parquet)
-        commit.rename(part.jsonl_tmp, part.jsonl)
-    quarantined_at = now_rfc3339(finished)
-    commit.append(
-        layout.quarantine, [dumps(_quarantine_entry(q, receipt_id, quarantined_at)) for q in quarantine]
-    )
-    commit.write_json(
-        layout.materialize_state, {"version": 1, "files": {p: s.to_json() for p, s in new_state.items()}}
-    )
-    commit.append(layout.receipts, [dumps(receipt)])
-    commit.commit(layout.commit_journal)
-    return Outcome(receipt=receipt)
+class _Run:
+    """One materialize run's scratch state; ``execute`` returns the committed receipt."""
 
+    def __init__(
+        self, layout: Layout, transforms: list[Transform], options: Options, progress: Progress | None
+    ) -> None:
+        self.layout = layout
+        self.transforms = transforms
+        self.options = options
+        self.progress = progress
+        self.started = datetime.now(UTC)
+        self.clock = time.perf_counter()
+        self.receipt_id = new_receipt_id(self.started)
+        self.state = load_state(layout)
+        self.new_state = dict(self.state)
+        self.inputs: list[dict[str, Any]] = []
+        self.quarantine: list[dict[str, Any]] = []
+        self.stats = [
+            {
+                "name": t.name,
+                "stream": t.stream,
+                "kind": t.kind,
+                "read": 0,
+                "emitted": 0,
+                "duplicates": 0,
+                "quarantined": 0,
+            }
+            for t in transforms
+        ]
 
-def _scratch_connection(layout: Layout, options: Options) -> duckdb.DuckDBPyConnection:
-    con = db.memory()
-    spill = layout.state_dir / "duckdb_tmp"
-    con.execute(f"SET memory_limit = '{options.memory_limit}'")
-    con.execute(f"SET temp_directory = '{spill.as_posix()}'")
-    con.execute("SET preserve_insertion_order = false")
-    con.execute(load("materialize/tables"))
-    return con
+    def execute(self) -> dict[str, Any]:
+        con = self._scratch_connection()
+        try:
+            produced = [
+                _output_columns(con, t) for t in self.transforms
+            ]  # bad transforms fail before any read
+            for stream in dict.fromkeys(t.stream for t in self.transforms):
+                self._stage_stream(con, stream, produced)
+            self._collect_quarantine(con)
+            partitions = self._write_fresh(con)
+            failpoints.hit("after_temporaries")
+        except duckdb.Error as exc:
+            raise StorageError(f"materialize failed in DuckDB: {db.one_line(exc)}") from exc
+        finally:
+            con.close()
+        return self._commit(partitions)
 
+    def _scratch_connection(self) -> duckdb.DuckDBPyConnection:
+        con = db.memory()
+        con.execute(f"SET memory_limit = '{self.options.memory_limit}'")
+        con.execute(f"SET temp_directory = '{(self.layout.state_dir / 'duckdb_tmp').as_posix()}'")
+        con.execute("SET preserve_insertion_order = false")
+        con.execute(load("materialize/tables"))
+        return con
 
-def _stage_all(layout, con, transforms, state, new_state, options, progress):
-    by_stream: dict[str, list[tuple[int, Transform]]] = {}
-    for order, t in enumerate(transforms):
-        by_stream.setdefault(t.stream, []).append((order, t))
-    inputs: list[dict[str, Any]] = []
-    stats: dict[int, dict[str, Any]] = {
-        order: {
-            "name": t.name,
-            "stream": t.stream,
-            "kind": t.kind,
-            "read": 0,
-            "emitted": 0,
-            "duplicates": 0,
-            "quarantined": 0,
-        }
-        for order, t in enumerate(transforms)
-    }
-    quarantine: list[dict[str, Any]] = []
-    for stream, members in by_stream.items():
-        path = layout.stream(stream)
+    def _stage_stream(self, con: duckdb.DuckDBPyConnection, stream: str, produced: list[set[str]]) -> None:
+        path = self.layout.stream(stream)
         if not path.exists():
-            continue
-        rel = layout.relative(path)
-        read_plan = streams.plan(path, state.get(rel))
+            return
+        rel = self.layout.relative(path)
+        read_plan = streams.plan(path, self.state.get(rel))
         if read_plan.size == read_plan.start.offset:
-            continue
+            return
         result = streams.ReadResult()
         lines_table = f"lines_{stream}"
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {db_ident(lines_table)} "
-            "(line_no BIGINT, byte_offset BIGINT, raw VARCHAR)"
-        )
-        for block in streams.read_new_lines(read_plan, result, max_line_bytes=options.max_line_bytes):
+        lines = quote_ident(lines_table)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {lines} (line_no BIGINT, byte_offset BIGINT, raw VARCHAR)")
+        total = read_plan.size - read_plan.start.offset
+        for block in streams.read_new_lines(read_plan, result, max_line_bytes=self.options.max_line_bytes):
             con.register("block_view", block)
-            con.execute(f"INSERT INTO {db_ident(lines_table)} SELECT * FROM block_view")
+            con.execute(f"INSERT INTO {lines} SELECT * FROM block_view")
             con.unregister("block_view")
-            if progress:
-                progress(
-                    stream,
-                    int(block.column("byte_offset")[-1].as_py()) - read_plan.start.offset,
-                    read_plan.size - read_plan.start.offset,
-                )
-        new_state[rel] = result.end
-        for rejected in result.rejected:
-            quarantine.append(rejected.to_quarantine(stream, rel))
-        for order, t in members:
-            _apply_transform(con, t, order, lines_table, rel, stats[order])
-            stats[order]["read"] = result.lines - result.blank
-            stats[order]["quarantined"] += len(result.rejected)
-        con.execute(f"DROP TABLE {db_ident(lines_table)}")
-        inputs.append(
+            if self.progress:
+                self.progress(stream, block.column("byte_offset")[-1].as_py() - read_plan.start.offset, total)
+        self.new_state[rel] = result.end
+        self.quarantine.extend(rejected.to_quarantine(stream, rel) for rejected in result.rejected)
+        for order, t in enumerate(self.transforms):
+            if t.stream == stream:
+                quarantined = _apply_transform(con, t, order, lines_table, rel, produced[order])
+                self.stats[order]["read"] = result.lines - result.blank
+                self.stats[order]["quarantined"] = quarantined + len(result.rejected)
+        con.execute(f"DROP TABLE {lines}")
+        self.inputs.append(
             {
                 "stream": stream,
                 "path": rel,
@@ -211,29 +189,102 @@ def _stage_all(layout, con, transforms, state, new_state, options, progress):
                 "reset": read_plan.reset,
             }
         )
-    rows = con.execute("SELECT * FROM new_quarantine ORDER BY path, line").fetchall()
-    names = [d[0] for d in con.description]
-    quarantine.extend(dict(zip(names, row, strict=True)) for row in rows)
-    quarantine.sort(key=lambda q: (q["path"], q["line"]))
-    return inputs, stats, quarantine
+
+    def _collect_quarantine(self, con: duckdb.DuckDBPyConnection) -> None:
+        cursor = con.execute("SELECT * FROM new_quarantine")
+        names = [d[0] for d in cursor.description]
+        self.quarantine.extend(dict(zip(names, row, strict=True)) for row in cursor.fetchall())
+        self.quarantine.sort(key=lambda q: (q["path"], q["line"]))
+
+    def _write_fresh(self, con: duckdb.DuckDBPyConnection) -> list[evidence.Partition]:
+        if con.execute("SELECT count(*) FROM new_evidence").fetchone()[0] == 0:
+            return []  # nothing mapped: no need to read the ids of earlier runs
+        if evidence.parquet_parts(self.layout):
+            con.execute(load("materialize/existing_ids"), {"glob": evidence.parquet_glob(self.layout)})
+        con.execute(load("materialize/fresh"))
+        for order, mapped, kept in con.execute(load("materialize/counts")).fetchall():
+            self.stats[order]["emitted"] = kept
+            self.stats[order]["duplicates"] = mapped - kept
+        con.execute("DROP TABLE new_evidence")
+        days = [day for (day,) in con.execute("SELECT DISTINCT day FROM fresh ORDER BY day").fetchall()]
+        output = load("materialize/output")
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            for day in days:
+                params = {"receipt_id": self.receipt_id, "day": day}
+                yield from con.execute(output, params).to_arrow_reader(evidence.ROW_GROUP_ROWS)
+
+        return evidence.PartitionWriter(self.layout, self.receipt_id).write(batches())
+
+    def _commit(self, partitions: list[evidence.Partition]) -> dict[str, Any]:
+        finished = datetime.now(UTC)
+        receipt = self._receipt(finished, partitions)
+        commit = journal.Journal(self.layout.root)
+        for part in partitions:
+            commit.rename(part.parquet_tmp, part.parquet)
+            commit.rename(part.jsonl_tmp, part.jsonl)
+        at = rfc3339(finished)
+        commit.append(
+            self.layout.quarantine,
+            [dumps(_quarantine_entry(q, self.receipt_id, at)) for q in self.quarantine],
+        )
+        files = {path: state.to_json() for path, state in self.new_state.items()}
+        commit.write_json(self.layout.materialize_state, {"version": 1, "files": files})
+        commit.append(self.layout.receipts, [dumps(receipt)])
+        commit.commit(self.layout.commit_journal)
+        return receipt
+
+    def _receipt(self, finished: datetime, partitions: list[evidence.Partition]) -> dict[str, Any]:
+        return {
+            "schema": RECEIPT_SCHEMA,
+            "receipt_id": self.receipt_id,
+            "started_at": rfc3339(self.started),
+            "finished_at": rfc3339(finished),
+            "duration_ms": int((time.perf_counter() - self.clock) * 1000),
+            "root": str(self.layout.root),
+            "inputs": self.inputs,
+            "transforms": self.stats,
+            "partitions": [
+                {
+                    "day": p.day,
+                    "parquet": self.layout.relative(p.parquet),
+                    "jsonl": self.layout.relative(p.jsonl),
+                    "rows": p.rows,
+                }
+                for p in partitions
+            ],
+            "totals": {
+                "lines": sum(i["lines"] for i in self.inputs),
+                "emitted": sum(p.rows for p in partitions),
+                "duplicates": sum(t["duplicates"] for t in self.stats),
+                "quarantined": len(self.quarantine),
+                "partitions": len(partitions),
+            },
+            "tool_version": __version__,
+            "pid": os.getpid(),
+        }
 
 
-def _apply_transform(con, t: Transform, order: int, lines_table: str, rel: str, stat: dict[str, Any]) -> None:
+def _apply_transform(
+    con: duckdb.DuckDBPyConnection, t: Transform, order: int, lines_table: str, rel: str, produced: set[str]
+) -> int:
+    """Stage and map one transform's lines; return how many it quarantined."""
     staged = f"staged_{order}"
     try:
-        produced = _output_columns(con, t)
         con.execute(t.stage_sql(lines_table, staged))
         con.execute(t.quarantine_sql(staged, rel))
         con.execute(t.evidence_sql(staged, rel, order, produced))
     except (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException) as exc:
         raise TransformError(f"transform {t.name} ({t.path}): {db.one_line(exc)}") from exc
-    stat["quarantined"] += con.execute(
-        f"SELECT count(*) FROM {db_ident(staged)} WHERE problem IS NOT NULL"
-    ).fetchone()[0]
-    con.execute(f"DROP TABLE {db_ident(staged)}")
+    quarantined = con.execute(
+        f"SELECT count(*) FROM {quote_ident(staged)} WHERE problem IS NOT NULL"
+    ).fetchone()
+    con.execute(f"DROP TABLE {quote_ident(staged)}")
+    return int(quarantined[0])
 
 
-def _output_columns(con, t: Transform) -> set[str]:
+def _output_columns(con: duckdb.DuckDBPyConnection, t: Transform) -> set[str]:
+    """The columns a transform's SELECT returns, checked against what evidence can hold."""
     try:
         columns = [d[0] for d in con.execute(t.probe_sql()).description]
     except duckdb.Error as exc:
@@ -249,78 +300,15 @@ def _output_columns(con, t: Transform) -> set[str]:
     return set(columns)
 
 
-def _write_fresh(layout, con, transforms, stats, receipt_id) -> list[evidence.Partition]:
-    if con.execute("SELECT count(*) FROM new_evidence").fetchone()[0] == 0:
-        return []  # nothing mapped: no need to read the ids of earlier runs
-    if evidence.parquet_parts(layout):
-        con.execute(load("materialize/existing_ids"), {"glob": evidence.parquet_glob(layout)})
-    con.execute(load("materialize/fresh"))
-    for order, mapped, kept in con.execute(load("materialize/counts")).fetchall():
-        stats[order]["emitted"] = kept
-        stats[order]["duplicates"] = mapped - kept
-    reader = con.execute(load("materialize/output"), {"receipt_id": receipt_id}).to_arrow_reader(
-        evidence.ROW_GROUP_ROWS
-    )
-    return evidence.PartitionWriter(layout, receipt_id).write(reader)
-
-
-def db_ident(name: str) -> str:
-    from lakehouse.sqlfiles import quote_ident
-
-    return quote_ident(name)
-
-
 def _quarantine_entry(q: dict[str, Any], receipt_id: str, at: str) -> dict[str, Any]:
+    """A ``quarantine.v1`` line; its id is stable for the same bytes at the same place."""
     material = f"{q['path']}\x1f{q['offset']}\x1f{q['kind']}\x1f{q['raw']}"
     entry = {
         "schema": "quarantine.v1",
         "quarantine_id": "q:" + hashlib.sha256(material.encode("utf-8", "backslashreplace")).hexdigest()[:32],
-        "stream": q["stream"],
-        "path": q["path"],
-        "line": q["line"],
-        "offset": q["offset"],
-        "kind": q["kind"],
-        "reason": q["reason"],
-        "raw": q["raw"],
+        **{key: q[key] for key in ("stream", "path", "line", "offset", "kind", "reason", "raw")},
     }
     if "raw_base64" in q:
         entry["raw_base64"] = q["raw_base64"]
     entry.update({"receipt_id": receipt_id, "quarantined_at": at})
     return entry
-
-
-def _receipt(
-    layout, receipt_id, started, finished, t0, inputs, stats, partitions, quarantined
-) -> dict[str, Any]:
-    transforms = [stats[k] for k in sorted(stats)]
-    return {
-        "schema": RECEIPT_SCHEMA,
-        "receipt_id": receipt_id,
-        "started_at": now_rfc3339(started),
-        "finished_at": now_rfc3339(finished),
-        "duration_ms": int((time.perf_counter() - t0) * 1000),
-        "root": str(layout.root),
-        "inputs": inputs,
-        "transforms": transforms,
-        "partitions": [
-            {
-                "day": p.day,
-                "parquet": layout.relative(p.parquet),
-                "jsonl": layout.relative(p.jsonl),
-                "rows": p.rows,
-            }
-            for p in partitions
-        ],
-        "totals": {
-            "lines": sum(i["lines"] for i in inputs),
-            "emitted": sum(p.rows for p in partitions),
-            "duplicates": sum(t["duplicates"] for t in transforms),
-            "quarantined": quarantined,
-            "partitions": len(partitions),
-        },
-        "tool_version": __version__,
-        "pid": os.getpid(),
-    }
-
-
-__all__ = ["CatalogError", "Options", "Outcome", "run"]

@@ -118,3 +118,13 @@ def test_transform_sql_errors_name_the_file(
         materialize.run(layout, materialize.Options(transforms_dir=extra))
     assert message in str(info.value)
     assert not layout.receipts.exists()
+
+
+def test_broken_transform_fails_even_when_its_stream_has_no_new_lines(layout: Layout, tmp_path: Path) -> None:
+    extra = tmp_path / "t"
+    extra.mkdir()
+    (extra / "tickets.sql").write_text(
+        TICKETS.split("SELECT")[0] + "SELECT line_no, nope AS text FROM source"
+    )
+    with pytest.raises(TransformError, match="nope"):
+        materialize.run(layout, materialize.Options(transforms_dir=extra))

@@ -6,7 +6,7 @@ FROM new_evidence
 WHERE evidence_id IN (SELECT evidence_id FROM new_evidence GROUP BY evidence_id HAVING count(*) > 1)
 GROUP BY evidence_id;
 
-CREATE OR REPLACE TEMP VIEW fresh AS
+CREATE OR REPLACE TEMP TABLE fresh AS
 SELECT n.*
 FROM new_evidence AS n
 LEFT JOIN repeated AS r USING (evidence_id)
