@@ -11,12 +11,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from lakehouse import failpoints
+from lakehouse import evidence, failpoints
 from lakehouse.errors import StorageError
-from lakehouse.files import append_lines, atomic_write, dumps, fsync_dir, size_of, truncate
+from lakehouse.files import append_lines, atomic_write, dumps, exclusive_lock, fsync_dir, size_of, truncate
+from lakehouse.paths import Layout
 
 
 class Journal:
@@ -95,3 +97,19 @@ def recover(root: Path, journal_path: Path) -> bool:
     apply(root, ops)
     journal_path.unlink()
     return True
+
+
+@contextlib.contextmanager
+def exclusive_root(
+    layout: Layout, *, wait: bool = True, on_wait: Callable[[str], None] | None = None
+) -> Iterator[bool]:
+    """Hold the root's write lock, with any interrupted commit finished and dead temporaries gone.
+
+    Yields whether an interrupted commit was finished. Materialize, compact and rebuild all
+    write evidence under this one lock.
+    """
+    layout.state_dir.mkdir(parents=True, exist_ok=True)
+    with exclusive_lock(layout.materialize_lock, wait=wait, on_wait=on_wait):
+        recovered = recover(layout.root, layout.commit_journal)
+        evidence.remove_stale_temporaries(layout)
+        yield recovered

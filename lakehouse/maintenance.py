@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -12,7 +13,6 @@ import pyarrow.parquet as pq
 
 from lakehouse import catalog, db, evidence, journal
 from lakehouse.errors import StorageError
-from lakehouse.files import exclusive_lock
 from lakehouse.paths import Layout
 from lakehouse.sqlfiles import load
 
@@ -24,9 +24,11 @@ class CompactReport:
     parts_after: int = 0
 
 
-def _locked(layout: Layout, wait: bool, on_wait: Callable[[str], None] | None):
-    layout.state_dir.mkdir(parents=True, exist_ok=True)
-    return exclusive_lock(layout.materialize_lock, wait=wait, on_wait=on_wait)
+def _stage_part(commit: journal.Journal, table: pa.Table, target: Path) -> None:
+    """Write a Parquet part under its temporary name; the journal makes it visible."""
+    tmp = target.with_name(f".{target.name}.tmp")
+    evidence.write_parquet(table, tmp)
+    commit.rename(tmp, target)
 
 
 def compact(
@@ -35,9 +37,7 @@ def compact(
     """Merge each day holding ``min_parts`` or more Parquet parts into one part."""
     report = CompactReport()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    with _locked(layout, wait, on_wait):
-        journal.recover(layout.root, layout.commit_journal)
-        evidence.remove_stale_temporaries(layout)
+    with journal.exclusive_root(layout, wait=wait, on_wait=on_wait):
         commit = journal.Journal(layout.root)
         for day_dir in sorted(layout.parquet.glob("day=*")):
             parts = sorted(day_dir.glob("*.parquet"))
@@ -49,10 +49,7 @@ def compact(
                 table = pa.concat_tables(pq.read_table(p, schema=evidence.EVIDENCE_SCHEMA) for p in parts)
             except (OSError, pa.ArrowException) as exc:
                 raise StorageError(f"cannot read parts of {day_dir.name}: {exc}") from exc
-            target = day_dir / f"part-compact-{stamp}.parquet"
-            tmp = target.with_name(f".{target.name}.tmp")
-            evidence.write_parquet(table, tmp)
-            commit.rename(tmp, target)
+            _stage_part(commit, table, day_dir / f"part-compact-{stamp}.parquet")
             for part in parts:
                 commit.delete(part)
             report.days.append(day_dir.name.removeprefix("day="))
@@ -74,19 +71,14 @@ def rebuild(
     """Recreate every Parquet part and the catalog from the evidence JSONL (the durable truth)."""
     report = RebuildReport()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    with _locked(layout, wait, on_wait):
-        journal.recover(layout.root, layout.commit_journal)
-        evidence.remove_stale_temporaries(layout)
+    with journal.exclusive_root(layout, wait=wait, on_wait=on_wait):
         commit = journal.Journal(layout.root)
         jsonl_days = {p.parent.name: p for p in layout.evidence_jsonl.glob("day=*/evidence.jsonl")}
         con = db.memory()
         try:
             for day_name, path in sorted(jsonl_days.items()):
                 table = _read_jsonl_day(con, path)
-                target = layout.parquet / day_name / f"part-rebuild-{stamp}.parquet"
-                tmp = target.with_name(f".{target.name}.tmp")
-                evidence.write_parquet(table, tmp)
-                commit.rename(tmp, target)
+                _stage_part(commit, table, layout.parquet / day_name / f"part-rebuild-{stamp}.parquet")
                 report.days += 1
                 report.rows += table.num_rows
         finally:
@@ -98,7 +90,7 @@ def rebuild(
     return report
 
 
-def _read_jsonl_day(con: duckdb.DuckDBPyConnection, path) -> pa.Table:
+def _read_jsonl_day(con: duckdb.DuckDBPyConnection, path: Path) -> pa.Table:
     try:
         return con.execute(
             load("maintenance/read_evidence_jsonl"), {"path": path.as_posix()}

@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from lakehouse import __version__, catalog, db, evidence, failpoints, journal, streams
 from lakehouse.errors import StorageError, TransformError
-from lakehouse.files import dumps, exclusive_lock
+from lakehouse.files import dumps
 from lakehouse.paths import Layout
 from lakehouse.sqlfiles import load, quote_ident
 from lakehouse.transforms import MAPPED_COLUMNS, Transform, load_transforms
@@ -86,10 +86,7 @@ def run(
     """Materialize everything appended since the last run; raise ``LakehouseError`` on infrastructure failure."""
     options = options or Options()
     transforms = load_transforms(options.transforms_dir)
-    layout.state_dir.mkdir(parents=True, exist_ok=True)
-    with exclusive_lock(layout.materialize_lock, wait=options.wait, on_wait=on_wait):
-        recovered = journal.recover(layout.root, layout.commit_journal)
-        evidence.remove_stale_temporaries(layout)
+    with journal.exclusive_root(layout, wait=options.wait, on_wait=on_wait) as recovered:
         receipt = _Run(layout, transforms, options, progress).execute()
         warning = catalog.mirror_after_write(layout, "evidence")
     return Outcome(receipt=receipt, mirror_warning=warning, recovered=recovered)
