@@ -2,7 +2,8 @@
 
 ``evidence`` is a view over the root's committed Parquet parts, by absolute path, so it
 is never behind and never copies a row; ``sync`` re-points it when the root moved.
-``receipts`` and ``quarantine`` are mirror tables of their JSONL logs.
+``receipts`` and ``quarantine`` are mirror tables of their JSONL logs; ``rag_corpus`` and
+its postings are the retrieval index of ``data/_kb/rag_corpus.jsonl`` (``retrieval``).
 
 Every write connection is short-lived. When another process holds the file, writers
 record that the mirror is behind (``data/_state/catalog_behind``) and carry on; the next
@@ -20,7 +21,7 @@ from typing import Any
 
 import duckdb
 
-from lakehouse import db, evidence
+from lakehouse import db, evidence, retrieval
 from lakehouse.errors import CatalogError, CatalogLockedError
 from lakehouse.paths import Layout
 from lakehouse.sqlfiles import load, quote_literal
@@ -32,6 +33,7 @@ class SyncReport:
     receipts: int = 0
     quarantine: int = 0
     evidence_parts: int = 0
+    documents: int = 0  # corpus documents (re)indexed for retrieval
     repaired: str | None = None  # where a damaged catalog was moved aside
 
 
@@ -58,6 +60,8 @@ def _sync_into(con: duckdb.DuckDBPyConnection, layout: Layout) -> SyncReport:
     con.execute("BEGIN")
     db.run_sql(con, load("schema/catalog"))
     report.evidence_parts = _point_evidence_view(con, layout)
+    retrieval.prepare(con)
+    report.documents = retrieval.catch_up(con, layout)
     if layout.receipts.exists() and layout.receipts.stat().st_size:
         report.receipts = _inserted(con, load("schema/sync_receipts"), {"path": layout.receipts.as_posix()})
     if layout.quarantine.exists() and layout.quarantine.stat().st_size:

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from lakehouse import __version__, catalog, demo, maintenance, materialize, output
+from lakehouse import __version__, catalog, corpus, demo, maintenance, materialize, output, retrieval
 from lakehouse.errors import EXIT_INFRASTRUCTURE, LakehouseError
 from lakehouse.paths import ROOT_ENV, Layout, open_root
 from lakehouse.progress import Bar
@@ -222,6 +222,85 @@ def sync_command(root: Path | None) -> None:
         f"catalog synced: evidence view over {report.evidence_parts} Parquet parts; "
         f"{report.receipts} receipts, {report.quarantine} quarantined lines added"
     )
+
+
+@cli.group("corpus")
+def corpus_group() -> None:
+    """The RAG corpus (data/_kb/rag_corpus.jsonl) and BM25 retrieval over it.
+
+    Example: lakehouse corpus search "flaky test in CI" -k 5
+    """
+
+
+@corpus_group.command("add")
+@root_option
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def corpus_add_command(root: Path | None, file: Path) -> None:
+    """Add documents from a JSONL FILE ({rag_id?, title, text, tags?} per line) to the corpus.
+
+    A line without rag_id gets a stable one from its content (rag:doc-<16 hex>). Documents
+    whose title, text and tags did not change are skipped, so re-adding a file changes
+    nothing. Bad lines are reported with their line number; the rest are added.
+
+    Example: lakehouse corpus add runbooks.jsonl
+    """
+    layout = open_root(root, create=True)
+    report = corpus.AddReport()
+    docs = corpus.read_user_file(file, report)
+    warning = retrieval.add_documents(layout, docs, report)
+    for problem in report.rejected:
+        say(f"skipped {problem}")
+    say(
+        f"{len(report.added)} documents added or updated, {len(report.unchanged)} unchanged, "
+        f"{len(report.rejected)} lines skipped"
+    )
+    if warning:
+        say(f"warning: {warning}")
+
+
+@corpus_group.command("search")
+@root_option
+@click.argument("query", required=False)
+@click.option(
+    "--queries",
+    "queries_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A file with one query per line; prints one JSON line per query.",
+)
+@click.option(
+    "-k",
+    "k",
+    type=click.IntRange(min=1, max=1000),
+    default=5,
+    show_default=True,
+    help="How many documents to return.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def corpus_search_command(
+    root: Path | None, query: str | None, queries_file: Path | None, k: int, as_json: bool
+) -> None:
+    """BM25 search of the corpus: QUERY, or every line of --queries FILE.
+
+    Output per query: {"query", "results": [{"rag_id", "title", "score"}], "took_ms"}.
+
+    Example: lakehouse corpus search "database migration index" -k 3 --json
+    """
+    if (query is None) == (queries_file is None):
+        raise click.UsageError("give either QUERY or --queries FILE")
+    layout = open_root(root)
+    queries = (
+        [query]
+        if query is not None
+        else [line.strip() for line in queries_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    )
+    with retrieval.Searcher(layout) as searcher:
+        for text in queries:
+            hits, took_ms = searcher.search(text, k)
+            results = [{"rag_id": h.rag_id, "title": h.title, "score": round(h.score, 6)} for h in hits]
+            if as_json or queries_file is not None:
+                click.echo(json.dumps({"query": text, "results": results, "took_ms": round(took_ms, 3)}))
+            else:
+                click.echo(output.table(["rag_id", "title", "score"], [list(r.values()) for r in results]))
 
 
 def main() -> None:

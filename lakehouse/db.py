@@ -48,12 +48,12 @@ def one_line(exc: BaseException) -> str:
 def memory() -> duckdb.DuckDBPyConnection:
     """A private in-memory connection with the project's settings and macros."""
     con = duckdb.connect(":memory:")
-    _configure(con)
+    configure(con)
     con.execute(load("macros"))
     return con
 
 
-def _configure(con: duckdb.DuckDBPyConnection) -> None:
+def configure(con: duckdb.DuckDBPyConnection) -> None:
     # TimeZone cannot go in connect()'s config: icu is not loaded yet at that point.
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")
@@ -71,7 +71,7 @@ def catalog(path: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyC
         raise CatalogError(f"no catalog at {path}: run 'lakehouse sync' or 'lakehouse materialize' first")
     try:
         con = duckdb.connect(str(path), read_only=read_only)
-        _configure(con)
+        configure(con)
     except duckdb.IOException as exc:
         if is_lock_error(exc):
             raise CatalogLockedError(f"catalog {path} is locked by another process") from exc

@@ -10,7 +10,8 @@ One run, under the root's lock:
 4. write each day's Parquet part and JSONL under temporary names (``evidence``);
 5. commit through the journal: rename into place, append quarantine, save offsets,
    append the receipt last;
-6. re-point the catalog (``catalog``); a locked catalog only delays the mirror.
+6. re-point the catalog (``catalog``); a locked catalog only delays the mirror;
+7. distil the latest version of each playbook into the RAG corpus (``corpus``, ``retrieval``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from lakehouse import __version__, catalog, db, evidence, failpoints, journal, streams
+from lakehouse import __version__, catalog, corpus, db, evidence, failpoints, journal, retrieval, streams
 from lakehouse.errors import StorageError, TransformError
 from lakehouse.files import dumps
 from lakehouse.paths import Layout
@@ -89,7 +90,15 @@ def run(
     with journal.exclusive_root(layout, wait=options.wait, on_wait=on_wait) as recovered:
         receipt = _Run(layout, transforms, options, progress).execute()
         warning = catalog.mirror_after_write(layout, "evidence")
+    if _wrote_playbooks(receipt) or (not layout.rag_corpus.exists() and evidence.parquet_parts(layout)):
+        warning = (
+            retrieval.add_documents(layout, corpus.playbook_documents(layout), corpus.AddReport()) or warning
+        )
     return Outcome(receipt=receipt, mirror_warning=warning, recovered=recovered)
+
+
+def _wrote_playbooks(receipt: dict[str, Any]) -> bool:
+    return any(t["kind"] == "playbook" and t["emitted"] for t in receipt["transforms"])
 
 
 class _Run:

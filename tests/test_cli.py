@@ -107,7 +107,10 @@ def test_demo_is_deterministic_and_summarises(runner: CliRunner, tmp_path: Path)
     ):
         assert reason in outputs[0]
     streams = sorted(p.name for p in (roots[0] / "data" / "_kb").glob("*.jsonl"))
-    assert len([s for s in streams if s not in ("quarantine.jsonl", "receipts.jsonl")]) == 12
+    assert (
+        len([s for s in streams if s not in ("quarantine.jsonl", "receipts.jsonl", "rag_corpus.jsonl")]) == 12
+    )
+    assert (roots[0] / "data" / "_kb" / "rag_corpus.jsonl").exists()  # playbooks distilled into the corpus
     again = invoke(runner, "demo", "--root", str(roots[0]), "--seed", "5", "--lines", "600")
     assert "0 written, 12 unchanged" in again.stderr and "materialized 0 new" in again.stderr
 

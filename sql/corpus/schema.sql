@@ -1,0 +1,26 @@
+/* The RAG corpus and its BM25 index in the catalog: documents, postings (ART-indexed by term) and corpus totals. */
+CREATE TABLE IF NOT EXISTS rag_corpus (
+    rag_id VARCHAR NOT NULL,
+    title VARCHAR,
+    text VARCHAR,
+    tags VARCHAR[],
+    source_evidence_ids VARCHAR[],
+    updated_at TIMESTAMPTZ,
+    content_sha VARCHAR,
+    doc_len INTEGER
+);
+CREATE INDEX IF NOT EXISTS rag_corpus_by_id ON rag_corpus (rag_id);
+
+-- One row per (term, document); the index on term makes a query read only its own terms' rows.
+CREATE TABLE IF NOT EXISTS rag_postings (
+    term VARCHAR NOT NULL,
+    rag_id VARCHAR NOT NULL,
+    tf INTEGER NOT NULL,
+    len INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rag_postings_by_term ON rag_postings (term);
+
+CREATE TABLE IF NOT EXISTS rag_stats (docs BIGINT NOT NULL, total_len BIGINT NOT NULL);
+
+-- How many bytes of data/_kb/rag_corpus.jsonl the index has taken in (a cheap staleness check).
+CREATE TABLE IF NOT EXISTS rag_index_state (corpus_bytes BIGINT NOT NULL);

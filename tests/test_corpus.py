@@ -1,0 +1,204 @@
+"""The RAG corpus: distilled from playbooks, user documents added, BM25 retrieval as fts ranks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+from support import invoke, write_stream
+
+from lakehouse import corpus, db, materialize, retrieval
+from lakehouse.errors import StorageError
+from lakehouse.paths import Layout
+from lakehouse.types import Document
+
+pytestmark = pytest.mark.fast
+
+
+def playbook(pid: str, version: int, title: str, steps: list[str], day: int = 1) -> dict:
+    return {
+        "ts": f"2026-05-{day:02d}T10:00:00Z",
+        "playbook_id": pid,
+        "version": version,
+        "title": title,
+        "steps": steps,
+        "tags": ["ops"],
+    }
+
+
+def corpus_lines(layout: Layout) -> list[dict]:
+    return [json.loads(line) for line in layout.rag_corpus.read_text().splitlines()]
+
+
+def test_latest_playbook_version_becomes_the_document(layout: Layout) -> None:
+    write_stream(
+        layout,
+        "playbooks",
+        [
+            playbook("flaky", 2, "Stabilise a flaky test", ["rerun", "bisect"], day=2),
+            playbook("flaky", 1, "Old flaky advice", ["pray"]),
+            playbook("leak", 1, "Hunt a memory leak", ["heap profile"]),
+        ],
+    )
+    materialize.run(layout)
+    docs = corpus.load(layout)
+    assert sorted(docs) == ["rag:flaky", "rag:leak"]
+    assert docs["rag:flaky"].title == "Stabilise a flaky test"
+    assert docs["rag:flaky"].text == "Stabilise a flaky test\n1. rerun\n2. bisect"
+    assert docs["rag:flaky"].source_evidence_ids[0].startswith("ev:")
+    before = layout.rag_corpus.read_bytes()
+    write_stream(layout, "model_calls", [{"ts": "2026-05-03T00:00:00Z", "call_id": "c"}])
+    materialize.run(layout)
+    assert layout.rag_corpus.read_bytes() == before  # nothing new about playbooks: nothing appended
+    write_stream(
+        layout, "playbooks", [playbook("leak", 2, "Hunt a memory leak", ["heap profile", "diff"], day=3)]
+    )
+    materialize.run(layout)
+    assert len(corpus_lines(layout)) == 3 and corpus.load(layout)["rag:leak"].text.endswith("2. diff")
+
+
+def test_corpus_add_is_idempotent_and_reports_bad_lines(
+    layout: Layout, runner: CliRunner, tmp_path: Path
+) -> None:
+    source = tmp_path / "docs.jsonl"
+    source.write_text(
+        json.dumps({"title": "Rotate certificates", "text": "issue new certificates before expiry"})
+        + "\n"
+        + json.dumps({"rag_id": "rag:vpn", "title": "VPN", "text": "restart the tunnel", "tags": ["net"]})
+        + "\n"
+        + "not json\n"
+        + json.dumps({"rag_id": "bad id", "text": "x"})
+        + "\n"
+        + json.dumps({"title": "no text"})
+        + "\n"
+    )
+    result = invoke(runner, "corpus", "add", str(source), "--root", str(layout.root))
+    assert result.exit_code == 0, result.output
+    assert "2 documents added or updated, 0 unchanged, 3 lines skipped" in result.stderr
+    assert f"skipped {source}:3: invalid JSON" in result.stderr
+    assert f"skipped {source}:4: rag_id 'bad id'" in result.stderr
+    assert f"skipped {source}:5: 'text' must be a non-empty string" in result.stderr
+    derived = corpus.derived_rag_id("Rotate certificates", "issue new certificates before expiry")
+    assert sorted(corpus.load(layout)) == sorted(["rag:vpn", derived])
+    size = layout.rag_corpus.stat().st_size
+    again = invoke(runner, "corpus", "add", str(source), "--root", str(layout.root))
+    assert "0 documents added or updated, 2 unchanged" in again.stderr
+    assert layout.rag_corpus.stat().st_size == size
+
+
+def test_added_document_is_found_by_the_next_query(layout: Layout, runner: CliRunner, tmp_path: Path) -> None:
+    source = tmp_path / "one.jsonl"
+    source.write_text(
+        json.dumps({"rag_id": "rag:kafka", "title": "Kafka lag", "text": "consumer lag grows"}) + "\n"
+    )
+    invoke(runner, "corpus", "add", str(source), "--root", str(layout.root))
+    result = invoke(runner, "corpus", "search", "consumer lag", "--root", str(layout.root), "--json")
+    [line] = result.stdout.splitlines()
+    payload = json.loads(line)
+    assert payload["query"] == "consumer lag" and payload["results"][0]["rag_id"] == "rag:kafka"
+    assert payload["took_ms"] >= 0
+    source.write_text(
+        json.dumps({"rag_id": "rag:kafka", "title": "Kafka lag", "text": "partition rebalancing"}) + "\n"
+    )
+    invoke(runner, "corpus", "add", str(source), "--root", str(layout.root))
+    gone = json.loads(
+        invoke(runner, "corpus", "search", "consumer", "--root", str(layout.root), "--json").stdout
+    )
+    found = json.loads(
+        invoke(runner, "corpus", "search", "rebalancing", "--root", str(layout.root), "--json").stdout
+    )
+    assert gone["results"] == [] and [r["rag_id"] for r in found["results"]] == ["rag:kafka"]
+
+
+def test_search_queries_file_prints_one_json_line_per_query(
+    layout: Layout, runner: CliRunner, tmp_path: Path
+) -> None:
+    retrieval.add_documents(
+        layout,
+        [
+            Document("rag:a", "alpha", "backup restore drill"),
+            Document("rag:b", "beta", "certificate rotation"),
+        ],
+        corpus.AddReport(),
+    )
+    queries = tmp_path / "q.txt"
+    queries.write_text("backup drill\n\ncertificate\nunknownword\n")
+    result = invoke(
+        runner, "corpus", "search", "--queries", str(queries), "-k", "1", "--root", str(layout.root)
+    )
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(x["query"], [r["rag_id"] for r in x["results"]]) for x in lines] == [
+        ("backup drill", ["rag:a"]),
+        ("certificate", ["rag:b"]),
+        ("unknownword", []),
+    ]
+
+
+def test_ranking_and_scores_equal_fts_match_bm25() -> None:
+    texts = [
+        (
+            "rag:flaky",
+            "Stabilise a flaky test",
+            "Re-run the flaky test in isolation; check shared state between tests.",
+        ),
+        (
+            "rag:mig",
+            "Ship a database migration",
+            "Add the index concurrently, backfill in batches, test the plan.",
+        ),
+        (
+            "rag:leak",
+            "Hunt a memory leak",
+            "Capture heap profiles; diff allocations; caches without bounds leak.",
+        ),
+        (
+            "rag:tls",
+            "Rotate TLS certificates",
+            "Inventory expiring certificates and deploy new ones with overlap.",
+        ),
+        ("rag:ci", "Speed up CI", "Cache dependencies, split the test suite, run flaky tests last."),
+        ("rag:oncall", "On-call handover", "Write down open incidents, flaky alerts and pending migrations."),
+    ]
+    con = duckdb.connect()
+    try:
+        db.configure(con)
+        retrieval.prepare(con)
+        retrieval.index_documents(con, [Document(r, t, x) for r, t, x in texts])
+        con.execute("CREATE TABLE ref AS SELECT rag_id, title || ' ' || text AS body FROM rag_corpus")
+        con.execute("PRAGMA create_fts_index('ref', 'rag_id', 'body')")
+        for query in [
+            "flaky tests",
+            "database migration index",
+            "memory leaks in caches",
+            "certificates",
+            "the flaky migration tests",
+            "nothing matches this",
+        ]:
+            ours = [(h.rag_id, round(h.score, 9)) for h in retrieval.search(con, query, 10)]
+            ref = con.execute(
+                "SELECT rag_id, round(s, 9) FROM (SELECT rag_id, fts_main_ref.match_bm25(rag_id, ?) AS s FROM ref) "
+                "WHERE s IS NOT NULL ORDER BY s DESC, rag_id",
+                [query],
+            ).fetchall()
+            assert ours == ref, query
+    finally:
+        con.close()
+
+
+def test_malformed_corpus_line_is_an_error_naming_the_line(layout: Layout) -> None:
+    layout.rag_corpus.write_text(json.dumps({"rag_id": "rag:a", "title": "t", "text": "x"}) + "\n{broken\n")
+    with pytest.raises(StorageError, match=r"rag_corpus.jsonl:2 is not valid JSON"):
+        corpus.load(layout)
+
+
+def test_search_on_a_root_without_corpus_is_empty(layout: Layout, runner: CliRunner) -> None:
+    result = invoke(runner, "corpus", "search", "anything", "--root", str(layout.root), "--json")
+    assert result.exit_code == 0 and json.loads(result.stdout)["results"] == []
+
+
+def test_search_needs_query_or_file(layout: Layout, runner: CliRunner) -> None:
+    result = invoke(runner, "corpus", "search", "--root", str(layout.root))
+    assert result.exit_code == 2 and "give either QUERY or --queries FILE" in result.stderr
