@@ -34,9 +34,15 @@ def vocabulary(size: int, rng: random.Random) -> list[str]:
     return sorted(words)
 
 
+# The most frequent words of English text are stop words; content words follow them in a Zipf curve.
+STOP_HEAD = ["the", "of", "and", "to", "a", "in", "is", "it", "that", "for", "on", "with", "as", "was", "be",
+             "by", "this", "are", "or", "from", "at", "an", "but", "not", "have", "has", "which", "you", "all",
+             "can", "if", "will", "when", "then", "there", "their", "they", "we", "one", "so", "out", "up"]
+
+
 def make_corpus(count: int, seed: int) -> list[Document]:
     rng = random.Random(seed)
-    vocab = vocabulary(30_000, rng)
+    vocab = STOP_HEAD + vocabulary(30_000, rng)
     weights = [1 / (rank + 1) for rank in range(len(vocab))]  # Zipf-like, as real text
     docs = []
     for i in range(count):
@@ -48,8 +54,9 @@ def make_corpus(count: int, seed: int) -> list[Document]:
 def known_item_queries(docs: list[Document], count: int, seed: int) -> list[tuple[str, str]]:
     rng = random.Random(seed + 1)
     queries = []
+    stop = set(STOP_HEAD)
     for doc in rng.sample(docs, count):
-        words = (doc.title + " " + doc.text).split()
+        words = sorted({w for w in (doc.title + " " + doc.text).split() if w not in stop})
         queries.append((" ".join(rng.sample(words, min(4, len(words)))), doc.rag_id))
     return queries
 

@@ -12,7 +12,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = [("materialize", [sys.executable, str(HERE / "materialize.py"), "--json"])]
+BENCHMARKS = [
+    ("materialize", [sys.executable, str(HERE / "materialize.py"), "--json"]),
+    ("retrieval", [sys.executable, str(HERE / "retrieval.py"), "--json"]),
+]
 
 
 def verdict(ok: bool) -> str:
@@ -42,6 +45,30 @@ def materialize_section(r: dict) -> list[str]:
     ]
 
 
+def retrieval_section(r: dict) -> list[str]:
+    t = r["targets"]
+    return [
+        "## retrieval (`bench/retrieval.py --json`)",
+        "",
+        f"{r['docs']:,} synthetic documents (Zipf word frequencies with English stop words at the head), "
+        f"{r['queries']} known-item queries (4 content words of one document), top-{r['k']}, in-memory DuckDB.",
+        "",
+        "| figure | lakehouse postings query | fts `match_bm25` | target | |",
+        "|---|---|---|---|---|",
+        f"| p50 per query | {r['ours_p50_ms']:.2f} ms | {r['match_bm25_p50_ms']:.2f} ms | ≤ {t['ours_p50_ms']} ms "
+        f"| {verdict(r['ours_p50_ms'] <= t['ours_p50_ms'])} |",
+        f"| p95 per query | {r['ours_p95_ms']:.2f} ms | {r['match_bm25_p95_ms']:.2f} ms | | |",
+        f"| speed-up at p50 | {r['speedup_p50']}× | | ≥ {t['speedup_p50']}× "
+        f"| {verdict(r['speedup_p50'] >= t['speedup_p50'])} |",
+        f"| same top-{r['k']} as match_bm25 | {r['same_top_k']} | | all | "
+        f"{verdict(r['same_top_k'].split('/')[0] == r['same_top_k'].split('/')[1])} |",
+        f"| known-item success@{r['k']} | {r['success_at_k_ours']} | {r['success_at_k_match_bm25']} | ≥ fts's | "
+        f"{verdict(r['success_at_k_ours'] >= r['success_at_k_match_bm25'])} |",
+        f"| index build | {r['index_s']:.1f} s | {r['fts_index_s']:.1f} s | | |",
+        "",
+    ]
+
+
 def main() -> None:
     results = {}
     for name, command in BENCHMARKS:
@@ -60,6 +87,7 @@ def main() -> None:
         "",
     ]
     lines += materialize_section(results["materialize"])
+    lines += retrieval_section(results["retrieval"])
     notes = HERE / "NOTES.md"
     if notes.exists():
         lines += [notes.read_text(encoding="utf-8").rstrip(), ""]
