@@ -34,6 +34,7 @@ class SyncReport:
     quarantine: int = 0
     evidence_parts: int = 0
     documents: int = 0  # corpus documents (re)indexed for retrieval
+    replay_runs: int = 0
     repaired: str | None = None  # where a damaged catalog was moved aside
 
 
@@ -67,6 +68,11 @@ def _sync_into(con: duckdb.DuckDBPyConnection, layout: Layout) -> SyncReport:
     if layout.quarantine.exists() and layout.quarantine.stat().st_size:
         report.quarantine = _inserted(
             con, load("schema/sync_quarantine"), {"path": layout.quarantine.as_posix()}
+        )
+    db.run_sql(con, load("schema/replay_runs"))
+    if layout.replay_runs.exists() and layout.replay_runs.stat().st_size:
+        report.replay_runs = _inserted(
+            con, load("schema/sync_replay_runs"), {"path": layout.replay_runs.as_posix()}
         )
     con.execute("COMMIT")
     return report

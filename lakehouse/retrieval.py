@@ -12,6 +12,7 @@ documents inserts their postings; a new document is found by the very next query
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable
 
@@ -157,6 +158,7 @@ class Searcher:
     def __init__(self, layout: Layout) -> None:
         self.layout = layout
         self.con = self._open()
+        self._local = threading.local()
 
     def _open(self) -> duckdb.DuckDBPyConnection:
         if not self.layout.catalog.exists() or not self._current():
@@ -171,9 +173,18 @@ class Searcher:
         with db.catalog(self.layout.catalog, read_only=True) as con:
             return is_current(con, self.layout)
 
+    @property
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """This thread's cursor (DuckDB connections are not shared across threads)."""
+        cursor = getattr(self._local, "cursor", None)
+        if cursor is None:
+            cursor = self._local.cursor = self.con.cursor()
+            cursor.execute(load("corpus/tokenize"))
+        return cursor
+
     def search(self, query: str, k: int) -> tuple[list[Hit], float]:
         start = time.perf_counter()
-        hits = search(self.con, query, k)
+        hits = search(self.cursor, query, k)
         return hits, (time.perf_counter() - start) * 1000
 
     def close(self) -> None:

@@ -1,0 +1,18 @@
+/* Replay run history in the catalog: one row per replay_run.v1 line, nested fields as STRUCT/LIST. */
+CREATE TABLE IF NOT EXISTS replay_runs (
+    recorded_run_id VARCHAR NOT NULL,
+    recorded_at TIMESTAMPTZ,
+    day DATE,
+    input_task VARCHAR,
+    task_hash VARCHAR,
+    retrieved_artifacts STRUCT(rag_ids VARCHAR[]),
+    context_bundle JSON,
+    model_response VARCHAR,
+    model_used VARCHAR,
+    escalation_path VARCHAR[],
+    validation_result STRUCT(passed BOOLEAN, reasons VARCHAR[]),
+    duration_ms BIGINT,
+    calls STRUCT(model VARCHAR, ok BOOLEAN, error VARCHAR, latency_ms BIGINT, prompt_tokens BIGINT,
+                 completion_tokens BIGINT)[],
+    provenance JSON
+);

@@ -1,0 +1,15 @@
+/* Mirror data/_kb/replay_runs.jsonl into replay_runs: lines whose recorded_run_id is not there yet. */
+INSERT INTO replay_runs
+SELECT DISTINCT ON (recorded_run_id)
+    recorded_run_id, recorded_at, CAST(recorded_at AS DATE), input_task, task_hash, retrieved_artifacts,
+    context_bundle, model_response, model_used, escalation_path, validation_result, duration_ms, calls, provenance
+FROM read_json($path, format = 'newline_delimited', columns = {
+    recorded_run_id: 'VARCHAR', recorded_at: 'TIMESTAMPTZ', input_task: 'VARCHAR', task_hash: 'VARCHAR',
+    retrieved_artifacts: 'STRUCT(rag_ids VARCHAR[])', context_bundle: 'JSON', model_response: 'VARCHAR',
+    model_used: 'VARCHAR', escalation_path: 'VARCHAR[]', validation_result: 'STRUCT(passed BOOLEAN, reasons VARCHAR[])',
+    duration_ms: 'BIGINT',
+    calls: 'STRUCT(model VARCHAR, ok BOOLEAN, error VARCHAR, latency_ms BIGINT, prompt_tokens BIGINT, completion_tokens BIGINT)[]',
+    provenance: 'JSON'
+}) AS r
+WHERE recorded_run_id IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM replay_runs AS x WHERE x.recorded_run_id = r.recorded_run_id)
