@@ -164,7 +164,7 @@ def materialize_command(
 )
 @click.option("--force", is_flag=True, help="Replace streams in data/_kb that hold other data.")
 def demo_command(root: Path | None, seed: int, lines: int, force: bool) -> None:
-    """Write a synthetic data/_kb (all twelve streams, a few bad lines), materialize it, summarise.
+    """Write a synthetic data/_kb (all twelve streams, a few bad lines), materialize, replay, summarise.
 
     The embedded default a newcomer runs first; deterministic for a given --seed.
 
@@ -178,7 +178,10 @@ def demo_command(root: Path | None, seed: int, lines: int, force: bool) -> None:
     )
     outcome = run_materialize(layout, materialize.Options())
     print_receipt_summary(outcome.receipt)
-    if outcome.mirror_warning:
+    warning = demo.replay_examples(layout)
+    say(f"replayed {len(demo.DEMO_TASKS)} tasks in dry run (data/_kb/replay_runs.jsonl)")
+    if outcome.mirror_warning or warning:
+        say(f"warning: {warning}" if warning else "the summary needs the catalog: run 'lakehouse sync'")
         return
     for title, columns, rows in demo.summary(layout):
         click.echo(f"\n{title}")

@@ -1,4 +1,4 @@
-"""``lakehouse demo``: a realistic synthetic ``data/_kb``, materialized and summarised.
+"""``lakehouse demo``: a realistic synthetic ``data/_kb``, materialized, replayed in dry run, summarised.
 
 The streams are deterministic for a seed, and carry a handful of bad lines of every kind
 PRODUCT.md §3.3 lists, so a newcomer sees the quarantine at work.
@@ -10,7 +10,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from lakehouse import db, synth
+from lakehouse import db, replay, retrieval, synth
 from lakehouse.errors import UsageError
 from lakehouse.paths import Layout
 from lakehouse.sqlfiles import load
@@ -58,14 +58,14 @@ def stream_bytes(stream: str, lines: int, seed: int) -> bytes:
 def write_demo_streams(
     layout: Layout, *, lines: int = DEFAULT_LINES, seed: int = 7, force: bool = False
 ) -> DemoData:
-    """Write the demo streams; a stream already holding exactly this content is left alone."""
+    """Write the demo streams; a stream that already starts with this content is left alone."""
     layout.kb.mkdir(parents=True, exist_ok=True)
     written, unchanged = [], []
     for stream in synth.GENERATORS:
         content = stream_bytes(stream, lines, seed)
         path = layout.stream(stream)
         if path.exists():
-            if path.read_bytes() == content:
+            if _starts_with(path, content):  # streams are append-only: replays may have added lines
                 unchanged.append(stream)
                 continue
             if not force:
@@ -79,14 +79,38 @@ def write_demo_streams(
     return DemoData(written, unchanged, sum(synth.split_lines(lines).values()))
 
 
+DEMO_TASKS: list[tuple[str, dict[str, bool]]] = [
+    ("stabilise the flaky integration test in payments", {"allow_escalation": True}),
+    ("ship a safe database migration that adds an index", {"allow_escalation": True}),
+    ("hunt the memory leak in the ingest worker", {}),
+    ("rotate the expiring TLS certificates on staging", {"local_only": True}),
+    ("draft release notes for version 2.3", {"no_retrieval": True}),
+]
+
+
+def replay_examples(layout: Layout) -> str | None:
+    """Replay the demo tasks in dry run (no network); return the mirror's warning, if any."""
+    with retrieval.Searcher(layout) as searcher:
+        for task, options in DEMO_TASKS:
+            replay.run(replay.ReplayRequest(task, dry_run=True, **options), layout, searcher=searcher)
+    return replay.mirror(layout)
+
+
+def _starts_with(path: Path, content: bytes) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(len(content)) == content
+
+
 def summary(layout: Layout) -> list[tuple[str, list[str], list[tuple]]]:
     """(title, columns, rows) for each demo summary query, read from the catalog."""
     sections = []
+    queries = [
+        ("demo/evidence_by_kind", "Evidence by kind", None),
+        ("demo/quarantine_by_reason", "Quarantined lines", None),
+        ("demo/replays", "Dry-run replays", {"tasks": [task for task, _ in DEMO_TASKS]}),
+    ]
     with db.catalog(layout.catalog, read_only=True) as con:
-        for name, title in (
-            ("demo/evidence_by_kind", "Evidence by kind"),
-            ("demo/quarantine_by_reason", "Quarantined lines"),
-        ):
-            cursor = db.run_sql(con, load(name))
+        for name, title, params in queries:
+            cursor = db.run_sql(con, load(name), params)
             sections.append((title, [d[0] for d in cursor.description], cursor.fetchall()))
     return sections

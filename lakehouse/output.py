@@ -35,14 +35,17 @@ def _cell(value: Any) -> str:
     return str(_plain(value))
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+
+
 def table(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, max_width: int = 60) -> str:
     """An aligned text table; numbers right-aligned, long cells cut with an ellipsis."""
     cells = [[_cell(v) for v in row] for row in rows]
     cells = [[c if len(c) <= max_width else c[: max_width - 1] + "…" for c in row] for row in cells]
     widths = [max([len(col), *(len(r[i]) for r in cells)]) for i, col in enumerate(columns)]
     numeric = [
-        all(isinstance(row[i], int | float | Decimal) or row[i] is None for row in rows) and rows
-        for i in range(len(columns))
+        bool(rows) and all(_is_number(row[i]) or row[i] is None for row in rows) for i in range(len(columns))
     ]
 
     def line(values: Sequence[str]) -> str:
