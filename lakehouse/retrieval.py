@@ -5,9 +5,9 @@ stripped, split on digits, punctuation and white space, the 571 English stop wor
 dropped, Porter stemming (fts's ``stem``). Scoring: BM25 with k1 = 1.2, b = 0.75 and
 idf = log10((N - df + 0.5) / (df + 0.5) + 1), exactly as fts.
 
-Postings are rows (term, rag_id, tf, len) under an ART index on term, so a query reads
-only its own terms' rows (the terms are bound as constants so the index is used). Adding
-documents inserts their postings; a new document is found by the very next query.
+Postings are rows (term, rag_id, tf, len) inserted sorted by term; the query's terms are
+bound as constants, so the filter is pushed into the scan and zone maps skip other terms'
+row groups. Adding documents inserts their postings; the next query finds them.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 /* BM25 top-k (k1 = 1.2, b = 0.75, idf = log10((N - df + 0.5) / (df + 0.5) + 1), as DuckDB fts) over the query terms' postings. */
--- {{terms}} is a list of bound parameters ($t0, $t1, ...): constants let DuckDB use the index on term.
+-- {{terms}} is a list of bound parameters ($t0, $t1, ...): constants are pushed into the scan and its zone maps.
 WITH matched AS (
     SELECT term, rag_id, tf, len, count(*) OVER (PARTITION BY term) AS df
     FROM rag_postings
