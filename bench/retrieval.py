@@ -24,7 +24,24 @@ from common import machine
 from lakehouse import db, retrieval
 from lakehouse.types import Document
 
-SYLLABLES = ["ka", "lo", "mi", "ne", "ru", "ta", "po", "shi", "ven", "dra", "qui", "zel", "mor", "bex", "tal", "fin"]
+SYLLABLES = [
+    "ka",
+    "lo",
+    "mi",
+    "ne",
+    "ru",
+    "ta",
+    "po",
+    "shi",
+    "ven",
+    "dra",
+    "qui",
+    "zel",
+    "mor",
+    "bex",
+    "tal",
+    "fin",
+]
 
 
 def vocabulary(size: int, rng: random.Random) -> list[str]:
@@ -35,9 +52,50 @@ def vocabulary(size: int, rng: random.Random) -> list[str]:
 
 
 # The most frequent words of English text are stop words; content words follow them in a Zipf curve.
-STOP_HEAD = ["the", "of", "and", "to", "a", "in", "is", "it", "that", "for", "on", "with", "as", "was", "be",
-             "by", "this", "are", "or", "from", "at", "an", "but", "not", "have", "has", "which", "you", "all",
-             "can", "if", "will", "when", "then", "there", "their", "they", "we", "one", "so", "out", "up"]
+STOP_HEAD = [
+    "the",
+    "of",
+    "and",
+    "to",
+    "a",
+    "in",
+    "is",
+    "it",
+    "that",
+    "for",
+    "on",
+    "with",
+    "as",
+    "was",
+    "be",
+    "by",
+    "this",
+    "are",
+    "or",
+    "from",
+    "at",
+    "an",
+    "but",
+    "not",
+    "have",
+    "has",
+    "which",
+    "you",
+    "all",
+    "can",
+    "if",
+    "will",
+    "when",
+    "then",
+    "there",
+    "their",
+    "they",
+    "we",
+    "one",
+    "so",
+    "out",
+    "up",
+]
 
 
 def make_corpus(count: int, seed: int) -> list[Document]:
@@ -67,7 +125,9 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--docs", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--k", type=int, default=5)

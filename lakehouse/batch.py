@@ -8,7 +8,6 @@ write, so lines are never interleaved, also with several processes appending at 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, fields, replace
@@ -16,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from lakehouse import replay, retrieval
-from lakehouse.errors import LakehouseError, UsageError
+from lakehouse.errors import LakehouseError
+from lakehouse.files import user_jsonl
 from lakehouse.gateway import Gateway, gateway_url
 from lakehouse.paths import Layout
 
@@ -34,19 +34,7 @@ class BatchReport:
 
 def read_tasks(path: Path, defaults: replay.ReplayRequest, report: BatchReport) -> list[replay.ReplayRequest]:
     requests = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read tasks file {path}: {exc}") from exc
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            report.skipped.append(f"{where}: invalid JSON ({exc.msg})")
-            continue
+    for where, data in user_jsonl(path, report.skipped):
         if not isinstance(data, dict) or not isinstance(data.get("task"), str) or not data["task"].strip():
             report.skipped.append(f"{where}: needs a non-empty string 'task'")
             continue

@@ -23,6 +23,7 @@ import duckdb
 
 from lakehouse import db, evidence, retrieval
 from lakehouse.errors import CatalogError, CatalogLockedError
+from lakehouse.files import size_of
 from lakehouse.paths import Layout
 from lakehouse.sqlfiles import load, quote_literal
 from lakehouse.transforms import render
@@ -42,6 +43,10 @@ def behind_flag(layout: Layout) -> Path:
     return layout.state_dir / "catalog_behind"
 
 
+def is_behind(layout: Layout) -> bool:
+    return behind_flag(layout).exists()
+
+
 def _inserted(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> int:
     row = db.run_sql(con, sql, params).fetchone()
     return int(row[0]) if row else 0
@@ -56,24 +61,29 @@ def _point_evidence_view(con: duckdb.DuckDBPyConnection, layout: Layout) -> int:
     return len(parts)
 
 
+def _mirror_log(con: duckdb.DuckDBPyConnection, sql_name: str, path: Path) -> int:
+    """Mirror an append-only JSONL log, skipped when its size is what the last mirror saw."""
+    size = size_of(path)
+    seen = con.execute("SELECT bytes FROM mirror_state WHERE source = ?", [path.name]).fetchone()
+    if size == 0 or (seen is not None and seen[0] == size):
+        return 0
+    inserted = _inserted(con, load(sql_name), {"path": path.as_posix()})
+    con.execute("DELETE FROM mirror_state WHERE source = ?", [path.name])
+    con.execute("INSERT INTO mirror_state VALUES (?, ?)", [path.name, size])
+    return inserted
+
+
 def _sync_into(con: duckdb.DuckDBPyConnection, layout: Layout) -> SyncReport:
     report = SyncReport()
     con.execute("BEGIN")
     db.run_sql(con, load("schema/catalog"))
+    db.run_sql(con, load("schema/replay_runs"))
     report.evidence_parts = _point_evidence_view(con, layout)
     retrieval.prepare(con)
     report.documents = retrieval.catch_up(con, layout)
-    if layout.receipts.exists() and layout.receipts.stat().st_size:
-        report.receipts = _inserted(con, load("schema/sync_receipts"), {"path": layout.receipts.as_posix()})
-    if layout.quarantine.exists() and layout.quarantine.stat().st_size:
-        report.quarantine = _inserted(
-            con, load("schema/sync_quarantine"), {"path": layout.quarantine.as_posix()}
-        )
-    db.run_sql(con, load("schema/replay_runs"))
-    if layout.replay_runs.exists() and layout.replay_runs.stat().st_size:
-        report.replay_runs = _inserted(
-            con, load("schema/sync_replay_runs"), {"path": layout.replay_runs.as_posix()}
-        )
+    report.receipts = _mirror_log(con, "schema/sync_receipts", layout.receipts)
+    report.quarantine = _mirror_log(con, "schema/sync_quarantine", layout.quarantine)
+    report.replay_runs = _mirror_log(con, "schema/sync_replay_runs", layout.replay_runs)
     con.execute("COMMIT")
     return report
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from lakehouse.errors import StorageError, UsageError
-from lakehouse.files import append_lines, dumps
+from lakehouse.files import append_lines, dumps, user_jsonl
 from lakehouse.paths import Layout
 from lakehouse.types import Document
 
@@ -89,20 +89,9 @@ class AddReport:
 def read_user_file(path: Path, report: AddReport) -> list[Document]:
     """Documents of a user's JSONL (``{rag_id?, title, text, tags?}``); bad lines go to ``report.rejected``."""
     docs: list[Document] = []
-    try:
-        raw_lines = path.read_bytes().splitlines()
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
-    for number, raw in enumerate(raw_lines, start=1):
-        if not raw.strip():
-            continue
-        where = f"{path}:{number}"
+    for where, data in user_jsonl(path, report.rejected):
         try:
-            docs.append(_document(json.loads(raw.decode("utf-8")), where, derive_id=True))
-        except UnicodeDecodeError:
-            report.rejected.append(f"{where}: not UTF-8")
-        except json.JSONDecodeError as exc:
-            report.rejected.append(f"{where}: invalid JSON ({exc.msg})")
+            docs.append(_document(data, where, derive_id=True))
         except UsageError as exc:
             report.rejected.append(str(exc))
     return docs

@@ -8,6 +8,7 @@ made visible by the commit journal.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from lakehouse.errors import StorageError
+from lakehouse.files import fsync_path
 from lakehouse.paths import Layout
 
 ROW_GROUP_ROWS = 256 * 1024
@@ -71,6 +73,7 @@ def write_parquet(table: pa.Table, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         pq.write_table(table.cast(EVIDENCE_SCHEMA), path, row_group_size=ROW_GROUP_ROWS, compression="zstd")
+        fsync_path(path)  # on disk before the commit journal can name it
     except (OSError, pa.ArrowException) as exc:
         raise StorageError(f"cannot write {path}: {exc}") from exc
 
@@ -123,6 +126,7 @@ def _write_jsonl_day(existing: Path, tmp: Path, lines: pa.ChunkedArray) -> None:
             for chunk in lines.chunks:
                 handle.write(_string_bytes(chunk))
             handle.flush()
+            os.fsync(handle.fileno())
     except OSError as exc:
         raise StorageError(f"cannot write {tmp}: {exc.strerror}") from exc
 

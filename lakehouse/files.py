@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from lakehouse.errors import LockBusyError, StorageError
+from lakehouse.errors import LockBusyError, StorageError, UsageError
 
 
 def dumps(record: Any) -> str:
@@ -20,7 +20,8 @@ def dumps(record: Any) -> str:
     return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
 
 
-def fsync_dir(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """Flush a file (or a directory's entries) to disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -38,7 +39,7 @@ def atomic_write(path: Path, data: bytes) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-        fsync_dir(path.parent)
+        fsync_path(path.parent)
     except OSError as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
@@ -96,6 +97,27 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
         for line in handle:
             if line.strip():
                 yield json.loads(line)
+
+
+def user_jsonl(path: Path, problems: list[str]) -> Iterator[tuple[str, Any]]:
+    """``(where, value)`` for each parsed line of a user's JSONL file, ``where`` being ``file:line``.
+
+    Blank lines are skipped; a line that is not UTF-8 JSON is reported in ``problems`` and skipped.
+    """
+    try:
+        raw_lines = path.read_bytes().splitlines()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
+    for number, raw in enumerate(raw_lines, start=1):
+        if not raw.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            yield where, json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            problems.append(f"{where}: not UTF-8")
+        except json.JSONDecodeError as exc:
+            problems.append(f"{where}: invalid JSON ({exc.msg})")
 
 
 @contextlib.contextmanager

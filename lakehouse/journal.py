@@ -17,7 +17,7 @@ from typing import Any
 
 from lakehouse import evidence, failpoints
 from lakehouse.errors import StorageError
-from lakehouse.files import append_lines, atomic_write, dumps, exclusive_lock, fsync_dir, size_of, truncate
+from lakehouse.files import append_lines, atomic_write, dumps, exclusive_lock, fsync_path, size_of, truncate
 from lakehouse.paths import Layout
 
 
@@ -49,7 +49,7 @@ class Journal:
         apply(self.root, self.ops)
         failpoints.hit("before_journal_delete")
         journal_path.unlink()
-        fsync_dir(journal_path.parent)
+        fsync_path(journal_path.parent)
 
     def _rel(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
@@ -72,7 +72,7 @@ def apply(root: Path, ops: list[dict[str, Any]]) -> None:
                     (root / op["path"]).unlink()
             elif kind == "append":
                 for directory in dirs:
-                    fsync_dir(directory)
+                    fsync_path(directory)
                 dirs.clear()
                 path = root / op["path"]
                 truncate(path, op["pre_size"])
@@ -81,7 +81,7 @@ def apply(root: Path, ops: list[dict[str, Any]]) -> None:
             elif kind == "write":
                 atomic_write(root / op["path"], dumps(op["data"]).encode("utf-8"))
         for directory in dirs:
-            fsync_dir(directory)
+            fsync_path(directory)
     except OSError as exc:
         raise StorageError(f"cannot apply commit journal: {exc}") from exc
 

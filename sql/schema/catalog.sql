@@ -25,3 +25,6 @@ CREATE TABLE IF NOT EXISTS quarantine (
     receipt_id VARCHAR,
     quarantined_at TIMESTAMPTZ
 );
+
+-- Bytes of each mirrored JSONL log the catalog has taken in: an unchanged log is not read again.
+CREATE TABLE IF NOT EXISTS mirror_state (source VARCHAR NOT NULL, bytes BIGINT NOT NULL);
