@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from lakehouse import replay, retrieval
+from lakehouse import corpus, replay, retrieval
 from lakehouse.errors import LakehouseError
 from lakehouse.files import user_jsonl
 from lakehouse.gateway import Gateway, gateway_url
@@ -53,6 +53,7 @@ def run(
     report: BatchReport,
     on_done: Callable[[int, int], None] | None = None,
 ) -> BatchReport:
+    corpus_size = len(corpus.load(layout))
     needs_gateway = any(not r.dry_run for r in requests)
     gateway = (
         Gateway(gateway_url(requests[0].gateway_url), max_connections=concurrency) if needs_gateway else None
@@ -60,9 +61,8 @@ def run(
     searcher = retrieval.Searcher(layout) if any(not r.no_retrieval for r in requests) else None
     try:
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="lh-replay") as pool:
-            futures = {
-                pool.submit(replay.run, r, layout, searcher=searcher, gateway=gateway): r for r in requests
-            }
+            options = {"searcher": searcher, "gateway": gateway, "corpus_size": corpus_size}
+            futures = {pool.submit(replay.run, r, layout, **options): r for r in requests}
             for done, future in enumerate(as_completed(futures), start=1):
                 _account(future.result, futures[future], report)
                 if on_done:

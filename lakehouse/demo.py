@@ -92,7 +92,8 @@ def replay_examples(layout: Layout) -> str | None:
     """Replay the demo tasks in dry run (no network); return the mirror's warning, if any."""
     with retrieval.Searcher(layout) as searcher:
         for task, options in DEMO_TASKS:
-            replay.run(replay.ReplayRequest(task, dry_run=True, **options), layout, searcher=searcher)
+            request = replay.ReplayRequest(task, dry_run=True, **options)
+            replay.run(request, layout, searcher=searcher)
     return replay.mirror(layout)
 
 

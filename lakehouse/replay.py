@@ -90,6 +90,7 @@ def run(
     *,
     searcher: retrieval.Searcher | None = None,
     gateway: Gateway | None = None,
+    corpus_size: int | None = None,
 ) -> dict[str, Any]:
     """Replay one task; append its ``replay_run.v1`` line; return that record (untruncated response)."""
     if not request.task.strip():
@@ -97,11 +98,12 @@ def run(
     t0 = time.perf_counter()
     recorded_at = rfc3339_nano(time.time_ns())
     task_hash = sha256_hex(request.task)
-    documents = corpus.load(layout)  # an unreadable corpus is an infrastructure error (exit 4)
+    if corpus_size is None:  # a batch loads (and so checks) the corpus once for all its runs
+        corpus_size = len(corpus.load(layout))  # an unreadable corpus is an infrastructure error (exit 4)
 
     bundle = None
     if not request.no_retrieval:
-        bundle = _retrieve(layout, request, searcher) if documents else ContextBundle(task=request.task)
+        bundle = _retrieve(layout, request, searcher) if corpus_size else ContextBundle(task=request.task)
     prompt = build(request.task, bundle)
     local_model, escalation_model = model_names(request.local_model, request.escalation_model)
     own_gateway = None
