@@ -251,21 +251,8 @@ def test_key_is_sent_as_bearer_and_written_nowhere(
     monkeypatch.setenv("LH_GATEWAY_API_KEY", secret)
     stub.script[LOCAL] = [("status", 500, "x")]
     stub.script[STRONG] = [("ok", GROUNDED)]
-    runner = CliRunner()
-    invoke(
-        runner,
-        "replay",
-        TASK,
-        "--root",
-        str(seeded.root),
-        "--gateway-url",
-        stub.url,
-        "--local-model",
-        LOCAL,
-        "--escalation-model",
-        STRONG,
-        "--allow-escalation",
-    )
+    code, _ = run_cli(CliRunner(), seeded, stub, "--allow-escalation")
+    assert code == 0
     assert [r["headers"].get("Authorization") for r in stub.requests] == [f"Bearer {secret}"] * 2
     for path in seeded.root.rglob("*"):
         if path.is_file():
