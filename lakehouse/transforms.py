@@ -28,15 +28,24 @@ from pathlib import Path
 from lakehouse.errors import TransformError
 from lakehouse.sqlfiles import load, purpose, quote_ident, quote_literal, sql_dir
 
-# Declared type → (JSON types accepted, how the source column is built from the JSON value).
-FIELD_TYPES: dict[str, tuple[tuple[str, ...], str]] = {
-    "string": (("VARCHAR",), "{v} ->> '$'"),
-    "integer": (("UBIGINT", "BIGINT"), "TRY_CAST({v} AS BIGINT)"),
-    "number": (("UBIGINT", "BIGINT", "DOUBLE"), "TRY_CAST({v} AS DOUBLE)"),
-    "boolean": (("BOOLEAN",), "TRY_CAST({v} AS BOOLEAN)"),
-    "object": (("OBJECT",), "{v}"),
-    "array": (("ARRAY",), "{v}"),
-    "strings": (("ARRAY",), "TRY_CAST({v} AS VARCHAR[])"),
+
+@dataclass(frozen=True)
+class FieldType:
+    """A declared field type: the JSON types it accepts, the SQL type and expression of its column."""
+
+    json_types: tuple[str, ...]
+    sql_type: str
+    expression: str  # builds the column from the field's JSON value {v}
+
+
+FIELD_TYPES: dict[str, FieldType] = {
+    "string": FieldType(("VARCHAR",), "VARCHAR", "{v} ->> '$'"),
+    "integer": FieldType(("UBIGINT", "BIGINT"), "BIGINT", "TRY_CAST({v} AS BIGINT)"),
+    "number": FieldType(("UBIGINT", "BIGINT", "DOUBLE"), "DOUBLE", "TRY_CAST({v} AS DOUBLE)"),
+    "boolean": FieldType(("BOOLEAN",), "BOOLEAN", "TRY_CAST({v} AS BOOLEAN)"),
+    "object": FieldType(("OBJECT",), "JSON", "{v}"),
+    "array": FieldType(("ARRAY",), "JSON", "{v}"),
+    "strings": FieldType(("ARRAY",), "VARCHAR[]", "TRY_CAST({v} AS VARCHAR[])"),
 }
 
 # Evidence columns a transform may produce, with the SQL type they are cast to.
@@ -87,7 +96,7 @@ class Transform:
 
     def evidence_sql(self, staged_table: str, path: str, order: int, produced: set[str]) -> str:
         typed = [
-            FIELD_TYPES[t][1].format(v=f"f.{quote_ident(n)}") + f" AS {quote_ident(n)}"
+            FIELD_TYPES[t].expression.format(v=f"f.{quote_ident(n)}") + f" AS {quote_ident(n)}"
             for n, t in self.fields.items()
         ]
         mapped = [_mapped_column(c, sql_type, produced) for c, sql_type in MAPPED_COLUMNS.items()]
@@ -117,7 +126,9 @@ class Transform:
 
     def probe_sql(self) -> str:
         """The transform over an empty source, to learn its output columns."""
-        typed = [f"CAST(NULL AS {_duck_type(t)}) AS {quote_ident(n)}" for n, t in self.fields.items()]
+        typed = [
+            f"CAST(NULL AS {FIELD_TYPES[t].sql_type}) AS {quote_ident(n)}" for n, t in self.fields.items()
+        ]
         cols = ", ".join(["CAST(NULL AS BIGINT) AS line_no", *typed])
         return f"WITH source AS (SELECT {cols} LIMIT 0)\n{self.select}"
 
@@ -138,7 +149,7 @@ class Transform:
 
     def _type_check(self, name: str, declared: str) -> str:
         v = f"f.{quote_ident(name)}"
-        accepted = ", ".join(quote_literal(t) for t in FIELD_TYPES[declared][0])
+        accepted = ", ".join(quote_literal(t) for t in FIELD_TYPES[declared].json_types)
         message = quote_literal(f"field {name!r} is ")
         expected = quote_literal(f", expected {declared}")
         check = (
@@ -168,16 +179,6 @@ def _mapped_column(column: str, sql_type: str, produced: set[str]) -> str:
     if column == "tags":
         expr = f"coalesce({expr}, CAST([] AS VARCHAR[]))"
     return f"{expr} AS {quote_ident(column)}"
-
-
-def _duck_type(declared: str) -> str:
-    return {
-        "string": "VARCHAR",
-        "integer": "BIGINT",
-        "number": "DOUBLE",
-        "boolean": "BOOLEAN",
-        "strings": "VARCHAR[]",
-    }.get(declared, "JSON")
 
 
 def render(template: str, **values: str) -> str:
