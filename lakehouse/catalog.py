@@ -14,6 +14,7 @@ they are idempotent.
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,7 +129,8 @@ def mirror_after_write(layout: Layout, what: str) -> str | None:
     except CatalogError as exc:
         flag = behind_flag(layout)
         flag.parent.mkdir(parents=True, exist_ok=True)
-        flag.write_text(what + "\n")
+        if not flag.exists():
+            flag.write_text(json.dumps({"behind": what}) + "\n")
         return f"{what} written, but the catalog mirror is behind ({exc}); run 'lakehouse sync' to catch up"
     return None
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -64,18 +65,39 @@ def is_lock_error(exc: BaseException) -> bool:
     return "Could not set lock on file" in text or "Conflicting lock is held" in text
 
 
+LOCK_WAIT_S = 3.0  # our own write connections are short: wait this long for one before giving up
+
+
+def _connect(path: Path, read_only: bool, lock_wait_s: float) -> duckdb.DuckDBPyConnection:
+    deadline = time.monotonic() + lock_wait_s
+    pause = 0.02
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if not is_lock_error(exc):
+                raise CatalogError(f"cannot open catalog {path}: {one_line(exc)}") from exc
+            if time.monotonic() + pause > deadline:
+                raise CatalogLockedError(f"catalog {path} is locked by another process") from exc
+            time.sleep(pause)
+            pause = min(pause * 2, 0.25)
+
+
 @contextlib.contextmanager
-def catalog(path: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A short-lived connection to the catalog file, closed on exit."""
+def catalog(
+    path: Path, *, read_only: bool = False, lock_wait_s: float = LOCK_WAIT_S
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A short-lived connection to the catalog file, closed on exit.
+
+    A lock held by another process is waited for up to ``lock_wait_s`` (another lakehouse
+    writer finishes within it; an analyst's open session does not, and raises
+    :class:`CatalogLockedError`).
+    """
     if read_only and not path.exists():
         raise CatalogError(f"no catalog at {path}: run 'lakehouse sync' or 'lakehouse materialize' first")
     try:
-        con = duckdb.connect(str(path), read_only=read_only)
+        con = _connect(path, read_only, lock_wait_s)
         configure(con)
-    except duckdb.IOException as exc:
-        if is_lock_error(exc):
-            raise CatalogLockedError(f"catalog {path} is locked by another process") from exc
-        raise CatalogError(f"cannot open catalog {path}: {one_line(exc)}") from exc
     except duckdb.Error as exc:
         raise CatalogError(
             f"cannot open catalog {path}: {one_line(exc)} (run 'lakehouse rebuild' to recreate it)"

@@ -89,22 +89,13 @@ def run(
     transforms = load_transforms(options.transforms_dir)
     with journal.exclusive_root(layout, wait=options.wait, on_wait=on_wait) as recovered:
         receipt = _Run(layout, transforms, options, progress).execute()
-        warning = catalog.mirror_after_write(layout, "evidence") if _needs_mirror(layout, receipt) else None
+        failpoints.hit("before_mirror")
+        warning = catalog.mirror_after_write(layout, "evidence")  # also catches up after a killed run
     if _wrote_playbooks(receipt) or (not layout.rag_corpus.exists() and evidence.parquet_parts(layout)):
         warning = (
             retrieval.add_documents(layout, corpus.playbook_documents(layout), corpus.AddReport()) or warning
         )
     return Outcome(receipt=receipt, mirror_warning=warning, recovered=recovered)
-
-
-def _needs_mirror(layout: Layout, receipt: dict[str, Any]) -> bool:
-    """A run that wrote nothing new leaves an up-to-date catalog alone (no-op runs stay fast)."""
-    totals = receipt["totals"]
-    return (
-        bool(totals["emitted"] or totals["quarantined"])
-        or catalog.is_behind(layout)
-        or not layout.catalog.exists()
-    )
 
 
 def _wrote_playbooks(receipt: dict[str, Any]) -> bool:

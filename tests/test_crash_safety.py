@@ -23,6 +23,7 @@ FAILPOINTS = [
     "after_first_rename",
     "after_append",
     "before_journal_delete",
+    "before_mirror",
 ]
 
 
@@ -48,6 +49,7 @@ def snapshot(layout: Layout) -> dict[str, object]:
         ]
         con.execute(f"ATTACH '{layout.catalog}' AS lh (READ_ONLY)")
         catalog_ids = [r[0] for r in con.execute("SELECT evidence_id FROM lh.evidence").fetchall()]
+        catalog_receipts = sorted(r[0] for r in con.execute("SELECT receipt_id FROM lh.receipts").fetchall())
     finally:
         con.close()
     quarantine_ids = [q["quarantine_id"] for q in read_jsonl(layout.quarantine)]
@@ -58,6 +60,7 @@ def snapshot(layout: Layout) -> dict[str, object]:
         "quarantine": sorted(quarantine_ids),
         "temporaries": sorted(p.name for p in layout.evidence.rglob(".*.tmp")),
         "journal": layout.commit_journal.exists(),
+        "receipts_mirrored": catalog_receipts == sorted(r["receipt_id"] for r in read_jsonl(layout.receipts)),
     }
 
 
@@ -144,3 +147,17 @@ def test_interrupted_commit_is_finished_by_shutil_copy_of_root(tmp_path: Path) -
     assert outcome.recovered
     assert outcome.receipt["totals"]["emitted"] == 0
     assert len(list(read_jsonl(open_root(copy).receipts))) == 2
+
+
+@pytest.mark.slow
+def test_killed_between_commit_and_mirror_is_mirrored_by_the_next_run(tmp_path: Path) -> None:
+    layout = seeded_root(tmp_path / "root", lines=300)
+    materialize.run(layout)
+    with open(layout.stream("model_calls"), "a") as handle:
+        handle.write('{"ts": "2026-05-02T10:00:00Z", "call_id": "late"}\n')
+    proc = lakehouse_process("materialize", "--root", str(layout.root), env={"LH_FAILPOINT": "before_mirror"})
+    proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    assert not snapshot(layout)["receipts_mirrored"]
+    materialize.run(layout)  # finds nothing new, but the commit marked the catalog behind
+    assert snapshot(layout)["receipts_mirrored"]
