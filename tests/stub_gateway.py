@@ -37,7 +37,10 @@ class StubGateway:
                 stub._answer(self, reply, body.get("model"))
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        # server_close() joins handler threads, so a reply still sleeping (a timeout test) finishes and its
+        # socket is closed here, not garbage-collected later as a ResourceWarning in another test.
+        self.server.daemon_threads = False
+        self.server.block_on_close = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
