@@ -24,7 +24,9 @@ def test_sql_is_shipped_inside_the_installed_package() -> None:
         pytest.skip("running from a source tree (editable install)")
     assert sql_dir() == PACKAGE / "sql"
     assert len(list(builtin_dir().glob("*.sql"))) == 12
-    assert "CREATE TABLE IF NOT EXISTS evidence" in load("schema/catalog")
+    assert "CREATE TABLE IF NOT EXISTS receipts" in load("schema/catalog")
+    assert "CREATE OR REPLACE VIEW evidence" in load("schema/evidence_view")
+    assert len(list((sql_dir() / "corpus").glob("*.sql"))) >= 5
 
 
 def test_extensions_load_offline() -> None:
