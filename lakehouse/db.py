@@ -83,11 +83,10 @@ def _connect(path: Path, read_only: bool, lock_wait_s: float) -> duckdb.DuckDBPy
             pause = min(pause * 2, 0.25)
 
 
-@contextlib.contextmanager
-def catalog(
+def open_catalog(
     path: Path, *, read_only: bool = False, lock_wait_s: float = LOCK_WAIT_S
-) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A short-lived connection to the catalog file, closed on exit.
+) -> duckdb.DuckDBPyConnection:
+    """A connection to the catalog file; the caller closes it.
 
     A lock held by another process is waited for up to ``lock_wait_s`` (another lakehouse
     writer finishes within it; an analyst's open session does not, and raises
@@ -98,10 +97,19 @@ def catalog(
     try:
         con = _connect(path, read_only, lock_wait_s)
         configure(con)
+        return con
     except duckdb.Error as exc:
         raise CatalogError(
             f"cannot open catalog {path}: {one_line(exc)} (run 'lakehouse rebuild' to recreate it)"
         ) from exc
+
+
+@contextlib.contextmanager
+def catalog(
+    path: Path, *, read_only: bool = False, lock_wait_s: float = LOCK_WAIT_S
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A short-lived connection to the catalog file (see :func:`open_catalog`), closed on exit."""
+    con = open_catalog(path, read_only=read_only, lock_wait_s=lock_wait_s)
     try:
         yield con
     finally:

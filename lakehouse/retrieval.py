@@ -20,7 +20,7 @@ import duckdb
 import pyarrow as pa
 
 from lakehouse import corpus, db
-from lakehouse.errors import CatalogError
+from lakehouse.errors import CatalogError, CatalogLockedError
 from lakehouse.files import exclusive_lock, size_of
 from lakehouse.paths import Layout
 from lakehouse.sqlfiles import load
@@ -157,16 +157,24 @@ class Searcher:
 
     def __init__(self, layout: Layout) -> None:
         self.layout = layout
+        self.warning: str | None = None
         self.con = self._open()
         self._local = threading.local()
 
     def _open(self) -> duckdb.DuckDBPyConnection:
         if not self.layout.catalog.exists() or not self._current():
-            refresh(self.layout)
-        con = duckdb.connect(str(self.layout.catalog), read_only=True)
-        db.configure(con)
-        db.load_extension(con, "fts")
-        con.execute(load("corpus/tokenize"))
+            try:
+                refresh(self.layout)
+            except CatalogLockedError as exc:
+                # Another process holds the catalog: search what is indexed; the next write catches up.
+                self.warning = f"retrieval index may be behind the corpus ({exc})"
+        con = db.open_catalog(self.layout.catalog, read_only=True)
+        try:
+            db.load_extension(con, "fts")
+            con.execute(load("corpus/tokenize"))
+        except (duckdb.Error, CatalogError):
+            con.close()
+            raise
         return con
 
     def _current(self) -> bool:

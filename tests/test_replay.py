@@ -342,3 +342,48 @@ def test_batches_from_several_processes_keep_every_line_whole(seeded: Layout, tm
     assert sorted(r["input_task"] for r in records) == sorted(
         json.loads(line)["task"] for line in tasks.read_text().splitlines() for _ in range(3)
     )
+
+
+@pytest.mark.slow
+def test_replay_succeeds_while_an_analyst_holds_the_catalog_read_only(seeded: Layout, tmp_path: Path) -> None:
+    analyst = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1], read_only=True); "
+            "print('open', flush=True); time.sleep(60)",
+            str(seeded.catalog),
+        ],
+        stdout=subprocess.PIPE,
+        cwd=tmp_path,
+    )
+    try:
+        assert analyst.stdout.readline().strip() == b"open"
+        extra = tmp_path / "extra.jsonl"
+        extra.write_text(
+            json.dumps({"rag_id": "rag:new", "title": "New", "text": "brand new runbook"}) + "\n"
+        )
+        runner = CliRunner()
+        added = invoke(runner, "corpus", "add", str(extra), "--root", str(seeded.root))
+        assert (
+            added.exit_code == 0
+            and "warning: documents written, but the retrieval index is behind" in added.stderr
+        )
+        result = invoke(runner, "replay", TASK, "--root", str(seeded.root), "--dry-run")
+        assert result.exit_code == 0, result.output
+        assert "warning:" in result.stderr and "catalog mirror is behind" in result.stderr
+        assert len(logged(seeded)) == 1
+    finally:
+        analyst.kill()
+        analyst.communicate()
+    synced = invoke(CliRunner(), "sync", "--root", str(seeded.root))
+    assert synced.exit_code == 0, synced.output
+    con = duckdb.connect(str(seeded.catalog), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM replay_runs").fetchone() == (
+            1,
+        )  # caught up after the analyst left
+    finally:
+        con.close()
+    hits = invoke(CliRunner(), "corpus", "search", "brand new runbook", "--root", str(seeded.root), "--json")
+    assert json.loads(hits.stdout)["results"][0]["rag_id"] == "rag:new"
