@@ -3,7 +3,7 @@
 Tokenizer (the same as DuckDB fts's, so rankings match ``match_bm25``): lower-case, accents
 stripped, split on digits, punctuation and white space, the 571 English stop words of fts
 dropped, Porter stemming (fts's ``stem``). Scoring: BM25 with k1 = 1.2, b = 0.75 and
-idf = log10((N - df + 0.5) / (df + 0.5) + 1), exactly as fts.
+idf = log10((N - df + 0.5) / (df + 0.5) + 1), exactly as fts (df kept per term in ``rag_terms``).
 
 Postings are rows (term, rag_id, tf, len) inserted sorted by term; the query's terms are
 bound as constants, so the filter is pushed into the scan and zone maps skip other terms'
@@ -12,9 +12,11 @@ row groups. Adding documents inserts their postings; the next query finds them.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Iterable
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -112,28 +114,54 @@ def query_terms(con: duckdb.DuckDBPyConnection, query: str) -> list[str]:
     return [term for (term,) in con.execute(load("corpus/query_terms"), {"query": query}).fetchall()]
 
 
+def _bound(prefix: str, values: list[Any]) -> tuple[list[str], dict[str, Any]]:
+    """Parameter names ``$p0, $p1, ...`` for values that must reach the SQL as constants."""
+    names = [f"{prefix}{i}" for i in range(len(values))]
+    return [f"${n}" for n in names], dict(zip(names, values, strict=True))
+
+
+def ranked(con: duckdb.DuckDBPyConnection, terms: list[str], k: int) -> list[tuple[str, float]]:
+    """BM25 top-k ``(rag_id, score)`` for already tokenized terms."""
+    term_refs, params = _bound("t", terms)
+    dfs = dict(con.execute(render(load("corpus/term_stats"), terms=", ".join(term_refs)), params).fetchall())
+    stats = con.execute("SELECT docs, total_len FROM rag_stats").fetchone()
+    if not dfs or stats is None or not stats[0]:
+        return []
+    docs, total_len = stats
+    known = [t for t in terms if t in dfs]
+    term_refs, params = _bound("t", known)
+    weight_refs, weights = _bound(
+        "w", [math.log10((docs - dfs[t] + 0.5) / (dfs[t] + 0.5) + 1) for t in known]
+    )
+    sql = render(
+        load("corpus/search"),
+        terms=", ".join(term_refs),
+        weights=", ".join(f"({t}, {w}::DOUBLE)" for t, w in zip(term_refs, weight_refs, strict=True)),
+    )
+    rows = con.execute(sql, {**params, **weights, "avgdl": total_len / docs, "k": k}).fetchall()
+    return [(rag_id, float(score)) for rag_id, score in rows]
+
+
 def search(con: duckdb.DuckDBPyConnection, query: str, k: int) -> list[Hit]:
     """Top-k documents for a query, best first (ties by rag_id)."""
     try:
         terms = query_terms(con, query)
-        if not terms:
-            return []
-        names = [f"t{i}" for i in range(len(terms))]
-        sql = render(load("corpus/search"), terms=", ".join(f"${n}" for n in names))
-        scored = con.execute(sql, {**dict(zip(names, terms, strict=True)), "k": k}).fetchall()
+        scored = ranked(con, terms, k) if terms else []
         titles = {rag_id: title for rag_id, title, _ in documents(con, [rag_id for rag_id, _ in scored])}
     except duckdb.Error as exc:
         raise CatalogError(f"retrieval query failed: {db.one_line(exc)}") from exc
-    return [Hit(rag_id, titles.get(rag_id) or "", float(score)) for rag_id, score in scored]
+    return [Hit(rag_id, titles.get(rag_id) or "", score) for rag_id, score in scored]
 
 
 def documents(con: duckdb.DuckDBPyConnection, rag_ids: list[str]) -> list[tuple[str, str, str]]:
     """(rag_id, title, text) of the given documents, in the order asked."""
     if not rag_ids:
         return []
-    names = [f"d{i}" for i in range(len(rag_ids))]
-    sql = render(load("corpus/documents"), ids=", ".join(f"${n}" for n in names))
-    found = {row[0]: row for row in con.execute(sql, dict(zip(names, rag_ids, strict=True))).fetchall()}
+    refs, params = _bound("d", rag_ids)
+    found = {
+        row[0]: row
+        for row in con.execute(render(load("corpus/documents"), ids=", ".join(refs)), params).fetchall()
+    }
     return [found[r] for r in rag_ids if r in found]
 
 

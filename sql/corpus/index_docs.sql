@@ -1,4 +1,7 @@
 /* Add the documents of the `incoming` table to the corpus and its postings, replacing older versions of the same rag_id. */
+CREATE OR REPLACE TEMP TABLE touched_terms AS
+SELECT DISTINCT term FROM rag_postings WHERE rag_id IN (SELECT rag_id FROM incoming);
+
 DELETE FROM rag_postings WHERE rag_id IN (SELECT rag_id FROM incoming);
 
 DELETE FROM rag_corpus WHERE rag_id IN (SELECT rag_id FROM incoming);
@@ -22,6 +25,13 @@ SELECT t.term, t.rag_id, count(*)::INTEGER AS tf, any_value(l.doc_len) AS len
 FROM incoming_terms AS t JOIN incoming_lengths AS l USING (rag_id)
 GROUP BY t.term, t.rag_id
 ORDER BY t.term;
+
+INSERT INTO touched_terms SELECT DISTINCT term FROM incoming_terms;
+
+DELETE FROM rag_terms WHERE term IN (SELECT term FROM touched_terms);
+
+INSERT INTO rag_terms
+SELECT term, count(*) FROM rag_postings WHERE term IN (SELECT term FROM touched_terms) GROUP BY term ORDER BY term;
 
 DELETE FROM rag_stats;
 

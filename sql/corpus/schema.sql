@@ -21,6 +21,9 @@ CREATE TABLE IF NOT EXISTS rag_postings (
     len INTEGER NOT NULL
 );
 
+-- Document frequency per term, kept with the postings, so a query's idf needs no count over them.
+CREATE TABLE IF NOT EXISTS rag_terms (term VARCHAR NOT NULL, df BIGINT NOT NULL);
+
 CREATE TABLE IF NOT EXISTS rag_stats (docs BIGINT NOT NULL, total_len BIGINT NOT NULL);
 
 -- How many bytes of data/_kb/rag_corpus.jsonl the index has taken in (a cheap staleness check).
