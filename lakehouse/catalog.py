@@ -26,8 +26,7 @@ from lakehouse import db, evidence, retrieval
 from lakehouse.errors import CatalogError, CatalogLockedError
 from lakehouse.files import size_of
 from lakehouse.paths import Layout
-from lakehouse.sqlfiles import load, quote_literal
-from lakehouse.transforms import render
+from lakehouse.sqlfiles import load, quote_literal, render
 
 
 @dataclass

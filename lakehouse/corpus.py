@@ -15,9 +15,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from lakehouse import db, evidence
 from lakehouse.errors import StorageError, UsageError
 from lakehouse.files import append_lines, dumps, user_jsonl
 from lakehouse.paths import Layout
+from lakehouse.sqlfiles import load as load_sql
 from lakehouse.types import Document
 
 RAG_ID = re.compile(r"^rag:[A-Za-z0-9_.\-]+$")
@@ -122,9 +124,6 @@ def _stamped(doc: Document, now: str) -> Document:
 
 def playbook_documents(layout: Layout) -> list[Document]:
     """The latest version of each playbook in the evidence, as documents ``rag:<playbook_id>``."""
-    from lakehouse import db, evidence
-    from lakehouse.sqlfiles import load as load_sql
-
     if not evidence.parquet_parts(layout):
         return []
     con = db.memory()

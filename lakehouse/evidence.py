@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from lakehouse.errors import StorageError
@@ -78,42 +76,16 @@ def write_parquet(table: pa.Table, path: Path) -> None:
         raise StorageError(f"cannot write {path}: {exc}") from exc
 
 
-class PartitionWriter:
-    """Consumes evidence batches sorted by day (with a ``jsonl_line`` column) and writes each day's files."""
-
-    def __init__(self, layout: Layout, receipt_id: str) -> None:
-        self.layout = layout
-        self.receipt_id = receipt_id
-        self.partitions: list[Partition] = []
-        self._day: str | None = None
-        self._batches: list[pa.RecordBatch] = []
-
-    def write(self, batches: Iterable[pa.RecordBatch]) -> list[Partition]:
-        for batch in batches:
-            days = batch.column("day")
-            unique = pc.unique(days).to_pylist()
-            for day in unique:
-                part = batch if len(unique) == 1 else batch.filter(pc.equal(days, day))
-                if day != self._day:
-                    self._flush()
-                    self._day = day
-                self._batches.append(part)
-        self._flush()
-        return self.partitions
-
-    def _flush(self) -> None:
-        if self._day is None or not self._batches:
-            return
-        day, table = self._day, pa.Table.from_batches(self._batches)
-        self._batches = []
-        name = f"part-{self.receipt_id}.parquet"
-        parquet = self.layout.parquet_day(day) / name
-        parquet_tmp = parquet.with_name(f".{name}.tmp")
-        write_parquet(table.drop_columns(["jsonl_line"]), parquet_tmp)
-        jsonl = self.layout.jsonl_day(day)
-        jsonl_tmp = jsonl.with_name(f".{jsonl.name}.{self.receipt_id}.tmp")
-        _write_jsonl_day(jsonl, jsonl_tmp, table.column("jsonl_line"))
-        self.partitions.append(Partition(day, table.num_rows, parquet_tmp, parquet, jsonl_tmp, jsonl))
+def write_day(layout: Layout, receipt_id: str, day: str, table: pa.Table) -> Partition:
+    """One day's new evidence (with a ``jsonl_line`` column) as a Parquet part and the day's JSONL, both temporary."""
+    name = f"part-{receipt_id}.parquet"
+    parquet = layout.parquet_day(day) / name
+    parquet_tmp = parquet.with_name(f".{name}.tmp")
+    write_parquet(table.drop_columns(["jsonl_line"]), parquet_tmp)
+    jsonl = layout.jsonl_day(day)
+    jsonl_tmp = jsonl.with_name(f".{jsonl.name}.{receipt_id}.tmp")
+    _write_jsonl_day(jsonl, jsonl_tmp, table.column("jsonl_line"))
+    return Partition(day, table.num_rows, parquet_tmp, parquet, jsonl_tmp, jsonl)
 
 
 def _write_jsonl_day(existing: Path, tmp: Path, lines: pa.ChunkedArray) -> None:

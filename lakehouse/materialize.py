@@ -21,13 +21,12 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from lakehouse import __version__, catalog, corpus, db, evidence, failpoints, journal, retrieval, streams
 from lakehouse.errors import StorageError, TransformError
@@ -215,13 +214,12 @@ class _Run:
         con.execute("DROP TABLE new_evidence")
         days = [day for (day,) in con.execute("SELECT DISTINCT day FROM fresh ORDER BY day").fetchall()]
         output = load("materialize/output")
-
-        def batches() -> Iterator[pa.RecordBatch]:
-            for day in days:
-                params = {"receipt_id": self.receipt_id, "day": day}
-                yield from con.execute(output, params).to_arrow_reader(evidence.ROW_GROUP_ROWS)
-
-        return evidence.PartitionWriter(self.layout, self.receipt_id).write(batches())
+        partitions = []
+        for day in days:  # one query a day keeps memory to a day's rows
+            params = {"receipt_id": self.receipt_id, "day": day}
+            table = con.execute(output, params).to_arrow_reader(evidence.ROW_GROUP_ROWS).read_all()
+            partitions.append(evidence.write_day(self.layout, self.receipt_id, day, table))
+        return partitions
 
     def _commit(self, partitions: list[evidence.Partition]) -> dict[str, Any]:
         finished = datetime.now(UTC)

@@ -16,7 +16,6 @@ import math
 import threading
 import time
 from collections.abc import Iterable
-from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -25,8 +24,7 @@ from lakehouse import corpus, db
 from lakehouse.errors import CatalogError, CatalogLockedError
 from lakehouse.files import exclusive_lock, size_of
 from lakehouse.paths import Layout
-from lakehouse.sqlfiles import load
-from lakehouse.transforms import render
+from lakehouse.sqlfiles import bound_list, load, render
 from lakehouse.types import Document, Hit
 
 INCOMING_SCHEMA = pa.schema(
@@ -114,30 +112,20 @@ def query_terms(con: duckdb.DuckDBPyConnection, query: str) -> list[str]:
     return [term for (term,) in con.execute(load("corpus/query_terms"), {"query": query}).fetchall()]
 
 
-def _bound(prefix: str, values: list[Any]) -> tuple[list[str], dict[str, Any]]:
-    """Parameter names ``$p0, $p1, ...`` for values that must reach the SQL as constants."""
-    names = [f"{prefix}{i}" for i in range(len(values))]
-    return [f"${n}" for n in names], dict(zip(names, values, strict=True))
-
-
 def ranked(con: duckdb.DuckDBPyConnection, terms: list[str], k: int) -> list[tuple[str, float]]:
     """BM25 top-k ``(rag_id, score)`` for already tokenized terms."""
-    term_refs, params = _bound("t", terms)
-    dfs = dict(con.execute(render(load("corpus/term_stats"), terms=", ".join(term_refs)), params).fetchall())
+    term_list, params = bound_list("t", terms)
+    dfs = dict(con.execute(render(load("corpus/term_stats"), terms=term_list), params).fetchall())
     stats = con.execute("SELECT docs, total_len FROM rag_stats").fetchone()
     if not dfs or stats is None or not stats[0]:
         return []
     docs, total_len = stats
     known = [t for t in terms if t in dfs]
-    term_refs, params = _bound("t", known)
-    weight_refs, weights = _bound(
-        "w", [math.log10((docs - dfs[t] + 0.5) / (dfs[t] + 0.5) + 1) for t in known]
-    )
-    sql = render(
-        load("corpus/search"),
-        terms=", ".join(term_refs),
-        weights=", ".join(f"({t}, {w}::DOUBLE)" for t, w in zip(term_refs, weight_refs, strict=True)),
-    )
+    term_list, params = bound_list("t", known)
+    idf = [math.log10((docs - dfs[t] + 0.5) / (dfs[t] + 0.5) + 1) for t in known]
+    weights = {f"w{i}": value for i, value in enumerate(idf)}
+    weight_rows = ", ".join(f"($t{i}, $w{i}::DOUBLE)" for i in range(len(known)))
+    sql = render(load("corpus/search"), terms=term_list, weights=weight_rows)
     rows = con.execute(sql, {**params, **weights, "avgdl": total_len / docs, "k": k}).fetchall()
     return [(rag_id, float(score)) for rag_id, score in rows]
 
@@ -157,11 +145,9 @@ def documents(con: duckdb.DuckDBPyConnection, rag_ids: list[str]) -> list[tuple[
     """(rag_id, title, text) of the given documents, in the order asked."""
     if not rag_ids:
         return []
-    refs, params = _bound("d", rag_ids)
-    found = {
-        row[0]: row
-        for row in con.execute(render(load("corpus/documents"), ids=", ".join(refs)), params).fetchall()
-    }
+    id_list, params = bound_list("d", rag_ids)
+    rows = con.execute(render(load("corpus/documents"), ids=id_list), params).fetchall()
+    found = {row[0]: row for row in rows}
     return [found[r] for r in rag_ids if r in found]
 
 

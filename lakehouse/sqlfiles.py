@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from lakehouse.errors import UsageError
 
@@ -49,3 +50,25 @@ def quote_ident(name: str) -> str:
 def quote_literal(value: str) -> str:
     """Quote a string constant for generated SQL (values from users are bound instead)."""
     return "'" + value.replace("'", "''") + "'"
+
+
+def render(template: str, **values: str) -> str:
+    """Fill ``{{name}}`` placeholders of a SQL template; every one must be given."""
+
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in values:
+            raise KeyError(f"template placeholder {name!r} has no value")
+        return values[name]
+
+    return re.sub(r"\{\{(\w+)\}\}", fill, template)
+
+
+def bound_list(prefix: str, values: list[Any]) -> tuple[str, dict[str, Any]]:
+    """``$p0, $p1, ...`` and their values, for an ``IN (...)`` list of bound parameters.
+
+    Bound values still reach DuckDB's scan as constants (zone maps can prune), unlike a list
+    parameter used with ``list_contains``.
+    """
+    names = [f"{prefix}{i}" for i in range(len(values))]
+    return ", ".join(f"${n}" for n in names), dict(zip(names, values, strict=True))

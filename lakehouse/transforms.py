@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lakehouse.errors import TransformError
-from lakehouse.sqlfiles import load, purpose, quote_ident, quote_literal, sql_dir
+from lakehouse.sqlfiles import load, purpose, quote_ident, quote_literal, render, sql_dir
 
 
 @dataclass(frozen=True)
@@ -179,18 +179,6 @@ def _mapped_column(column: str, sql_type: str, produced: set[str]) -> str:
     if column == "tags":
         expr = f"coalesce({expr}, CAST([] AS VARCHAR[]))"
     return f"{expr} AS {quote_ident(column)}"
-
-
-def render(template: str, **values: str) -> str:
-    """Fill ``{{name}}`` placeholders of a SQL template; every one must be given."""
-
-    def fill(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in values:
-            raise KeyError(f"template placeholder {name!r} has no value")
-        return values[name]
-
-    return re.sub(r"\{\{(\w+)\}\}", fill, template)
 
 
 def parse(path: Path) -> Transform:

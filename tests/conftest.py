@@ -1,12 +1,9 @@
-"""Shared fixtures: a root in tmp_path, stream writers, a CLI runner, catalog connections."""
+"""Shared fixtures: a root in tmp_path and a CLI runner (helpers to import live in support.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import duckdb
 import pytest
 from click.testing import CliRunner
 
@@ -23,21 +20,3 @@ def layout(tmp_path: Path) -> Layout:
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
-
-
-@pytest.fixture
-def read_catalog(layout: Layout) -> Iterator[Any]:
-    """Open the catalog read-only for a query; every connection is closed at teardown."""
-    opened: list[duckdb.DuckDBPyConnection] = []
-
-    def query(sql: str, params: Any = None) -> list[tuple]:
-        con = duckdb.connect(str(layout.catalog), read_only=True)
-        opened.append(con)
-        try:
-            return con.execute(sql, params).fetchall()
-        finally:
-            con.close()
-
-    yield query
-    for con in opened:
-        con.close()
