@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 
 from lakehouse.errors import CatalogError, CatalogLockedError, UsageError
-from lakehouse.sqlfiles import load
+from lakehouse.sqlfiles import load, quote_literal
 
 
 def extension_path(name: str) -> Path:
@@ -67,13 +67,31 @@ def is_lock_error(exc: BaseException) -> bool:
 
 LOCK_WAIT_S = 3.0  # our own write connections are short: wait this long for one before giving up
 
+# Rows per row group of what our write connections store. DuckDB's default (122,880) makes a
+# retrieval query filter a whole row group of postings per query term; 8,192 cut that scan
+# from 1.7 to 0.7 ms at 100k documents. The setting is not persisted in the file, so every
+# write connection attaches the catalog with it.
+ROW_GROUP_SIZE = 8192
+CATALOG_ALIAS = "lakehouse"
+
+
+def _attach_for_writes(path: Path) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(f"ATTACH {quote_literal(str(path))} AS {CATALOG_ALIAS} (ROW_GROUP_SIZE {ROW_GROUP_SIZE})")
+        con.execute(f"USE {CATALOG_ALIAS}")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
 
 def _connect(path: Path, read_only: bool, lock_wait_s: float) -> duckdb.DuckDBPyConnection:
     deadline = time.monotonic() + lock_wait_s
     pause = 0.02
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            return duckdb.connect(str(path), read_only=True) if read_only else _attach_for_writes(path)
         except duckdb.IOException as exc:
             if not is_lock_error(exc):
                 raise CatalogError(f"cannot open catalog {path}: {one_line(exc)}") from exc

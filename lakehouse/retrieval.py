@@ -5,14 +5,17 @@ stripped, split on digits, punctuation and white space, the 571 English stop wor
 dropped, Porter stemming (fts's ``stem``). Scoring: BM25 with k1 = 1.2, b = 0.75 and
 idf = log10((N - df + 0.5) / (df + 0.5) + 1), exactly as fts (df kept per term in ``rag_terms``).
 
-Postings are rows (term, rag_id, tf, len) inserted sorted by term; the query's terms are
-bound as constants, so the filter is pushed into the scan and zone maps skip other terms'
-row groups. Adding documents inserts their postings; the next query finds them.
+Postings are rows (term_id, doc_id, tf, len) kept sorted by term in small row groups; the
+query's term ids are bound as constants, so the filter is pushed into the scan and zone maps
+skip other terms' row groups. Adding documents appends their postings (the next query finds
+them); appended rows are re-sorted once they grow (``catch_up``). A searcher reads the term
+and title dictionaries once (``IndexView``); scoring is one DuckDB query per search.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from collections.abc import Iterable
@@ -24,7 +27,7 @@ from lakehouse import corpus, db
 from lakehouse.errors import CatalogError, CatalogLockedError
 from lakehouse.files import exclusive_lock, size_of
 from lakehouse.paths import Layout
-from lakehouse.sqlfiles import bound_list, load, render
+from lakehouse.sqlfiles import bound_list, load, number_literal, render
 from lakehouse.types import Document, Hit
 
 INCOMING_SCHEMA = pa.schema(
@@ -40,16 +43,34 @@ INCOMING_SCHEMA = pa.schema(
 )
 
 
+# Postings appended unsorted (by adds to a non-empty index) are re-sorted once they exceed this
+# or a tenth of all postings: each unsorted row group is read by every query.
+SORT_AFTER_ROWS = 8 * db.ROW_GROUP_SIZE
+
+
 def prepare(con: duckdb.DuckDBPyConnection) -> None:
     """Load fts (for ``stem``), the tokenizer macro, and the corpus tables if missing."""
     db.load_extension(con, "fts")
     con.execute(load("corpus/tokenize"))
+    if _has_old_layout(con):
+        con.execute(load("corpus/drop_index"))
     con.execute(load("corpus/schema"))
     has_stopwords = con.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'rag_stopwords' AND schema_name = 'main'"
     ).fetchone()[0]
     if not has_stopwords:
         con.execute(load("corpus/stopwords"))
+
+
+def _has_old_layout(con: duckdb.DuckDBPyConnection) -> bool:
+    """An index written by an earlier version (VARCHAR postings): derived data, rebuilt from the JSONL."""
+    columns = {
+        name
+        for (name,) in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE table_name = 'rag_index_state' AND schema_name = 'main'"
+        ).fetchall()
+    }
+    return bool(columns) and "unsorted_postings" not in columns
 
 
 def index_documents(con: duckdb.DuckDBPyConnection, docs: Iterable[Document]) -> int:
@@ -76,14 +97,20 @@ def index_documents(con: duckdb.DuckDBPyConnection, docs: Iterable[Document]) ->
 def catch_up(con: duckdb.DuckDBPyConnection, layout: Layout) -> int:
     """Index every document of the corpus file that the index lacks or holds in another version."""
     size = size_of(layout.rag_corpus)
-    state = con.execute("SELECT corpus_bytes FROM rag_index_state").fetchone()
+    state = con.execute("SELECT corpus_bytes, unsorted_postings FROM rag_index_state").fetchone()
     if state is not None and state[0] == size:
         return 0
     indexed = dict(con.execute("SELECT rag_id, content_sha FROM rag_corpus").fetchall())
     missing = [d for d in corpus.load(layout).values() if indexed.get(d.rag_id) != corpus.content_sha(d)]
+    (before,) = con.execute("SELECT count(*) FROM rag_postings").fetchone()
     count = index_documents(con, missing)
+    (after,) = con.execute("SELECT count(*) FROM rag_postings").fetchone()
+    unsorted = (state[1] if state else 0) + (max(after - before, 0) if before else 0)
+    if unsorted > max(SORT_AFTER_ROWS, after // 10):
+        con.execute(load("corpus/sort_postings"))
+        unsorted = 0
     con.execute("DELETE FROM rag_index_state")
-    con.execute("INSERT INTO rag_index_state VALUES (?)", [size])
+    con.execute("INSERT INTO rag_index_state VALUES (?, ?)", [size, unsorted])
     return count
 
 
@@ -108,37 +135,90 @@ def refresh(layout: Layout) -> int:
             raise CatalogError(f"cannot update the retrieval index: {db.one_line(exc)}") from exc
 
 
-def query_terms(con: duckdb.DuckDBPyConnection, query: str) -> list[str]:
-    return [term for (term,) in con.execute(load("corpus/query_terms"), {"query": query}).fetchall()]
+_SPLIT = re.compile(r"[0-9!@#$%^&*()_+={}\[\]:;<>,.?~\\/|'\"`\t\n\f\r -]+")
 
 
-def ranked(con: duckdb.DuckDBPyConnection, terms: list[str], k: int) -> list[tuple[str, float]]:
-    """BM25 top-k ``(rag_id, score)`` for already tokenized terms."""
-    term_list, params = bound_list("t", terms)
-    dfs = dict(con.execute(render(load("corpus/term_stats"), terms=term_list), params).fetchall())
-    stats = con.execute("SELECT docs, total_len FROM rag_stats").fetchone()
-    if not dfs or stats is None or not stats[0]:
+def tokenize(con: duckdb.DuckDBPyConnection, query: str) -> list[str]:
+    """The tokens of ``lh_tokenize`` (sql/corpus/tokenize.sql); pure Python for ASCII text."""
+    if not query.isascii():
+        (tokens,) = con.execute(load("corpus/tokens"), {"query": query}).fetchone()
+        return [t for t in tokens if t]
+    return [t for t in _SPLIT.split(query.lower()) if t]
+
+
+def query_terms(con: duckdb.DuckDBPyConnection, query: str, stems: dict[str, str | None]) -> list[str]:
+    """A query's distinct index terms (stop words dropped, Porter-stemmed), sorted.
+
+    ``stems`` maps tokens to terms (None: stop word); tokens it lacks are stemmed by DuckDB
+    and added to it.
+    """
+    tokens = set(tokenize(con, query))
+    missing = [t for t in tokens if t not in stems]
+    if missing:
+        stems.update(con.execute(load("corpus/stems"), {"tokens": missing}).fetchall())
+    return sorted({term for t in tokens if (term := stems[t])})
+
+
+class IndexView:
+    """The index's dictionaries, read once from a connection: term -> (term_id, df), doc_id -> names.
+
+    Scoring stays one DuckDB query over the postings; these maps spare each query a term lookup
+    and a title lookup (~1 and ~2.4 ms at 100k documents). Valid while the connection's view of
+    the catalog is: a read-only connection, or until the caller writes to the index.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        stats = con.execute("SELECT docs, total_len FROM rag_stats").fetchone()
+        self.docs, total_len = stats if stats else (0, 0)
+        self.avgdl = total_len / self.docs if self.docs else 0.0
+        self.terms = {
+            term: (term_id, df) for term, term_id, df in con.execute(load("corpus/terms")).fetchall()
+        }
+        self.names = {
+            doc_id: (rag_id, title) for doc_id, rag_id, title in con.execute(load("corpus/titles")).fetchall()
+        }
+        self.stems: dict[str, str | None] = dict(con.execute(load("corpus/token_terms")).fetchall())
+
+    def idf(self, df: int) -> float:
+        return math.log10((self.docs - df + 0.5) / (df + 0.5) + 1)
+
+
+def ranked(con: duckdb.DuckDBPyConnection, view: IndexView, terms: list[str], k: int) -> list[Hit]:
+    """BM25 top-k for already tokenized terms, best first, ties broken by rag_id."""
+    known = [view.terms[t] for t in terms if t in view.terms]
+    if not known or not view.docs or k <= 0:
         return []
-    docs, total_len = stats
-    known = [t for t in terms if t in dfs]
-    term_list, params = bound_list("t", known)
-    idf = [math.log10((docs - dfs[t] + 0.5) / (dfs[t] + 0.5) + 1) for t in known]
-    weights = {f"w{i}": value for i, value in enumerate(idf)}
-    weight_rows = ", ".join(f"($t{i}, $w{i}::DOUBLE)" for i in range(len(known)))
-    sql = render(load("corpus/search"), terms=term_list, weights=weight_rows)
-    rows = con.execute(sql, {**params, **weights, "avgdl": total_len / docs, "k": k}).fetchall()
-    return [(rag_id, float(score)) for rag_id, score in rows]
+
+    # Numbers we computed, written into the SQL: as bound parameters they keep DuckDB from pruning
+    # row groups at plan time (measured at 100k documents: 4.3 ms a query bound, 2.5 ms written).
+    def top(limit: int) -> list[tuple[int, float]]:
+        sql = render(
+            load("corpus/search"),
+            terms=", ".join(number_literal(term_id) for term_id, _ in known),
+            weights=" ".join(
+                f"WHEN {number_literal(t)} THEN {number_literal(view.idf(df))}" for t, df in known
+            ),
+            avgdl=number_literal(view.avgdl),
+            limit=number_literal(limit),
+        )
+        return con.execute(sql).fetchall()
+
+    rows = top(k + 1)
+    if len(rows) > k and rows[k][1] == rows[k - 1][1]:
+        # Ties across the cut (rare): rank every match, so rag_id, not doc_id, decides who stays.
+        rows = top(view.docs)
+    hits = [Hit(*view.names.get(doc_id, ("", "")), float(score)) for doc_id, score in rows]
+    return sorted(hits, key=lambda h: (-h.score, h.rag_id))[:k]
 
 
-def search(con: duckdb.DuckDBPyConnection, query: str, k: int) -> list[Hit]:
+def search(con: duckdb.DuckDBPyConnection, query: str, k: int, view: IndexView | None = None) -> list[Hit]:
     """Top-k documents for a query, best first (ties by rag_id)."""
     try:
-        terms = query_terms(con, query)
-        scored = ranked(con, terms, k) if terms else []
-        titles = {rag_id: title for rag_id, title, _ in documents(con, [rag_id for rag_id, _ in scored])}
+        view = view or IndexView(con)
+        terms = query_terms(con, query, view.stems)
+        return ranked(con, view, terms, k) if terms else []
     except duckdb.Error as exc:
         raise CatalogError(f"retrieval query failed: {db.one_line(exc)}") from exc
-    return [Hit(rag_id, titles.get(rag_id) or "", score) for rag_id, score in scored]
 
 
 def documents(con: duckdb.DuckDBPyConnection, rag_ids: list[str]) -> list[tuple[str, str, str]]:
@@ -174,6 +254,8 @@ class Searcher:
         self.warning: str | None = None
         self.con = self._open()
         self._local = threading.local()
+        self._view: IndexView | None = None
+        self._view_lock = threading.Lock()
 
     def _open(self) -> duckdb.DuckDBPyConnection:
         if not self.layout.catalog.exists() or not self._current():
@@ -204,9 +286,17 @@ class Searcher:
             cursor.execute(load("corpus/tokenize"))
         return cursor
 
+    @property
+    def view(self) -> IndexView:
+        if self._view is None:
+            with self._view_lock:
+                if self._view is None:
+                    self._view = IndexView(self.cursor)
+        return self._view
+
     def search(self, query: str, k: int) -> tuple[list[Hit], float]:
         start = time.perf_counter()
-        hits = search(self.cursor, query, k)
+        hits = search(self.cursor, query, k, self.view)
         return hits, (time.perf_counter() - start) * 1000
 
     def close(self) -> None:

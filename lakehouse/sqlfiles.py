@@ -7,6 +7,7 @@ Each file starts with a ``/* purpose */`` comment and is loaded by name, e.g.
 
 from __future__ import annotations
 
+import math
 import re
 from functools import cache
 from pathlib import Path
@@ -50,6 +51,13 @@ def quote_ident(name: str) -> str:
 def quote_literal(value: str) -> str:
     """Quote a string constant for generated SQL (values from users are bound instead)."""
     return "'" + value.replace("'", "''") + "'"
+
+
+def number_literal(value: int | float) -> str:
+    """A number the program computed, as SQL text (DOUBLE for floats); anything else is refused."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise TypeError(f"not a finite number: {value!r}")
+    return repr(value) if isinstance(value, int) else f"{value!r}::DOUBLE"
 
 
 def render(template: str, **values: str) -> str:

@@ -202,3 +202,80 @@ def test_search_on_a_root_without_corpus_is_empty(layout: Layout, runner: CliRun
 def test_search_needs_query_or_file(layout: Layout, runner: CliRunner) -> None:
     result = invoke(runner, "corpus", "search", "--root", str(layout.root))
     assert result.exit_code == 2 and "give either QUERY or --queries FILE" in result.stderr
+
+
+def fts_ranking(con: duckdb.DuckDBPyConnection, query: str, k: int) -> list[tuple[str, float]]:
+    con.execute("CREATE OR REPLACE TABLE ref AS SELECT rag_id, title || ' ' || text AS body FROM rag_corpus")
+    con.execute("PRAGMA create_fts_index('ref', 'rag_id', 'body', overwrite = 1)")
+    return con.execute(
+        "SELECT rag_id, round(s, 9) FROM (SELECT rag_id, fts_main_ref.match_bm25(rag_id, ?) AS s FROM ref) "
+        "WHERE s IS NOT NULL ORDER BY s DESC, rag_id LIMIT ?",
+        [query, k],
+    ).fetchall()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Flaky TESTS, in CI!",
+        "a-b_c/d\\e|f'g\"h`i~j",
+        "tabs\tand\nnew\r\nlines\fform",
+        "digits123between456words",
+        "  leading and trailing  ",
+        "vertical\x0btab stays inside",
+        "Café naïve résumé",
+        "",
+    ],
+)
+def test_python_tokenizer_equals_the_sql_macro(text: str) -> None:
+    con = duckdb.connect()
+    try:
+        retrieval.prepare(con)
+        (sql_tokens,) = con.execute("SELECT lh_tokenize(?)", [text]).fetchone()
+        assert retrieval.tokenize(con, text) == [t for t in sql_tokens if t]
+    finally:
+        con.close()
+
+
+def test_incremental_adds_replacements_and_resorts_rank_as_fts(
+    layout: Layout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(retrieval, "SORT_AFTER_ROWS", 5)  # re-sort after a few single-document adds
+    words = [
+        "flaky",
+        "test",
+        "cache",
+        "index",
+        "migration",
+        "leak",
+        "certificate",
+        "deploy",
+        "rollback",
+        "queue",
+    ]
+    for i in range(40):
+        body = " ".join(words[(i * 7 + j) % len(words)] for j in range(3 + i % 5))
+        retrieval.add_documents(layout, [Document(f"rag:d{i:02d}", f"doc {i}", body)], corpus.AddReport())
+    # A new version of an existing document replaces its postings and df.
+    retrieval.add_documents(
+        layout, [Document("rag:d03", "doc 3", "rollback rollback queue")], corpus.AddReport()
+    )
+    with db.catalog(layout.catalog) as con:
+        retrieval.prepare(con)
+        (unsorted,) = con.execute("SELECT unsorted_postings FROM rag_index_state").fetchone()
+        (postings,) = con.execute("SELECT count(*) FROM rag_postings").fetchone()
+        assert unsorted <= postings // 10 + 8  # re-sorted along the way, not all appended rows unsorted
+        (docs,) = con.execute("SELECT count(*) FROM rag_corpus").fetchone()
+        assert docs == 40
+        for query in ["rollback queue", "flaky cache", "certificate deploy index", "leak"]:
+            ours = [(h.rag_id, round(h.score, 9)) for h in retrieval.search(con, query, 5)]
+            assert ours == fts_ranking(con, query, 5), query
+
+
+def test_ties_at_the_cut_are_broken_by_rag_id_not_insertion_order(layout: Layout) -> None:
+    # Identical documents score the same; added in reverse id order, so doc_id order is the opposite.
+    docs = [Document(f"rag:same-{i}", "", "identical words here") for i in reversed(range(8))]
+    retrieval.add_documents(layout, docs, corpus.AddReport())
+    with retrieval.Searcher(layout) as searcher:
+        hits, _ = searcher.search("identical words", 3)
+    assert [h.rag_id for h in hits] == ["rag:same-0", "rag:same-1", "rag:same-2"]

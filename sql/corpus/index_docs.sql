@@ -1,37 +1,57 @@
 /* Add the documents of the `incoming` table to the corpus and its postings, replacing older versions of the same rag_id. */
-CREATE OR REPLACE TEMP TABLE touched_terms AS
-SELECT DISTINCT term FROM rag_postings WHERE rag_id IN (SELECT rag_id FROM incoming);
+-- A replaced document keeps its doc_id; a new one gets the next free id. df is adjusted by the postings
+-- removed and added, never recounted over the whole table.
+CREATE OR REPLACE TEMP TABLE incoming_ids AS
+SELECT i.rag_id, c.doc_id AS old_id,
+       coalesce(c.doc_id, (SELECT coalesce(max(doc_id), 0) FROM rag_corpus)
+                + row_number() OVER (PARTITION BY c.doc_id IS NULL ORDER BY i.rag_id))::INTEGER AS doc_id
+FROM incoming AS i LEFT JOIN rag_corpus AS c USING (rag_id);
 
-DELETE FROM rag_postings WHERE rag_id IN (SELECT rag_id FROM incoming);
+CREATE OR REPLACE TEMP TABLE df_delta AS
+SELECT term_id, -count(*) AS delta FROM rag_postings
+WHERE doc_id IN (SELECT old_id FROM incoming_ids WHERE old_id IS NOT NULL)
+GROUP BY term_id;
+
+DELETE FROM rag_postings WHERE doc_id IN (SELECT old_id FROM incoming_ids WHERE old_id IS NOT NULL);
 
 DELETE FROM rag_corpus WHERE rag_id IN (SELECT rag_id FROM incoming);
 
 CREATE OR REPLACE TEMP TABLE incoming_terms AS
-SELECT rag_id, stem(token, 'porter') AS term
+SELECT n.doc_id, token, stem(token, 'porter') AS term
 FROM (SELECT rag_id, unnest(lh_tokenize(coalesce(title, '') || ' ' || coalesce(text, ''))) AS token FROM incoming)
+JOIN incoming_ids AS n USING (rag_id)
 WHERE token <> '' AND token NOT IN (SELECT word FROM rag_stopwords);
 
 CREATE OR REPLACE TEMP TABLE incoming_lengths AS
-SELECT i.rag_id, count(t.term)::INTEGER AS doc_len
-FROM incoming AS i LEFT JOIN incoming_terms AS t USING (rag_id)
-GROUP BY i.rag_id;
+SELECT n.doc_id, count(t.term)::INTEGER AS doc_len
+FROM incoming_ids AS n LEFT JOIN incoming_terms AS t USING (doc_id)
+GROUP BY n.doc_id;
 
 INSERT INTO rag_corpus
-SELECT i.rag_id, i.title, i.text, i.tags, i.source_evidence_ids, i.updated_at, i.content_sha, l.doc_len
-FROM incoming AS i JOIN incoming_lengths AS l USING (rag_id);
-
-INSERT INTO rag_postings
-SELECT t.term, t.rag_id, count(*)::INTEGER AS tf, any_value(l.doc_len) AS len
-FROM incoming_terms AS t JOIN incoming_lengths AS l USING (rag_id)
-GROUP BY t.term, t.rag_id
-ORDER BY t.term;
-
-INSERT INTO touched_terms SELECT DISTINCT term FROM incoming_terms;
-
-DELETE FROM rag_terms WHERE term IN (SELECT term FROM touched_terms);
+SELECT n.doc_id, i.rag_id, i.title, i.text, i.tags, i.source_evidence_ids, i.updated_at, i.content_sha, l.doc_len
+FROM incoming AS i JOIN incoming_ids AS n USING (rag_id) JOIN incoming_lengths AS l USING (doc_id)
+ORDER BY n.doc_id;
 
 INSERT INTO rag_terms
-SELECT term, count(*) FROM rag_postings WHERE term IN (SELECT term FROM touched_terms) GROUP BY term ORDER BY term;
+SELECT (SELECT coalesce(max(term_id), 0) FROM rag_terms) + row_number() OVER (ORDER BY term), term, 0
+FROM (SELECT DISTINCT term FROM incoming_terms WHERE term NOT IN (SELECT term FROM rag_terms))
+ORDER BY term;
+
+INSERT INTO rag_tokens
+SELECT DISTINCT token, term FROM incoming_terms WHERE token NOT IN (SELECT token FROM rag_tokens);
+
+INSERT INTO rag_postings
+SELECT r.term_id, t.doc_id, count(*)::INTEGER AS tf, any_value(l.doc_len) AS len
+FROM incoming_terms AS t JOIN rag_terms AS r USING (term) JOIN incoming_lengths AS l USING (doc_id)
+GROUP BY r.term_id, t.doc_id
+ORDER BY r.term_id, t.doc_id;
+
+INSERT INTO df_delta
+SELECT r.term_id, count(DISTINCT t.doc_id) FROM incoming_terms AS t JOIN rag_terms AS r USING (term) GROUP BY r.term_id;
+
+UPDATE rag_terms SET df = rag_terms.df + d.delta
+FROM (SELECT term_id, sum(delta) AS delta FROM df_delta GROUP BY term_id) AS d
+WHERE rag_terms.term_id = d.term_id;
 
 DELETE FROM rag_stats;
 

@@ -1,5 +1,6 @@
-/* The RAG corpus and its BM25 index in the catalog: documents, postings sorted by term, and corpus totals. */
+/* The RAG corpus and its BM25 index in the catalog: documents, postings by integer ids sorted by term, terms, totals. */
 CREATE TABLE IF NOT EXISTS rag_corpus (
+    doc_id INTEGER NOT NULL,
     rag_id VARCHAR NOT NULL,
     title VARCHAR,
     text VARCHAR,
@@ -11,20 +12,26 @@ CREATE TABLE IF NOT EXISTS rag_corpus (
 );
 CREATE INDEX IF NOT EXISTS rag_corpus_by_id ON rag_corpus (rag_id);
 
--- One row per (term, document), inserted sorted by term: min/max zone maps let a query skip the row groups
--- of other terms. (An ART index on term was slower: DuckDB abandons index scans above ~5k matching rows,
--- and fetching tens of thousands of postings through it is slower than a pruned scan.)
+-- One row per (term, document). Kept sorted by (term_id, doc_id) and written with small row groups
+-- (db.ROW_GROUP_SIZE), so a query's `term_id IN (...)` reads only its terms' row groups (zone maps).
+-- Incremental adds append unsorted rows at the end; sort_postings.sql re-sorts when they grow.
+-- (Measured dead ends: an ART index on term, abandoned by DuckDB above ~5k matching rows; VARCHAR
+-- terms and rag_ids, ~2x slower to filter and group than integers; LIST postings per term.)
 CREATE TABLE IF NOT EXISTS rag_postings (
-    term VARCHAR NOT NULL,
-    rag_id VARCHAR NOT NULL,
+    term_id INTEGER NOT NULL,
+    doc_id INTEGER NOT NULL,
     tf INTEGER NOT NULL,
     len INTEGER NOT NULL
 );
 
--- Document frequency per term, kept with the postings, so a query's idf needs no count over them.
-CREATE TABLE IF NOT EXISTS rag_terms (term VARCHAR NOT NULL, df BIGINT NOT NULL);
+-- Every term of the corpus with its id and document frequency (df: the idf needs no count over postings).
+CREATE TABLE IF NOT EXISTS rag_terms (term_id INTEGER NOT NULL, term VARCHAR NOT NULL, df BIGINT NOT NULL);
+
+-- Every distinct token of the corpus (stop words aside) with its term: a searcher stems query words from it.
+CREATE TABLE IF NOT EXISTS rag_tokens (token VARCHAR NOT NULL, term VARCHAR NOT NULL);
 
 CREATE TABLE IF NOT EXISTS rag_stats (docs BIGINT NOT NULL, total_len BIGINT NOT NULL);
 
--- How many bytes of data/_kb/rag_corpus.jsonl the index has taken in (a cheap staleness check).
-CREATE TABLE IF NOT EXISTS rag_index_state (corpus_bytes BIGINT NOT NULL);
+-- corpus_bytes: how much of data/_kb/rag_corpus.jsonl the index has taken in (a cheap staleness check);
+-- unsorted_postings: rows appended after the last sort.
+CREATE TABLE IF NOT EXISTS rag_index_state (corpus_bytes BIGINT NOT NULL, unsorted_postings BIGINT NOT NULL);

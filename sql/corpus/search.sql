@@ -1,11 +1,14 @@
-/* BM25 top-k (k1 = 1.2, b = 0.75) over the query terms' postings; each term's idf comes in {{weights}}. */
--- idf = log10((N - df + 0.5) / (df + 0.5) + 1), as DuckDB fts, is computed by the caller from rag_terms and
--- rag_stats: one small lookup instead of counting postings in a window here (p50 19.3 -> 17.3 ms at 100k docs).
--- {{terms}} and {{weights}} are bound parameters ($t0, ... / ($t0, $w0), ...); constants reach the scan.
-SELECT p.rag_id, sum(w.idf * (p.tf * (1.2 + 1)) / (p.tf + 1.2 * (1 - 0.75 + 0.75 * p.len / $avgdl))) AS score
-FROM rag_postings AS p
-JOIN (VALUES {{weights}}) AS w(term, idf) ON w.term = p.term
-WHERE p.term IN ({{terms}})
-GROUP BY p.rag_id
-ORDER BY score DESC, p.rag_id
-LIMIT $k
+/* BM25 top-k (k1 = 1.2, b = 0.75) over the query terms' postings, as doc_id and score. */
+-- {{terms}}: the query's term ids; {{weights}}: `WHEN term_id THEN idf ...` with
+-- idf = log10((N - df + 0.5) / (df + 0.5) + 1); {{avgdl}}: the mean document length; {{limit}}.
+-- All are numbers the caller computed (from rag_terms and rag_stats), written as literals
+-- by sqlfiles.number_literal: as bound parameters they cost 4.3 instead of 2.5 ms a query at 100k
+-- documents (the IN list no longer prunes row groups at plan time).
+-- The caller breaks score ties by rag_id: it asks for k + 1 rows, and when the last two tie, for all.
+SELECT doc_id,
+       sum(CASE term_id {{weights}} END * (tf * 2.2::DOUBLE) / (tf + 1.2::DOUBLE * (0.25::DOUBLE + 0.75::DOUBLE * len / {{avgdl}}))) AS score
+FROM rag_postings
+WHERE term_id IN ({{terms}})
+GROUP BY doc_id
+ORDER BY score DESC, doc_id
+LIMIT {{limit}}
