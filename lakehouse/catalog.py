@@ -28,6 +28,9 @@ from lakehouse.files import size_of
 from lakehouse.paths import Layout
 from lakehouse.sqlfiles import load, quote_literal, render
 
+# Bump when a mirror table's columns change: catalogs of another version re-mirror from the logs.
+MIRROR_SCHEMA_VERSION = "2"
+
 
 @dataclass
 class SyncReport:
@@ -61,29 +64,73 @@ def _point_evidence_view(con: duckdb.DuckDBPyConnection, layout: Layout) -> int:
     return len(parts)
 
 
-def _mirror_log(con: duckdb.DuckDBPyConnection, sql_name: str, path: Path) -> int:
-    """Mirror an append-only JSONL log, skipped when its size is what the last mirror saw."""
+def _complete_end(path: Path, start: int, size: int) -> int:
+    """Offset just past the last newline in [start, size): a line being appended is left for later."""
+    with path.open("rb") as f:
+        end = size
+        while end > start:
+            step = min(1 << 16, end - start)
+            f.seek(end - step)
+            chunk = f.read(step)
+            cut = chunk.rfind(b"\n")
+            if cut >= 0:
+                return end - step + cut + 1
+            end -= step
+    return start
+
+
+def _mirror_log(con: duckdb.DuckDBPyConnection, sql_name: str, path: Path, scratch: Path) -> int:
+    """Mirror the lines of an append-only JSONL log that the catalog has not taken in yet.
+
+    Only the bytes after the last mirrored offset are read (copied to ``scratch`` for DuckDB),
+    so a mirror after each replay costs the new lines, not the history. A log that shrank
+    (replaced) is read again whole; keys keep that idempotent.
+    """
     size = size_of(path)
     seen = con.execute("SELECT bytes FROM mirror_state WHERE source = ?", [path.name]).fetchone()
-    if size == 0 or (seen is not None and seen[0] == size):
+    start = seen[0] if seen is not None and seen[0] <= size else 0
+    end = _complete_end(path, start, size) if size > start else start
+    if end == start:
         return 0
-    inserted = _inserted(con, load(sql_name), {"path": path.as_posix()})
+    if start == 0 and end == size:
+        inserted = _inserted(con, load(sql_name), {"path": path.as_posix()})
+    else:
+        scratch.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("rb") as src:
+            src.seek(start)
+            scratch.write_bytes(src.read(end - start))
+        try:
+            inserted = _inserted(con, load(sql_name), {"path": scratch.as_posix()})
+        finally:
+            scratch.unlink(missing_ok=True)
     con.execute("DELETE FROM mirror_state WHERE source = ?", [path.name])
-    con.execute("INSERT INTO mirror_state VALUES (?, ?)", [path.name, size])
+    con.execute("INSERT INTO mirror_state VALUES (?, ?)", [path.name, end])
     return inserted
+
+
+def _migrate(con: duckdb.DuckDBPyConnection) -> None:
+    """Mirror tables of an older layout are dropped: they are mirrored again from the JSONL logs."""
+    con.execute("CREATE TABLE IF NOT EXISTS catalog_meta (key VARCHAR NOT NULL, value VARCHAR)")
+    row = con.execute("SELECT value FROM catalog_meta WHERE key = 'mirror_schema'").fetchone()
+    if row is None or row[0] != MIRROR_SCHEMA_VERSION:
+        db.run_sql(con, load("schema/drop_mirrors"))
+        con.execute("DELETE FROM catalog_meta WHERE key = 'mirror_schema'")
+        con.execute("INSERT INTO catalog_meta VALUES ('mirror_schema', ?)", [MIRROR_SCHEMA_VERSION])
 
 
 def _sync_into(con: duckdb.DuckDBPyConnection, layout: Layout) -> SyncReport:
     report = SyncReport()
     con.execute("BEGIN")
+    _migrate(con)
     db.run_sql(con, load("schema/catalog"))
     db.run_sql(con, load("schema/replay_runs"))
     report.evidence_parts = _point_evidence_view(con, layout)
     retrieval.prepare(con)
     report.documents = retrieval.catch_up(con, layout)
-    report.receipts = _mirror_log(con, "schema/sync_receipts", layout.receipts)
-    report.quarantine = _mirror_log(con, "schema/sync_quarantine", layout.quarantine)
-    report.replay_runs = _mirror_log(con, "schema/sync_replay_runs", layout.replay_runs)
+    scratch = layout.state_dir / "mirror_tail.jsonl"
+    report.receipts = _mirror_log(con, "schema/sync_receipts", layout.receipts, scratch)
+    report.quarantine = _mirror_log(con, "schema/sync_quarantine", layout.quarantine, scratch)
+    report.replay_runs = _mirror_log(con, "schema/sync_replay_runs", layout.replay_runs, scratch)
     con.execute("COMMIT")
     return report
 

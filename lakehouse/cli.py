@@ -6,6 +6,7 @@ line ``error: ...`` and its exit code (PRODUCT.md §4); ``--debug`` shows the tr
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Callable
@@ -16,6 +17,7 @@ import click
 
 from lakehouse import (
     __version__,
+    analytics,
     batch,
     catalog,
     corpus,
@@ -439,6 +441,98 @@ def _replay_batch(layout: Layout, tasks_file: Path, defaults: replay.ReplayReque
         f"{report.escalated} escalated; {len(report.skipped)} task lines skipped, {len(report.errors)} errors"
     )
     sys.exit(4 if report.errors else 0 if report.passed == report.runs else 1)
+
+
+def format_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option(
+        "--output",
+        "-o",
+        "output_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Write the result to FILE instead of stdout (required for parquet).",
+    )(func)
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice([*output.FORMATS, "parquet"]),
+        default=None,
+        help="table (default on a terminal), csv, json, jsonl (default when piped) or parquet.",
+    )(func)
+
+
+def print_result(result: Any, fmt: str | None, output_file: Path | None) -> None:
+    fmt = fmt or ("table" if sys.stdout.isatty() or output_file is None else "jsonl")
+    if fmt == "parquet":
+        if output_file is None:
+            raise click.UsageError("--format parquet needs --output FILE")
+        analytics.write_parquet(result, output_file)
+        say(f"wrote {result.num_rows} rows to {output_file}")
+        return
+    columns, rows = output.from_arrow(result)
+    text = output.render(columns, rows, fmt)
+    if output_file is None:
+        click.echo(text)
+    else:
+        output_file.write_text(text + "\n", encoding="utf-8")
+        say(f"wrote {len(rows)} rows to {output_file}")
+
+
+@cli.command("query")
+@root_option
+@click.argument("name", required=False)
+@click.option("--list", "list_queries", is_flag=True, help="List the named queries with their descriptions.")
+@format_options
+def query_command(
+    root: Path | None, name: str | None, list_queries: bool, fmt: str | None, output_file: Path | None
+) -> None:
+    """Run a named query from sql/queries/ over the catalog.
+
+    Example: lakehouse query pass_rate_by_day_and_model --format csv
+    """
+    if list_queries or name is None:
+        for query_name, description in analytics.named_queries().items():
+            click.echo(f"{query_name:32} {description}")
+        return
+    sql = analytics.named_query_sql(name)
+    result, warning = analytics.run(open_root(root), sql)
+    if warning:
+        say(f"warning: {warning}")
+    print_result(result, fmt, output_file)
+
+
+@cli.command("sql")
+@root_option
+@click.argument("statement")
+@click.option("--write", is_flag=True, help="Allow statements that change the catalog (default: read-only).")
+@format_options
+def sql_command(
+    root: Path | None, statement: str, write: bool, fmt: str | None, output_file: Path | None
+) -> None:
+    """Run ad-hoc SQL over the catalog (read-only unless --write); prints the last statement's rows.
+
+    Tables: evidence, replay_runs, replay_calls, escalations, receipts, quarantine, rag_corpus.
+
+    Example: lakehouse sql "SELECT kind, count(*) FROM evidence GROUP BY kind"
+    """
+    result, warning = analytics.run(open_root(root), statement, write=write)
+    if warning:
+        say(f"warning: {warning}")
+    print_result(result, fmt, output_file)
+
+
+@cli.command("stats")
+@root_option
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
+def stats_command(root: Path | None, as_json: bool) -> None:
+    """One screen on the root: evidence by kind, last materialize, runs, pass and escalation rates, mirror lag.
+
+    Example: lakehouse stats --root .
+    """
+    report = analytics.stats(open_root(root))
+    if as_json:
+        click.echo(json.dumps(dataclasses.asdict(report), default=str))
+        return
+    click.echo(output.stats_screen(report))
 
 
 def main() -> None:

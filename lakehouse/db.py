@@ -73,6 +73,7 @@ LOCK_WAIT_S = 3.0  # our own write connections are short: wait this long for one
 # write connection attaches the catalog with it.
 ROW_GROUP_SIZE = 8192
 CATALOG_ALIAS = "lakehouse"
+REPAIR_HINT = "(run 'lakehouse sync' to repair it, or 'lakehouse rebuild' to recreate it)"
 
 
 def _attach_for_writes(path: Path) -> duckdb.DuckDBPyConnection:
@@ -94,7 +95,7 @@ def _connect(path: Path, read_only: bool, lock_wait_s: float) -> duckdb.DuckDBPy
             return duckdb.connect(str(path), read_only=True) if read_only else _attach_for_writes(path)
         except duckdb.IOException as exc:
             if not is_lock_error(exc):
-                raise CatalogError(f"cannot open catalog {path}: {one_line(exc)}") from exc
+                raise CatalogError(f"cannot open catalog {path}: {one_line(exc)} {REPAIR_HINT}") from exc
             if time.monotonic() + pause > deadline:
                 raise CatalogLockedError(f"catalog {path} is locked by another process") from exc
             time.sleep(pause)
@@ -117,9 +118,7 @@ def open_catalog(
         configure(con)
         return con
     except duckdb.Error as exc:
-        raise CatalogError(
-            f"cannot open catalog {path}: {one_line(exc)} (run 'lakehouse rebuild' to recreate it)"
-        ) from exc
+        raise CatalogError(f"cannot open catalog {path}: {one_line(exc)} {REPAIR_HINT}") from exc
 
 
 @contextlib.contextmanager

@@ -74,3 +74,40 @@ def render(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> s
     if fmt == "json":
         return json.dumps(records, ensure_ascii=False, indent=2)
     return "\n".join(json.dumps(r, ensure_ascii=False) for r in records)
+
+
+def from_arrow(table: Any) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Column names and rows of a pyarrow table."""
+    columns = list(table.column_names)
+    return columns, [tuple(row[c] for c in columns) for row in table.to_pylist()]
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f}%"
+
+
+def stats_screen(report: Any) -> str:
+    """``lakehouse stats`` for people."""
+    total = sum(report.evidence_by_kind.values())
+    lines = [f"root              {report.root}", f"evidence          {total:,} records"]
+    lines += [f"  {kind:16}{count:>12,}" for kind, count in report.evidence_by_kind.items()]
+    last = report.last_materialize
+    if last:
+        totals = json.loads(last["totals"]) if isinstance(last["totals"], str) else (last["totals"] or {})
+        detail = ", ".join(f"{k} {v:,}" for k, v in totals.items() if isinstance(v, int))
+        lines.append(f"last materialize  {_plain(last['finished_at'])} ({detail})")
+    else:
+        lines.append("last materialize  never")
+    lines.append(
+        f"replay runs       {report.runs:,} (pass {_percent(report.pass_rate)}, "
+        f"escalated {_percent(report.escalation_rate)})"
+    )
+    lines.append(f"quarantine        {report.quarantined:,} lines")
+    lines.append(f"corpus            {report.corpus_documents:,} documents")
+    behind = [lag for lag in report.mirror_lag if lag.lines_behind]
+    if behind or report.behind_flag:
+        detail = ", ".join(f"{lag.log} {lag.lines_behind:,} lines" for lag in behind) or "marked behind"
+        lines.append(f"mirror            BEHIND: {detail} (run 'lakehouse sync')")
+    else:
+        lines.append("mirror            up to date")
+    return "\n".join(lines)

@@ -177,6 +177,7 @@ def _replay(
         validation = validate(model_response, bundle)
     else:
         validation = ValidationResult(False, [f"local call failed: {calls[0].error}"])
+    calls[0].gate_reasons = list(validation.reasons)  # why it escalated, kept past a recovery
     if not validation.passed and request.allow_escalation and not request.local_only:
         escalation.append(escalation_model)
         escalated = caller(escalation_model, prompt.system, prompt.user)
@@ -185,10 +186,12 @@ def _replay(
             model_response = escalated.content
             model_used = escalation_model
             validation = validate(model_response, bundle)
+            escalated.gate_reasons = list(validation.reasons)
             if validation.passed:
                 validation.reasons = [f"recovered via escalation to {escalation_model}", *validation.reasons]
         else:
             validation.reasons.append(f"escalation also failed: {escalated.error}")
+            escalated.gate_reasons = [f"escalation call failed: {escalated.error}"]
     return {
         "model_response": model_response,
         "model_used": model_used,

@@ -258,13 +258,15 @@ class Searcher:
         self._view_lock = threading.Lock()
 
     def _open(self) -> duckdb.DuckDBPyConnection:
-        if not self.layout.catalog.exists() or not self._current():
-            try:
+        try:
+            if not self.layout.catalog.exists() or not self._current():
                 refresh(self.layout)
-            except CatalogLockedError as exc:
-                # Another process holds the catalog: search what is indexed; the next write catches up.
-                self.warning = f"retrieval index may be behind the corpus ({exc})"
-        con = db.open_catalog(self.layout.catalog, read_only=True)
+            con = db.open_catalog(self.layout.catalog, read_only=True, lock_wait_s=0.5)
+        except CatalogLockedError as exc:
+            # Another process holds the catalog (an analyst's session): search the corpus file itself,
+            # indexed in memory, so a replay still succeeds and sees every document.
+            self.warning = f"{exc}; searching an in-memory index of the corpus file instead"
+            return self._memory_index()
         try:
             db.load_extension(con, "fts")
             con.execute(load("corpus/tokenize"))
@@ -273,8 +275,18 @@ class Searcher:
             raise
         return con
 
+    def _memory_index(self) -> duckdb.DuckDBPyConnection:
+        con = db.memory()
+        try:
+            prepare(con)
+            index_documents(con, corpus.load(self.layout).values())
+        except (duckdb.Error, CatalogError) as exc:
+            con.close()
+            raise CatalogError(f"cannot index the corpus in memory: {db.one_line(exc)}") from exc
+        return con
+
     def _current(self) -> bool:
-        with db.catalog(self.layout.catalog, read_only=True) as con:
+        with db.catalog(self.layout.catalog, read_only=True, lock_wait_s=0.5) as con:
             return is_current(con, self.layout)
 
     @property

@@ -89,6 +89,7 @@ def test_grounded_pass(runner: CliRunner, seeded: Layout, stub: StubGateway) -> 
             "latency_ms": record["calls"][0]["latency_ms"],
             "prompt_tokens": 120,
             "completion_tokens": 30,
+            "gate_reasons": [],
         }
     ]
     user_prompt = stub.requests[0]["body"]["messages"][1]["content"]

@@ -8,7 +8,7 @@ FROM read_json($path, format = 'newline_delimited', columns = {
     retrieved_artifacts: 'STRUCT(rag_ids VARCHAR[])', context_bundle: 'JSON', model_response: 'VARCHAR',
     model_used: 'VARCHAR', escalation_path: 'VARCHAR[]', validation_result: 'STRUCT(passed BOOLEAN, reasons VARCHAR[])',
     duration_ms: 'BIGINT',
-    calls: 'STRUCT(model VARCHAR, ok BOOLEAN, error VARCHAR, latency_ms BIGINT, prompt_tokens BIGINT, completion_tokens BIGINT)[]',
+    calls: 'STRUCT(model VARCHAR, ok BOOLEAN, error VARCHAR, latency_ms BIGINT, prompt_tokens BIGINT, completion_tokens BIGINT, gate_reasons VARCHAR[])[]',
     provenance: 'JSON'
 }) AS r
 WHERE recorded_run_id IS NOT NULL

@@ -1,0 +1,128 @@
+"""SQL over the catalog: named queries (``sql/queries/*.sql``), ad-hoc SQL and ``stats`` (PRODUCT.md §6).
+
+Reads use a read-only connection, so an analyst's read-only session and ours coexist; a
+statement that writes is refused unless the caller asks for a write connection.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from lakehouse import catalog, db
+from lakehouse.errors import CatalogError, StorageError, UsageError
+from lakehouse.files import atomic_write, size_of
+from lakehouse.paths import Layout
+from lakehouse.sqlfiles import load, purpose, sql_dir
+
+QUERIES_DIR = "queries"
+
+
+def named_queries() -> dict[str, str]:
+    """Every named query and its one-line description, by name."""
+    return {
+        path.stem: purpose(path.read_text(encoding="utf-8"))
+        for path in sorted((sql_dir() / QUERIES_DIR).glob("*.sql"))
+    }
+
+
+def named_query_sql(name: str) -> str:
+    names = named_queries()
+    if name not in names:
+        raise UsageError(f"no named query {name!r}; named queries: {', '.join(names)}")
+    return load(f"{QUERIES_DIR}/{name}")
+
+
+def _ensure_mirror(layout: Layout) -> str | None:
+    """Catch the catalog up first when it is missing or marked behind; a busy catalog is read as it is."""
+    if layout.catalog.exists() and not catalog.is_behind(layout):
+        return None
+    if catalog.mirror_after_write(layout, "query") is None:
+        return None
+    return "the catalog is busy and its mirror is behind the logs: results may miss recent lines (run 'lakehouse sync')"
+
+
+def run(layout: Layout, sql: str, *, write: bool = False) -> tuple[pa.Table, str | None]:
+    """Run SQL on the catalog; return the last statement's result and a warning when the mirror is behind."""
+    warning = _ensure_mirror(layout)
+    with db.catalog(layout.catalog, read_only=not write) as con:
+        try:
+            cursor = con.execute(sql)
+            result = cursor.to_arrow_table() if cursor.description else pa.table({})
+        except duckdb.Error as exc:
+            if not write and "read-only mode" in str(exc):
+                raise UsageError("this statement writes to the catalog; pass --write to allow it") from exc
+            raise UsageError(db.one_line(exc)) from exc
+    return result, warning
+
+
+def write_parquet(table: pa.Table, path: Path) -> None:
+    buffer = io.BytesIO()
+    try:
+        pq.write_table(table, buffer, compression="zstd")
+        atomic_write(path, buffer.getvalue())
+    except (pa.ArrowException, OSError) as exc:
+        raise StorageError(f"cannot write {path}: {exc}") from exc
+
+
+@dataclass
+class LogLag:
+    log: str
+    bytes_behind: int
+    lines_behind: int
+
+
+@dataclass
+class Stats:
+    root: str
+    evidence_by_kind: dict[str, int] = field(default_factory=dict)
+    last_materialize: dict[str, Any] | None = None
+    runs: int = 0
+    pass_rate: float | None = None
+    escalation_rate: float | None = None
+    quarantined: int = 0
+    corpus_documents: int = 0
+    mirror_lag: list[LogLag] = field(default_factory=list)
+    behind_flag: bool = False
+
+
+def _lines_after(path: Path, offset: int) -> int:
+    if size_of(path) <= offset:
+        return 0
+    with path.open("rb") as handle:
+        handle.seek(offset)
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+
+
+def stats(layout: Layout) -> Stats:
+    """One screen on the state of the root, from the catalog (caught up first when it can be)."""
+    _ensure_mirror(layout)
+    report = Stats(root=str(layout.root), behind_flag=catalog.is_behind(layout))
+    try:
+        with db.catalog(layout.catalog, read_only=True) as con:
+            report.evidence_by_kind = dict(con.execute(load("stats/evidence_by_kind")).fetchall())
+            row = con.execute(load("stats/last_materialize")).fetchone()
+            if row:
+                report.last_materialize = dict(zip(("receipt_id", "finished_at", "totals"), row, strict=True))
+            (
+                report.runs,
+                report.pass_rate,
+                report.escalation_rate,
+                report.quarantined,
+                report.corpus_documents,
+            ) = con.execute(load("stats/summary")).fetchone()
+            seen = dict(con.execute("SELECT source, bytes FROM mirror_state").fetchall())
+    except duckdb.Error as exc:
+        raise CatalogError(f"cannot read the catalog: {db.one_line(exc)}") from exc
+    for path in (layout.receipts, layout.quarantine, layout.replay_runs):
+        offset = seen.get(path.name, 0)
+        report.mirror_lag.append(
+            LogLag(path.name, max(size_of(path) - offset, 0), _lines_after(path, offset))
+        )
+    return report
