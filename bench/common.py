@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -59,3 +60,13 @@ def lakehouse_cmd(*args: str) -> list[str]:
 
 def self_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def query_p50_ms(con: Any, sql: str, repeat: int) -> float:
+    """Median wall time of running ``sql`` to completion ``repeat`` times on ``con``."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        con.execute(sql).fetchall()
+        times.append((time.perf_counter() - start) * 1000)
+    return round(statistics.median(times), 1)

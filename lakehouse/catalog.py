@@ -29,7 +29,7 @@ from lakehouse.paths import Layout
 from lakehouse.sqlfiles import load, quote_literal, render
 
 # Bump when a mirror table's columns change: catalogs of another version re-mirror from the logs.
-MIRROR_SCHEMA_VERSION = "2"
+MIRROR_SCHEMA_VERSION = "3"
 
 
 @dataclass

@@ -12,20 +12,15 @@ CREATE TABLE IF NOT EXISTS replay_runs (
     escalation_path VARCHAR[],
     validation_result STRUCT(passed BOOLEAN, reasons VARCHAR[]),
     duration_ms BIGINT,
-    calls STRUCT(model VARCHAR, ok BOOLEAN, error VARCHAR, latency_ms BIGINT, prompt_tokens BIGINT,
+    calls STRUCT(call_index INTEGER, model VARCHAR, ok BOOLEAN, error VARCHAR, latency_ms BIGINT, prompt_tokens BIGINT,
                  completion_tokens BIGINT, gate_reasons VARCHAR[])[],
     provenance JSON
 );
 
 -- One row per model call (call_index 1 = the local model), with the run's day and task.
 CREATE OR REPLACE VIEW replay_calls AS
-SELECT
-    r.recorded_run_id, r.recorded_at, r.day, r.task_hash, c.call_index,
-    c.call.model AS model, c.call.ok AS ok, c.call.error AS error, c.call.latency_ms AS latency_ms,
-    c.call.prompt_tokens AS prompt_tokens, c.call.completion_tokens AS completion_tokens,
-    c.call.gate_reasons AS gate_reasons
-FROM replay_runs AS r,
-     LATERAL (SELECT unnest(r.calls) AS call, generate_subscripts(r.calls, 1) AS call_index) AS c;
+SELECT recorded_run_id, recorded_at, day, task_hash, unnest(calls, recursive := true)
+FROM replay_runs;
 
 -- One row per run that escalated: from which model to which, whether it recovered, and why it escalated
 -- (the local call's failed gates, or its call error).

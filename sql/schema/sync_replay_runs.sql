@@ -2,7 +2,13 @@
 INSERT INTO replay_runs
 SELECT DISTINCT ON (recorded_run_id)
     recorded_run_id, recorded_at, CAST(recorded_at AS DATE), input_task, task_hash, retrieved_artifacts,
-    context_bundle, model_response, model_used, escalation_path, validation_result, duration_ms, calls, provenance
+    context_bundle, model_response, model_used, escalation_path, validation_result, duration_ms,
+    -- call_index is stored so that replay_calls is a plain unnest (generate_subscripts doubled its cost).
+    list_transform(calls, lambda c, i: {
+        'call_index': i, 'model': c.model, 'ok': c.ok, 'error': c.error, 'latency_ms': c.latency_ms,
+        'prompt_tokens': c.prompt_tokens, 'completion_tokens': c.completion_tokens, 'gate_reasons': c.gate_reasons
+    }),
+    provenance
 FROM read_json($path, format = 'newline_delimited', columns = {
     recorded_run_id: 'VARCHAR', recorded_at: 'TIMESTAMPTZ', input_task: 'VARCHAR', task_hash: 'VARCHAR',
     retrieved_artifacts: 'STRUCT(rag_ids VARCHAR[])', context_bundle: 'JSON', model_response: 'VARCHAR',
