@@ -1,8 +1,8 @@
 """``lakehouse replay --tasks FILE --concurrency N``: many replays, N in flight, one log line each.
 
 Tasks are JSONL lines ``{"task": ..., <optional per-task options>}``; a bad line is reported
-with its line number and skipped, the rest run. One pooled gateway client and one catalog
-connection serve every worker thread; each run's log line is appended in a single locked
+with its line number and skipped, the rest run. One :class:`Session` (a pooled gateway client
+and one catalog connection) serves every worker thread; each run's log line is appended in a single locked
 write, so lines are never interleaved, also with several processes appending at once.
 """
 
@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from lakehouse import corpus, replay, retrieval
-from lakehouse.errors import LakehouseError
+from lakehouse.errors import LakehouseError, UsageError
 from lakehouse.files import user_jsonl
 from lakehouse.gateway import Gateway, gateway_url
 from lakehouse.paths import Layout
+from lakehouse.types import Document
 
 PER_TASK_OPTIONS = {f.name for f in fields(replay.ReplayRequest)} - {"task"}
 
@@ -46,6 +47,68 @@ def read_tasks(path: Path, defaults: replay.ReplayRequest, report: BatchReport) 
     return requests
 
 
+class Session:
+    """What many replays in one process share: one searcher, one pooled gateway client, the corpus size.
+
+    ``writable=True`` also lets :meth:`add_documents` index documents that the next replay
+    retrieves (the searcher then holds the catalog's write connection until :meth:`close`).
+    Thread-safe: call :meth:`replay` from many threads.
+    """
+
+    def __init__(
+        self,
+        layout: Layout,
+        *,
+        url: str | None = None,
+        retrieval_needed: bool = True,
+        gateway_needed: bool = True,
+        writable: bool = False,
+    ) -> None:
+        self.layout = layout
+        self.writable = writable
+        self._corpus_size = len(corpus.load(layout))  # an unreadable corpus fails here, once (exit 4)
+        self.gateway = Gateway(gateway_url(url)) if gateway_needed else None
+        try:
+            needs_searcher = retrieval_needed or writable
+            self.searcher = retrieval.Searcher(layout, writable=writable) if needs_searcher else None
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def warning(self) -> str | None:
+        return self.searcher.warning if self.searcher else None
+
+    def replay(self, request: replay.ReplayRequest) -> dict[str, Any]:
+        size = (
+            len(self.searcher.corpus.docs)
+            if self.searcher and self.searcher.corpus.offset
+            else self._corpus_size
+        )
+        return replay.run(
+            request, self.layout, searcher=self.searcher, gateway=self.gateway, corpus_size=size
+        )
+
+    def add_documents(self, docs: list[Document], report: corpus.AddReport) -> None:
+        if self.searcher is None:
+            raise UsageError("this session has no searcher to add documents to")
+        self.searcher.add(docs, report)
+
+    def close(self) -> None:
+        if self.gateway:
+            self.gateway.close()
+            self.gateway = None
+        if getattr(self, "searcher", None):
+            self.searcher.close()
+            self.searcher = None
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def run(
     layout: Layout,
     requests: list[replay.ReplayRequest],
@@ -53,25 +116,18 @@ def run(
     report: BatchReport,
     on_done: Callable[[int, int], None] | None = None,
 ) -> BatchReport:
-    corpus_size = len(corpus.load(layout))
-    needs_gateway = any(not r.dry_run for r in requests)
-    gateway = (
-        Gateway(gateway_url(requests[0].gateway_url), max_connections=concurrency) if needs_gateway else None
+    session = Session(
+        layout,
+        url=requests[0].gateway_url,
+        retrieval_needed=any(not r.no_retrieval for r in requests),
+        gateway_needed=any(not r.dry_run for r in requests),
     )
-    searcher = retrieval.Searcher(layout) if any(not r.no_retrieval for r in requests) else None
-    try:
-        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="lh-replay") as pool:
-            options = {"searcher": searcher, "gateway": gateway, "corpus_size": corpus_size}
-            futures = {pool.submit(replay.run, r, layout, **options): r for r in requests}
-            for done, future in enumerate(as_completed(futures), start=1):
-                _account(future.result, futures[future], report)
-                if on_done:
-                    on_done(done, len(requests))
-    finally:
-        if gateway:
-            gateway.close()
-        if searcher:
-            searcher.close()
+    with session, ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="lh-replay") as pool:
+        futures = {pool.submit(session.replay, r): r for r in requests}
+        for done, future in enumerate(as_completed(futures), start=1):
+            _account(future.result, futures[future], report)
+            if on_done:
+                on_done(done, len(requests))
     return report
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,25 +41,56 @@ def derived_rag_id(title: str, text: str) -> str:
 
 def load(layout: Layout) -> dict[str, Document]:
     """The current corpus, by rag_id; a malformed line is an error naming the file and line."""
-    docs: dict[str, Document] = {}
-    path = layout.rag_corpus
-    if not path.exists():
-        return docs
-    try:
-        with open(path, encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if line.strip():
-                    doc = _document(json.loads(line), f"{path}:{number}")
-                    docs[doc.rag_id] = doc
-    except UnicodeDecodeError as exc:
-        raise CorpusError(f"corpus {path} is not UTF-8: {exc}") from exc
-    except json.JSONDecodeError as exc:
-        raise CorpusError(f"corpus {path}:{number} is not valid JSON: {exc.msg}") from exc
-    except UsageError as exc:
-        raise CorpusError(str(exc)) from exc
-    except OSError as exc:
-        raise CorpusError(f"cannot read corpus {path}: {exc.strerror}") from exc
-    return docs
+    reader = CorpusReader(layout.rag_corpus)
+    reader.read_new()
+    return reader.docs
+
+
+class CorpusReader:
+    """The corpus file read incrementally: its documents so far, and how far it has been read.
+
+    A long-lived reader (a replay session) reads only what was appended since its last call.
+    A line still being written (no newline yet) is left for the next call.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.docs: dict[str, Document] = {}
+        self.offset = 0
+        self._lines = 0
+
+    def read_new(self) -> list[Document]:
+        """Read the lines appended since the last call; return their documents, in file order."""
+        try:
+            with open(self.path, "rb") as handle:
+                if os.fstat(handle.fileno()).st_size < self.offset:  # replaced, not appended to
+                    self.docs, self.offset, self._lines = {}, 0, 0
+                handle.seek(self.offset)
+                data = handle.read()
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise CorpusError(f"cannot read corpus {self.path}: {exc.strerror}") from exc
+        complete = data[: data.rfind(b"\n") + 1]
+        new = []
+        for number, raw in enumerate(complete.splitlines(), start=self._lines + 1):
+            if raw.strip():
+                new.append(self._parse(raw, f"{self.path}:{number}"))
+        self.offset += len(complete)
+        self._lines += complete.count(b"\n")
+        for doc in new:
+            self.docs[doc.rag_id] = doc
+        return new
+
+    def _parse(self, raw: bytes, where: str) -> Document:
+        try:
+            return _document(json.loads(raw.decode("utf-8")), where)
+        except UnicodeDecodeError as exc:
+            raise CorpusError(f"corpus {where} is not UTF-8: {exc}") from exc
+        except json.JSONDecodeError as exc:
+            raise CorpusError(f"corpus {where} is not valid JSON: {exc.msg}") from exc
+        except UsageError as exc:
+            raise CorpusError(str(exc)) from exc
 
 
 def _document(data: Any, where: str, *, derive_id: bool = False) -> Document:
@@ -99,9 +131,16 @@ def read_user_file(path: Path, report: AddReport) -> list[Document]:
     return docs
 
 
-def append(layout: Layout, docs: list[Document], report: AddReport) -> list[Document]:
-    """Append the documents that are new or changed; return them (what the index must take in)."""
-    current = load(layout)
+def append(
+    layout: Layout, docs: list[Document], report: AddReport, reader: CorpusReader | None = None
+) -> list[Document]:
+    """Append the documents that are new or changed; return them (what the index must take in).
+
+    Call under the corpus lock. ``reader`` (kept by a long-lived caller) spares re-reading the file.
+    """
+    reader = reader or CorpusReader(layout.rag_corpus)
+    reader.read_new()
+    current = reader.docs
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     changed: dict[str, Document] = {}
     for doc in docs:
@@ -113,6 +152,7 @@ def append(layout: Layout, docs: list[Document], report: AddReport) -> list[Docu
     if changed:
         append_lines(layout.rag_corpus, [dumps(d.to_json()) for d in changed.values()])
         report.added.extend(changed)
+        reader.read_new()
     return list(changed.values())
 
 

@@ -72,10 +72,7 @@ def dry_run_caller(task: str, bundle: ContextBundle | None) -> Caller:
 
 def build_bundle(searcher: retrieval.Searcher, task: str, k: int) -> ContextBundle:
     hits, _ = searcher.search(task, k)
-    texts = {
-        rag_id: (title, text)
-        for rag_id, title, text in retrieval.documents(searcher.cursor, [h.rag_id for h in hits])
-    }
+    texts = {rag_id: (title, text) for rag_id, title, text in searcher.documents([h.rag_id for h in hits])}
     playbooks = [
         RetrievedPlaybook(h.rag_id, texts[h.rag_id][0] or "", texts[h.rag_id][1] or "", round(h.score, 6))
         for h in hits

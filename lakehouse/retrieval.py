@@ -14,6 +14,7 @@ and title dictionaries once (``IndexView``); scoring is one DuckDB query per sea
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 import threading
@@ -24,7 +25,8 @@ import duckdb
 import pyarrow as pa
 
 from lakehouse import corpus, db
-from lakehouse.errors import CatalogError, CatalogLockedError
+from lakehouse.coalesce import Coalescer
+from lakehouse.errors import CatalogError, CatalogLockedError, UsageError
 from lakehouse.files import exclusive_lock, size_of
 from lakehouse.paths import Layout
 from lakehouse.sqlfiles import bound_list, load, number_literal, render
@@ -46,6 +48,8 @@ INCOMING_SCHEMA = pa.schema(
 # Postings appended unsorted (by adds to a non-empty index) are re-sorted once they exceed this
 # or a tenth of all postings: each unsorted row group is read by every query.
 SORT_AFTER_ROWS = 8 * db.ROW_GROUP_SIZE
+TIE_MARGIN = 1e-9
+TEXT_CACHE_DOCS = 10_000  # a searcher keeps the title and text of up to this many retrieved documents
 
 
 def prepare(con: duckdb.DuckDBPyConnection) -> None:
@@ -97,20 +101,30 @@ def index_documents(con: duckdb.DuckDBPyConnection, docs: Iterable[Document]) ->
 def catch_up(con: duckdb.DuckDBPyConnection, layout: Layout) -> int:
     """Index every document of the corpus file that the index lacks or holds in another version."""
     size = size_of(layout.rag_corpus)
-    state = con.execute("SELECT corpus_bytes, unsorted_postings FROM rag_index_state").fetchone()
+    state = con.execute("SELECT corpus_bytes FROM rag_index_state").fetchone()
     if state is not None and state[0] == size:
         return 0
     indexed = dict(con.execute("SELECT rag_id, content_sha FROM rag_corpus").fetchall())
     missing = [d for d in corpus.load(layout).values() if indexed.get(d.rag_id) != corpus.content_sha(d)]
+    return index_and_record(con, missing, size)
+
+
+def index_and_record(con: duckdb.DuckDBPyConnection, docs: list[Document], corpus_bytes: int) -> int:
+    """Index documents and record how much of the corpus file the index now covers.
+
+    Postings appended to a non-empty index are unsorted; once they pass ``SORT_AFTER_ROWS``
+    (or a tenth of all postings) the table is re-sorted.
+    """
+    state = con.execute("SELECT unsorted_postings FROM rag_index_state").fetchone()
     (before,) = con.execute("SELECT count(*) FROM rag_postings").fetchone()
-    count = index_documents(con, missing)
+    count = index_documents(con, docs)
     (after,) = con.execute("SELECT count(*) FROM rag_postings").fetchone()
-    unsorted = (state[1] if state else 0) + (max(after - before, 0) if before else 0)
+    unsorted = (state[0] if state else 0) + (max(after - before, 0) if before else 0)
     if unsorted > max(SORT_AFTER_ROWS, after // 10):
         con.execute(load("corpus/sort_postings"))
         unsorted = 0
     con.execute("DELETE FROM rag_index_state")
-    con.execute("INSERT INTO rag_index_state VALUES (?, ?)", [size, unsorted])
+    con.execute("INSERT INTO rag_index_state VALUES (?, ?)", [corpus_bytes, unsorted])
     return count
 
 
@@ -179,6 +193,26 @@ class IndexView:
         }
         self.stems: dict[str, str | None] = dict(con.execute(load("corpus/token_terms")).fetchall())
 
+    def after_add(self, con: duckdb.DuckDBPyConnection) -> IndexView:
+        """A new view including what ``index_documents`` just indexed on ``con`` (its temp tables).
+
+        Copy on write, so that concurrent searches keep a consistent view. A replaced document
+        changed the df of terms no longer in it: then the whole view is read again.
+        """
+        added = con.execute(load("corpus/added_names")).fetchall()
+        if any(replaced for *_, replaced in added):
+            return IndexView(con)
+        view = copy.copy(self)
+        stats = con.execute("SELECT docs, total_len FROM rag_stats").fetchone()
+        view.docs, total_len = stats if stats else (0, 0)
+        view.avgdl = total_len / view.docs if view.docs else 0.0
+        view.terms = {
+            **self.terms,
+            **{t: (i, df) for t, i, df in con.execute(load("corpus/added_terms")).fetchall()},
+        }
+        view.names = {**self.names, **{d: (r, t) for d, r, t, _ in added}}
+        return view
+
     def idf(self, df: int) -> float:
         return math.log10((self.docs - df + 0.5) / (df + 0.5) + 1)
 
@@ -191,7 +225,7 @@ def ranked(con: duckdb.DuckDBPyConnection, view: IndexView, terms: list[str], k:
 
     # Numbers we computed, written into the SQL: as bound parameters they keep DuckDB from pruning
     # row groups at plan time (measured at 100k documents: 4.3 ms a query bound, 2.5 ms written).
-    def top(limit: int) -> list[tuple[int, float]]:
+    def top(limit: int, at_least: float | None = None) -> list[tuple[int, float]]:
         sql = render(
             load("corpus/search"),
             terms=", ".join(number_literal(term_id) for term_id, _ in known),
@@ -200,13 +234,22 @@ def ranked(con: duckdb.DuckDBPyConnection, view: IndexView, terms: list[str], k:
             ),
             avgdl=number_literal(view.avgdl),
             limit=number_literal(limit),
+            having="" if at_least is None else f"HAVING score >= {number_literal(at_least)}",
         )
         return con.execute(sql).fetchall()
 
     rows = top(k + 1)
     if len(rows) > k and rows[k][1] == rows[k - 1][1]:
-        # Ties across the cut (rare): rank every match, so rag_id, not doc_id, decides who stays.
-        rows = top(view.docs)
+        # Ties across the cut: every document scoring at least the tie, so rag_id, not doc_id,
+        # decides who stays (the margin absorbs the last bits of a parallel sum's order).
+        rows = top(view.docs, at_least=rows[k][1] - TIE_MARGIN)
+    unnamed = [doc_id for doc_id, _ in rows if doc_id not in view.names]
+    if unnamed:  # indexed after this view was read (a concurrent add)
+        id_list, params = bound_list("d", unnamed)
+        view.names.update(
+            (d, (r, t))
+            for d, r, t in con.execute(render(load("corpus/names"), ids=id_list), params).fetchall()
+        )
     hits = [Hit(*view.names.get(doc_id, ("", "")), float(score)) for doc_id, score in rows]
     return sorted(hits, key=lambda h: (-h.score, h.rag_id))[:k]
 
@@ -247,28 +290,47 @@ def add_documents(layout: Layout, docs: list[Document], report: corpus.AddReport
 
 
 class Searcher:
-    """A read connection to the catalog for many queries; refreshes the index first when it is behind."""
+    """A connection to the catalog's index for many queries from many threads.
 
-    def __init__(self, layout: Layout) -> None:
+    Read-only by default (an analyst can still attach the catalog): the index is refreshed
+    first when it is behind. ``writable=True`` holds a write connection for the searcher's
+    life, so that :meth:`add` can index documents that the very next query finds; concurrent
+    adds are coalesced into one transaction. When another process holds the catalog, either
+    kind searches an in-memory index of the corpus file instead (with a warning).
+    """
+
+    def __init__(self, layout: Layout, *, writable: bool = False) -> None:
         self.layout = layout
+        self.writable = writable
         self.warning: str | None = None
+        self.corpus = corpus.CorpusReader(layout.rag_corpus)
+        self.in_memory = False
         self.con = self._open()
         self._local = threading.local()
         self._view: IndexView | None = None
         self._view_lock = threading.Lock()
+        self._texts: dict[str, tuple[str, str, str]] = {}
+        self._adds = Coalescer(self._index_added)
 
     def _open(self) -> duckdb.DuckDBPyConnection:
         try:
-            if not self.layout.catalog.exists() or not self._current():
-                refresh(self.layout)
-            con = db.open_catalog(self.layout.catalog, read_only=True, lock_wait_s=0.5)
+            if not self.writable:
+                if not self.layout.catalog.exists() or not self._current():
+                    refresh(self.layout)
+                con = db.open_catalog(self.layout.catalog, lock_wait_s=0.5, read_only=True)
+            else:
+                # Under the corpus lock, so that what the index holds and what we have read agree.
+                with exclusive_lock(self.layout.state_dir / "corpus.lock", wait=True):
+                    refresh(self.layout)
+                    con = db.open_catalog(self.layout.catalog, lock_wait_s=0.5)
+                    self.corpus.read_new()
         except CatalogLockedError as exc:
             # Another process holds the catalog (an analyst's session): search the corpus file itself,
             # indexed in memory, so a replay still succeeds and sees every document.
             self.warning = f"{exc}; searching an in-memory index of the corpus file instead"
             return self._memory_index()
         try:
-            db.load_extension(con, "fts")
+            prepare(con) if self.writable else db.load_extension(con, "fts")
             con.execute(load("corpus/tokenize"))
         except (duckdb.Error, CatalogError):
             con.close()
@@ -277,9 +339,12 @@ class Searcher:
 
     def _memory_index(self) -> duckdb.DuckDBPyConnection:
         con = db.memory()
+        self.in_memory = True
         try:
             prepare(con)
-            index_documents(con, corpus.load(self.layout).values())
+            self.corpus = corpus.CorpusReader(self.layout.rag_corpus)
+            self.corpus.read_new()
+            index_and_record(con, list(self.corpus.docs.values()), self.corpus.offset)
         except (duckdb.Error, CatalogError) as exc:
             con.close()
             raise CatalogError(f"cannot index the corpus in memory: {db.one_line(exc)}") from exc
@@ -295,6 +360,8 @@ class Searcher:
         cursor = getattr(self._local, "cursor", None)
         if cursor is None:
             cursor = self._local.cursor = self.con.cursor()
+            if self.writable and not self.in_memory:
+                cursor.execute(f"USE {db.CATALOG_ALIAS}")  # a cursor starts in the base in-memory database
             cursor.execute(load("corpus/tokenize"))
         return cursor
 
@@ -310,6 +377,45 @@ class Searcher:
         start = time.perf_counter()
         hits = search(self.cursor, query, k, self.view)
         return hits, (time.perf_counter() - start) * 1000
+
+    def documents(self, rag_ids: list[str]) -> list[tuple[str, str, str]]:
+        """(rag_id, title, text) of retrieved documents, cached: playbooks come back run after run."""
+        missing = [r for r in rag_ids if r not in self._texts]
+        if missing:
+            if len(self._texts) > TEXT_CACHE_DOCS:
+                self._texts.clear()
+            self._texts.update((row[0], row) for row in documents(self.cursor, missing))
+        return [self._texts[r] for r in rag_ids if r in self._texts]
+
+    def add(self, docs: list[Document], report: corpus.AddReport) -> None:
+        """Append documents to the corpus file and index them; the next search finds them.
+
+        Needs ``writable=True`` (or the in-memory fallback). Adds from concurrent threads are
+        written and indexed together, one corpus append and one transaction per batch.
+        """
+        if not (self.writable or self.in_memory):
+            raise UsageError("this searcher is read-only: open it with writable=True to add documents")
+        self._adds.submit((docs, report))
+
+    def _index_added(self, batches: list[tuple[list[Document], corpus.AddReport]]) -> None:
+        with exclusive_lock(self.layout.state_dir / "corpus.lock", wait=True):
+            foreign = self.corpus.read_new()  # appended by other processes since we last looked
+            changed: list[Document] = []
+            for docs, report in batches:
+                changed += corpus.append(self.layout, docs, report, self.corpus)
+            if not (changed or foreign):
+                return
+            cur = self.cursor
+            try:
+                cur.execute("BEGIN")
+                index_and_record(cur, [*foreign, *changed], self.corpus.offset)
+                cur.execute("COMMIT")
+            except duckdb.Error as exc:
+                cur.execute("ROLLBACK")
+                raise CatalogError(f"cannot index added documents: {db.one_line(exc)}") from exc
+            self._view = self.view.after_add(cur)
+        for doc in [*foreign, *changed]:
+            self._texts.pop(doc.rag_id, None)
 
     def close(self) -> None:
         self.con.close()
