@@ -25,6 +25,7 @@ import argparse
 import itertools
 import json
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -80,14 +81,14 @@ def vocabulary(size: int, rng: random.Random) -> list[str]:
 
 
 def prepare_corpus(layout: Layout, docs: int, rng: random.Random) -> list[Document]:
-    """``docs`` playbook-like documents over a 3,000-word vocabulary, added and indexed as `corpus add` does."""
+    """``docs`` playbook-like documents (30 to 120 words of a 3,000-word vocabulary), added as `corpus add` does."""
     words = vocabulary(3000, rng)
     weights = [1 / (rank + 1) for rank in range(len(words))]
     documents = [
         Document(
             f"rag:load-{i:06d}",
             " ".join(rng.choices(words, weights, k=3)).title(),
-            " ".join(rng.choices(words, weights, k=60)),
+            " ".join(rng.choices(words, weights, k=rng.randint(30, 120))),
         )
         for i in range(docs)
     ]
@@ -197,7 +198,7 @@ def drive(scenarios: Scenarios, concurrency: int, duration_s: float, progress: C
                 unexpected[name].append(why)
 
     threads = [threading.Thread(target=worker, name=f"load-{i}") for i in range(concurrency)]
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), cpu_seconds(resource.RUSAGE_SELF)
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -206,7 +207,13 @@ def drive(scenarios: Scenarios, concurrency: int, duration_s: float, progress: C
             if thread.is_alive():
                 progress(sum(len(v) for v in latencies.values()))
     elapsed = time.perf_counter() - start
-    return {"latencies": latencies, "unexpected": unexpected, "elapsed_s": elapsed}
+    cpu = cpu_seconds(resource.RUSAGE_SELF) - cpu_start
+    return {"latencies": latencies, "unexpected": unexpected, "elapsed_s": elapsed, "cpu_s": cpu}
+
+
+def cpu_seconds(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -272,10 +279,12 @@ def main() -> None:
     finally:
         stub.kill()
         stub.wait()
+        stub_cpu_s = cpu_seconds(resource.RUSAGE_CHILDREN)
         if temporary:
             temporary.cleanup()
 
     result = report(args, outcome, logged, mirrored, prepare_s, sync_s, log_bytes)
+    result["cpu_s"] = {"replay_process": round(outcome["cpu_s"], 1), "stub_process": round(stub_cpu_s, 1)}
     print_table(result)
     print(json.dumps(result) if args.json else json.dumps(result, indent=2))
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from lakehouse import corpus, replay, retrieval
 from lakehouse.errors import LakehouseError, UsageError
-from lakehouse.files import user_jsonl
+from lakehouse.files import GroupAppender, user_jsonl
 from lakehouse.gateway import Gateway, gateway_url
 from lakehouse.paths import Layout
 from lakehouse.types import Document
@@ -67,10 +67,13 @@ class Session:
         self.layout = layout
         self.writable = writable
         self._corpus_size = len(corpus.load(layout))  # an unreadable corpus fails here, once (exit 4)
+        self.appender = GroupAppender(layout.replay_runs)
         self.gateway = Gateway(gateway_url(url)) if gateway_needed else None
         try:
             needs_searcher = retrieval_needed or writable
-            self.searcher = retrieval.Searcher(layout, writable=writable) if needs_searcher else None
+            self.searcher = (
+                retrieval.Searcher(layout, writable=writable, query_threads=1) if needs_searcher else None
+            )
         except BaseException:
             self.close()
             raise

@@ -17,7 +17,7 @@ from typing import Any
 
 from lakehouse import __version__, catalog, corpus, retrieval
 from lakehouse.errors import UsageError
-from lakehouse.files import append_lines, dumps
+from lakehouse.files import GroupAppender, append_lines, dumps
 from lakehouse.gateway import CallResult, Gateway, gateway_url, model_names
 from lakehouse.paths import Layout
 from lakehouse.prompt import Prompt, build, dry_run_answer
@@ -88,6 +88,7 @@ def run(
     searcher: retrieval.Searcher | None = None,
     gateway: Gateway | None = None,
     corpus_size: int | None = None,
+    appender: GroupAppender | None = None,
 ) -> dict[str, Any]:
     """Replay one task; append its ``replay_run.v1`` line; return that record (untruncated response)."""
     if not request.task.strip():
@@ -145,7 +146,7 @@ def run(
             },
         },
     }
-    log(layout, result)
+    log(layout, result, appender)
     return result
 
 
@@ -207,10 +208,13 @@ def _corpus_version(layout: Layout) -> str | None:
     return f"bytes={stat.st_size};mtime_ns={stat.st_mtime_ns}"
 
 
-def log(layout: Layout, result: dict[str, Any]) -> None:
+def log(layout: Layout, result: dict[str, Any], appender: GroupAppender | None = None) -> None:
     """Append the run (response cut to 4000 characters) to data/_kb/replay_runs.jsonl in one locked write."""
-    persisted = {**result, "model_response": result["model_response"][:LOG_RESPONSE_CHARS]}
-    append_lines(layout.replay_runs, [dumps(persisted)])
+    line = dumps({**result, "model_response": result["model_response"][:LOG_RESPONSE_CHARS]})
+    if appender is not None:
+        appender.append(line)
+    else:
+        append_lines(layout.replay_runs, [line])
 
 
 def mirror(layout: Layout) -> str | None:

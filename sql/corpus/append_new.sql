@@ -1,0 +1,18 @@
+/* Add new documents whose rows the caller computed (registered Arrow tables new_documents, new_terms, df_changes, new_tokens, new_postings, new_stats). */
+-- The incremental twin of index_docs.sql for documents whose rag_id is not indexed yet: the same
+-- rows (tokenizer, stop words, stemmer, id assignment), built by retrieval.append_new_documents.
+INSERT INTO rag_corpus
+SELECT doc_id, rag_id, title, text, tags, source_evidence_ids, CAST(updated_at AS TIMESTAMPTZ), content_sha, doc_len
+FROM new_documents ORDER BY doc_id;
+
+INSERT INTO rag_terms SELECT term_id, term, df FROM new_terms ORDER BY term_id;
+
+UPDATE rag_terms SET df = rag_terms.df + d.delta FROM df_changes AS d WHERE rag_terms.term_id = d.term_id;
+
+INSERT INTO rag_tokens SELECT token, term FROM new_tokens WHERE token NOT IN (SELECT token FROM rag_tokens);
+
+INSERT INTO rag_postings SELECT term_id, doc_id, tf, len FROM new_postings ORDER BY term_id, doc_id;
+
+DELETE FROM rag_stats;
+
+INSERT INTO rag_stats SELECT docs, total_len FROM new_stats;
