@@ -16,6 +16,7 @@ BENCHMARKS = [
     ("materialize", [sys.executable, str(HERE / "materialize.py"), "--json"]),
     ("retrieval", [sys.executable, str(HERE / "retrieval.py"), "--json"]),
     ("analytics", [sys.executable, str(HERE / "analytics.py"), "--json"]),
+    ("load", [sys.executable, str(HERE / "load.py"), "--concurrency", "50", "--duration", "60", "--json"]),
 ]
 
 
@@ -96,6 +97,40 @@ def analytics_section(r: dict, evidence_query_ms: float) -> list[str]:
     ]
 
 
+def load_section(r: dict) -> list[str]:
+    target = r["targets"]["rate_per_s"]
+    classes = r["classes"]
+    all_expected = all(c["unexpected"] == 0 for c in classes.values())
+    accounted = r["logged"] == r["replays"] and r["mirrored"] == r["logged"]
+    rows = [
+        f"| `{name}` | {c['count']:,} | {c['unexpected']} | {c['p50_ms']:.0f} ms | {c['p95_ms']:.0f} ms |"
+        for name, c in classes.items()
+    ]
+    return [
+        "## load (`bench/load.py --concurrency 50 --duration 60 --json`)",
+        "",
+        f"{r['concurrency']} threads drive scenarios for {r['duration_s']:.0f} s through one writable replay "
+        f"session against a loopback OpenAI-compatible stub in its own process; corpus of {r['corpus_docs']:,} "
+        "documents, growing with every `add_then_retrieve`.",
+        "",
+        "| figure | measured | target | |",
+        "|---|---|---|---|",
+        f"| scenarios per second | {r['rate_per_s']:.0f}/s ({r['scenarios']:,} scenarios) | ≥ {target}/s "
+        f"| {verdict(r['rate_per_s'] >= target)} |",
+        f"| unexpected outcomes | {sum(c['unexpected'] for c in classes.values())} | 0 in every class "
+        f"| {verdict(all_expected)} |",
+        f"| replays / logged / mirrored after `sync` | {r['replays']:,} / {r['logged']:,} / {r['mirrored']:,} "
+        f"| all equal | {verdict(accounted)} |",
+        f"| CPU seconds: replay process / stub process | {r['cpu_s']['replay_process']} / {r['cpu_s']['stub_process']} "
+        f"| | |",
+        "",
+        "| class | count | unexpected | p50 | p95 |",
+        "|---|---|---|---|---|",
+        *rows,
+        "",
+    ]
+
+
 def main() -> None:
     results = {}
     for name, command in BENCHMARKS:
@@ -118,6 +153,7 @@ def main() -> None:
     lines += analytics_section(
         results["analytics"], results["materialize"]["evidence_by_kind_and_day_p50_ms"]
     )
+    lines += load_section(results["load"])
     notes = HERE / "NOTES.md"
     if notes.exists():
         lines += [notes.read_text(encoding="utf-8").rstrip(), ""]

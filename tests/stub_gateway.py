@@ -1,8 +1,9 @@
 """A small OpenAI-compatible gateway on loopback, scripted per model, for tests.
 
 ``StubGateway.script[model]`` is a list of replies consumed in order (the last one repeats):
-``("ok", content)``, ``("ok", content, usage)``, ``("status", code, body)``, ``("sleep", seconds, content)``
-or ``("raw", body_text)``. Every request is recorded with its headers and JSON body.
+``("ok", content)``, ``("ok", content, usage)``, ``("status", code, body)``, ``("sleep", seconds, content)``,
+``("raw", body_text)`` or ``("drop", content)`` (answers, then closes the kept-alive connection without
+saying so, as servers do with idle connections). Every request is recorded with its headers and JSON body.
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ class StubGateway:
 
     def _answer(self, handler: BaseHTTPRequestHandler, reply: tuple[Any, ...], model: str) -> None:
         kind = reply[0]
+        if kind == "drop":
+            handler.close_connection = True
+            reply, kind = ("ok", reply[1]), "ok"
         if kind == "sleep":
             time.sleep(reply[1])
             reply = ("ok", reply[2])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
@@ -11,7 +12,7 @@ from click.testing import CliRunner
 from support import invoke, write_stream
 
 from lakehouse import corpus, db, materialize, retrieval
-from lakehouse.errors import StorageError
+from lakehouse.errors import StorageError, UsageError
 from lakehouse.paths import Layout
 from lakehouse.types import Document
 
@@ -279,3 +280,85 @@ def test_ties_at_the_cut_are_broken_by_rag_id_not_insertion_order(layout: Layout
     with retrieval.Searcher(layout) as searcher:
         hits, _ = searcher.search("identical words", 3)
     assert [h.rag_id for h in hits] == ["rag:same-0", "rag:same-1", "rag:same-2"]
+
+
+INDEX_TABLES = {
+    "rag_corpus": "SELECT doc_id, rag_id, title, text, tags, content_sha, doc_len FROM rag_corpus ORDER BY doc_id",
+    "rag_postings": "SELECT * FROM rag_postings ORDER BY term_id, doc_id",
+    "rag_terms": "SELECT * FROM rag_terms ORDER BY term_id",
+    "rag_tokens": "SELECT * FROM rag_tokens ORDER BY token",
+    "rag_stats": "SELECT * FROM rag_stats",
+}
+
+
+def varied_documents(prefix: str, count: int, extra: str) -> list[Document]:
+    words = ["deploy", "rollback", "the", "café", "Naïve", "cache-miss", "v2", "queue", "and", "leak", extra]
+    return [
+        Document(
+            f"rag:{prefix}{i:02d}",
+            f"{prefix} {i}",
+            " ".join(words[(i * 3 + j) % len(words)] for j in range(4 + i)),
+        )
+        for i in range(count)
+    ]
+
+
+def test_new_documents_appended_from_python_equal_what_index_docs_sql_writes() -> None:
+    base, new = varied_documents("a", 12, "timeout"), varied_documents("b", 9, "brandnewword")
+    sql_con, python_con = db.memory(), db.memory()
+    try:
+        for con in (sql_con, python_con):
+            retrieval.prepare(con)
+            retrieval.index_and_record(con, base, 100)
+        retrieval.index_and_record(sql_con, new, 200)
+        view = retrieval.append_new_documents(python_con, retrieval.IndexView(python_con), new, 200)
+        for name, query in INDEX_TABLES.items():
+            assert python_con.execute(query).fetchall() == sql_con.execute(query).fetchall(), name
+        fresh = retrieval.IndexView(python_con)
+        assert (view.docs, view.avgdl, view.terms, view.names) == (
+            fresh.docs,
+            fresh.avgdl,
+            fresh.terms,
+            fresh.names,
+        )
+        assert (view.next_doc_id, view.next_term_id) == (fresh.next_doc_id, fresh.next_term_id)
+        for query in ["brandnewword deploy", "café naive", "queue leak timeout"]:
+            assert retrieval.search(python_con, query, 5, view) == retrieval.search(sql_con, query, 5)
+    finally:
+        sql_con.close()
+        python_con.close()
+
+
+def test_writable_searcher_finds_what_many_threads_just_added(layout: Layout) -> None:
+    retrieval.add_documents(layout, varied_documents("a", 20, "timeout"), corpus.AddReport())
+    letters = "bcdfghjklmnpqrstvwxz"
+
+    def add_then_search(searcher: retrieval.Searcher, i: int) -> tuple[list[str], str]:
+        marker = "zq" + "".join(letters[int(d)] for d in f"{i:03d}")
+        report = corpus.AddReport()
+        searcher.add(
+            [Document(f"rag:t{i:03d}", f"about {marker}", f"when {marker} breaks, restart it")], report
+        )
+        hits, _ = searcher.search(marker, 3)
+        return report.added, hits[0].rag_id if hits else ""
+
+    with retrieval.Searcher(layout, writable=True) as searcher:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = list(pool.map(lambda i: add_then_search(searcher, i), range(40)))
+        # A new version of an added document replaces it (the SQL path): the old words no longer find it.
+        searcher.add([Document("rag:t000", "renamed", "completely different words")], corpus.AddReport())
+        assert searcher.search("zqbbb", 3)[0] == []
+        assert searcher.search("completely different", 3)[0][0].rag_id == "rag:t000"
+    assert results == [([f"rag:t{i:03d}"], f"rag:t{i:03d}") for i in range(40)]
+    assert len(corpus.load(layout)) == 60
+    with retrieval.Searcher(layout) as reader:  # the catalog's index holds them, and is current
+        assert reader.search("zqbbc", 3)[0][0].rag_id == "rag:t001"
+        with db.catalog(layout.catalog, read_only=True) as con:
+            assert retrieval.is_current(con, layout)
+
+
+def test_read_only_searcher_refuses_adds(layout: Layout) -> None:
+    retrieval.add_documents(layout, varied_documents("a", 3, "timeout"), corpus.AddReport())
+    with retrieval.Searcher(layout) as searcher, pytest.raises(UsageError, match="read-only"):
+        searcher.add([Document("rag:x", "x", "y")], corpus.AddReport())
+    assert len(corpus.load(layout)) == 3

@@ -17,6 +17,7 @@ from stub_gateway import StubGateway
 from support import invoke
 
 from lakehouse import corpus, replay, retrieval
+from lakehouse.errors import UsageError
 from lakehouse.gateway import Gateway
 from lakehouse.paths import Layout
 from lakehouse.types import Document
@@ -388,3 +389,20 @@ def test_replay_succeeds_while_an_analyst_holds_the_catalog_read_only(seeded: La
         con.close()
     hits = invoke(CliRunner(), "corpus", "search", "brand new runbook", "--root", str(seeded.root), "--json")
     assert json.loads(hits.stdout)["results"][0]["rag_id"] == "rag:new"
+
+
+def test_gateway_reconnects_when_the_server_dropped_a_kept_alive_connection(stub: StubGateway) -> None:
+    stub.script["m"] = [("drop", "first"), ("drop", "second"), ("ok", "third")]
+    with Gateway(stub.url) as gateway:
+        results = [gateway.chat("m", "system", "user") for _ in range(3)]
+    assert [(r.ok, r.content, r.error) for r in results] == [
+        (True, "first", None),
+        (True, "second", None),
+        (True, "third", None),
+    ]
+    assert len(stub.requests) == 3  # each request reached the server once
+
+
+def test_gateway_rejects_a_url_that_is_not_http(layout: Layout) -> None:
+    with pytest.raises(UsageError, match="must be http:// or https://"):
+        Gateway("ftp://example.org")

@@ -1,0 +1,115 @@
+"""Replays under load: bench/load.py's accounting, group commit of log lines, coalesced work."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from lakehouse.coalesce import Coalescer
+from lakehouse.files import GroupAppender
+
+LOAD = Path(__file__).resolve().parents[1] / "bench" / "load.py"
+
+
+@pytest.mark.slow
+def test_short_load_runs_every_class_as_expected_and_loses_no_run(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(LOAD),
+            "--concurrency",
+            "6",
+            "--duration",
+            "3",
+            "--docs",
+            "150",
+            "--root",
+            str(root),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    classes = result["classes"]
+    assert set(classes) == {
+        "grounded",
+        "escalated_recovered",
+        "no_retrieval",
+        "local_only_fail",
+        "server_error_recovered",
+        "add_then_retrieve",
+    }
+    assert all(c["count"] > 0 for c in classes.values()), classes
+    assert {name: c["unexpected"] for name, c in classes.items()} == dict.fromkeys(classes, 0)
+    assert result["scenarios"] == sum(c["count"] for c in classes.values())
+    assert result["replays"] == result["scenarios"] - classes["add_then_retrieve"]["count"]
+    assert result["logged"] == result["replays"] == result["mirrored"]
+    log = (root / "data" / "_kb" / "replay_runs.jsonl").read_text().splitlines()
+    assert len(log) == result["replays"] and all(
+        json.loads(line)["schema"] == "replay_run.v1" for line in log
+    )
+    assert "scenarios in" in proc.stderr  # the human-readable table
+
+
+@pytest.mark.fast
+def test_group_appender_keeps_every_line_whole_across_threads(tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl"
+    appender = GroupAppender(path)
+
+    def write(worker: int) -> None:
+        for i in range(50):
+            appender.append(json.dumps({"worker": worker, "i": i, "pad": "x" * (i * 40)}))
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    assert sorted((r["worker"], r["i"]) for r in records) == [(w, i) for w in range(16) for i in range(50)]
+
+
+@pytest.mark.fast
+def test_coalescer_batches_waiting_items_and_reports_a_failed_flush_to_each(tmp_path: Path) -> None:
+    release = threading.Event()
+    batches: list[list[int]] = []
+
+    def flush(items: list[int]) -> None:
+        batches.append(items)
+        if len(batches) == 1:
+            release.wait(5)  # the first flush holds on while the others queue up
+        if 99 in items:
+            raise ValueError("disk full")
+
+    coalescer: Coalescer[int] = Coalescer(flush)
+    errors: dict[int, str] = {}
+
+    def submit(item: int) -> None:
+        try:
+            coalescer.submit(item)
+        except ValueError as exc:
+            errors[item] = str(exc)
+
+    first = threading.Thread(target=submit, args=(0,))
+    first.start()
+    while not batches:
+        threading.Event().wait(0.01)
+    others = [threading.Thread(target=submit, args=(item,)) for item in (1, 2, 99)]
+    for thread in others:
+        thread.start()
+    while len(coalescer._queue) < 3:
+        threading.Event().wait(0.01)
+    release.set()
+    for thread in [first, *others]:
+        thread.join()
+    assert batches[0] == [0] and sorted(batches[1]) == [1, 2, 99] and len(batches) == 2
+    assert errors == {1: "disk full", 2: "disk full", 99: "disk full"}
