@@ -1,10 +1,14 @@
 """Run every benchmark and rewrite BENCHMARKS.md with the figures, the machine, the date and the command.
 
-python bench/run_all.py            # what `make bench` runs
+python bench/run_all.py                  # what `make bench` runs
+python bench/run_all.py --only vectors   # re-run some; the others' last figures (bench/results.json) are kept
+
+Each section says when its figures were measured.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -17,7 +21,9 @@ BENCHMARKS = [
     ("retrieval", [sys.executable, str(HERE / "retrieval.py"), "--json"]),
     ("analytics", [sys.executable, str(HERE / "analytics.py"), "--json"]),
     ("load", [sys.executable, str(HERE / "load.py"), "--concurrency", "50", "--duration", "60", "--json"]),
+    ("vectors", [sys.executable, str(HERE / "vectors.py"), "--json"]),
 ]
+RESULTS = HERE / "results.json"  # the last figures of every benchmark, what BENCHMARKS.md is written from
 
 
 def verdict(ok: bool) -> str:
@@ -131,29 +137,80 @@ def load_section(r: dict) -> list[str]:
     ]
 
 
+def vectors_section(r: dict) -> list[str]:
+    build, in_place = r["sigkill_during_build"], r["sigkill_in_place_index"]
+    return [
+        "## vectors (`bench/vectors.py --json`)",
+        "",
+        f"{r['vectors']:,} clustered synthetic vectors of dimension {r['dim']} in the side-store, {r['queries']} "
+        f"queries near the clusters, top-{r['k']}; the exact scan (`array_cosine_distance` over the side-store) "
+        "is the baseline of the same run.",
+        "",
+        "| figure | measured |",
+        "|---|---|",
+        f"| exact scan p50 / p95 | {r['exact_p50_ms']:.1f} / {r['exact_p95_ms']:.1f} ms |",
+        f"| HNSW (vss, index file) p50 / p95 | {r['hnsw_p50_ms']:.1f} / {r['hnsw_p95_ms']:.1f} ms |",
+        f"| HNSW speed-up at p50 | {r['speedup_p50']}× |",
+        f"| HNSW recall@{r['k']} against the exact top-{r['k']} | {r['recall_at_10']:.3f} |",
+        f"| index rebuild from the side-store (file of {r['index_mib']:.0f} MiB) | {r['build_s']:.1f} s |",
+        f"| side-store adds (64 vectors a transaction) | {r['add_per_s']:,} vectors/s |",
+        f"| query p50 with {r['adds']:,} added vectors as the exactly scanned tail | {r['tail_query_p50_ms']:.1f} ms |",
+        f"| SIGKILL half-way through a rebuild | live file unchanged: {build['live_file_unchanged']}, "
+        f"opens: {build['live_file_opens']} |",
+        f"| SIGKILL while inserting into a vss index persisted in place (the design avoided) | reopen "
+        f"{in_place['reopen']} after {in_place.get('reopen_s', '?')} s, {in_place.get('rows_after_reopen', '?')} rows, "
+        f"WAL {in_place['wal_bytes_after_kill']:,} bytes |",
+        "",
+    ]
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    names = [name for name, _ in BENCHMARKS]
+    parser.add_argument("--only", action="append", choices=names, help="run only this benchmark (repeatable)")
+    args = parser.parse_args()
+    previous = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
     results = {}
     for name, command in BENCHMARKS:
+        if args.only and name not in args.only:
+            if name not in previous:
+                sys.exit(f"no earlier figures for {name} in {RESULTS}: run it too")
+            results[name] = previous[name]
+            continue
         print(f"running {name} ...", file=sys.stderr)
         out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
         results[name] = json.loads(out.strip().splitlines()[-1])
+        results[name]["measured_at"] = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
         print(json.dumps(results[name]), file=sys.stderr)
+    RESULTS.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     machine = next(iter(results.values()))["machine"]
     lines = [
         "# Benchmarks",
         "",
-        f"Written by `make bench` (`python bench/run_all.py`) on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.",
+        f"Written by `make bench` (`python bench/run_all.py`) on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC "
+        "from `bench/results.json`; each section says when its figures were measured.",
         "",
         f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB; {machine['os']}; "
         f"Python {machine['python']}, DuckDB {machine['duckdb']}, pyarrow {machine['pyarrow']}.",
         "",
     ]
-    lines += materialize_section(results["materialize"])
-    lines += retrieval_section(results["retrieval"])
-    lines += analytics_section(
-        results["analytics"], results["materialize"]["evidence_by_kind_and_day_p50_ms"]
-    )
-    lines += load_section(results["load"])
+    sections = [
+        ("materialize", materialize_section(results["materialize"])),
+        ("retrieval", retrieval_section(results["retrieval"])),
+        (
+            "analytics",
+            analytics_section(
+                results["analytics"], results["materialize"]["evidence_by_kind_and_day_p50_ms"]
+            ),
+        ),
+        ("load", load_section(results["load"])),
+        ("vectors", vectors_section(results["vectors"])),
+    ]
+    for name, section in sections:
+        measured = results[name].get("measured_at", "an earlier run")
+        lines += [section[0], "", f"Measured {measured}.", *section[1:]]
     notes = HERE / "NOTES.md"
     if notes.exists():
         lines += [notes.read_text(encoding="utf-8").rstrip(), ""]

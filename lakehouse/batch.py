@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from lakehouse import corpus, replay, retrieval
+from lakehouse import corpus, replay, retrieval, vectors
 from lakehouse.errors import LakehouseError, UsageError
 from lakehouse.files import GroupAppender, user_jsonl
 from lakehouse.gateway import Gateway, gateway_url
@@ -63,16 +63,22 @@ class Session:
         retrieval_needed: bool = True,
         gateway_needed: bool = True,
         writable: bool = False,
+        embedding_model: str | None = None,
     ) -> None:
         self.layout = layout
         self.writable = writable
         self._corpus_size = len(corpus.load(layout))  # an unreadable corpus fails here, once (exit 4)
         self.appender = GroupAppender(layout.replay_runs)
-        self.gateway = Gateway(gateway_url(url)) if gateway_needed else None
+        self.gateway = Gateway(gateway_url(url)) if gateway_needed or embedding_model else None
+        embedder = (
+            vectors.Embedder(self.gateway, embedding_model) if self.gateway and embedding_model else None
+        )
         try:
             needs_searcher = retrieval_needed or writable
             self.searcher = (
-                retrieval.Searcher(layout, writable=writable, query_threads=1) if needs_searcher else None
+                retrieval.Searcher(layout, writable=writable, query_threads=1, embedder=embedder)
+                if needs_searcher
+                else None
             )
         except BaseException:
             self.close()
@@ -119,11 +125,16 @@ def run(
     report: BatchReport,
     on_done: Callable[[int, int], None] | None = None,
 ) -> BatchReport:
+    # One embedding model per batch: the first vector or hybrid task's (a task asking for vectors
+    # without any model configured fails alone, with a usage error).
+    uses_vectors = [r for r in requests if r.retrieval != "bm25" and not r.no_retrieval]
+    model = vectors.embedding_model(uses_vectors[0].embedding_model) if uses_vectors else None
     session = Session(
         layout,
         url=requests[0].gateway_url,
         retrieval_needed=any(not r.no_retrieval for r in requests),
         gateway_needed=any(not r.dry_run for r in requests),
+        embedding_model=model,
     )
     with session, ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="lh-replay") as pool:
         futures = {pool.submit(session.replay, r): r for r in requests}

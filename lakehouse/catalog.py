@@ -22,7 +22,7 @@ from typing import Any
 
 import duckdb
 
-from lakehouse import db, evidence, retrieval
+from lakehouse import db, evidence, retrieval, vectors
 from lakehouse.errors import CatalogError, CatalogLockedError
 from lakehouse.files import size_of
 from lakehouse.paths import Layout
@@ -38,6 +38,7 @@ class SyncReport:
     quarantine: int = 0
     evidence_parts: int = 0
     documents: int = 0  # corpus documents (re)indexed for retrieval
+    vectors: int = 0  # side-store vectors carried over by a rebuild
     replay_runs: int = 0
     repaired: str | None = None  # where a damaged catalog was moved aside
 
@@ -182,7 +183,11 @@ def mirror_after_write(layout: Layout, what: str) -> str | None:
 
 
 def rebuild(layout: Layout) -> SyncReport:
-    """Drop the catalog and mirror everything again from the files."""
+    """Drop the catalog and mirror everything again from the files (the vector side-store is carried over)."""
+    saved = vectors.save_side_store(layout)
     for suffix in ("", ".wal"):
         Path(str(layout.catalog) + suffix).unlink(missing_ok=True)
-    return sync(layout)
+    report = sync(layout)
+    if saved is not None:
+        report.vectors = vectors.restore_side_store(layout, saved)
+    return report

@@ -6,6 +6,7 @@ line ``error: ...`` and its exit code (PRODUCT.md §4); ``--debug`` shows the tr
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import sys
@@ -27,8 +28,9 @@ from lakehouse import (
     output,
     replay,
     retrieval,
+    vectors,
 )
-from lakehouse.errors import EXIT_INFRASTRUCTURE, LakehouseError
+from lakehouse.errors import EXIT_INFRASTRUCTURE, LakehouseError, UsageError
 from lakehouse.paths import ROOT_ENV, Layout, open_root
 from lakehouse.progress import Bar
 
@@ -56,6 +58,31 @@ class LakehouseGroup(click.Group):
         except KeyboardInterrupt:
             say("interrupted")
             ctx.exit(130)
+
+
+def embedding_model_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--embedding-model",
+        help="Embedding model for vector retrieval (default: $LH_EMBEDDING_MODEL; none: BM25 only).",
+    )(func)
+
+
+def gateway_url_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--gateway-url",
+        help="OpenAI-compatible base URL (default: $LH_GATEWAY_URL, else http://127.0.0.1:11434).",
+    )(func)
+
+
+def retrieval_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--retrieval",
+        "method",
+        type=click.Choice(vectors.METHODS),
+        default="bm25",
+        show_default=True,
+        help="bm25, vector (needs an embedding model), or hybrid (both, fused by reciprocal rank).",
+    )(func)
 
 
 def root_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -132,8 +159,14 @@ def run_materialize(layout: Layout, options: materialize.Options) -> materialize
     show_default=True,
     help="Longer lines are quarantined.",
 )
+@embedding_model_option
 def materialize_command(
-    root: Path | None, transforms_dir: Path | None, as_json: bool, no_wait: bool, max_line_bytes: int
+    root: Path | None,
+    transforms_dir: Path | None,
+    as_json: bool,
+    no_wait: bool,
+    max_line_bytes: int,
+    embedding_model: str | None,
 ) -> None:
     """Turn new stream lines in data/_kb into evidence (Parquet + JSONL).
 
@@ -145,7 +178,10 @@ def materialize_command(
     """
     layout = open_root(root, create=True)
     options = materialize.Options(
-        transforms_dir=transforms_dir, wait=not no_wait, max_line_bytes=max_line_bytes
+        transforms_dir=transforms_dir,
+        wait=not no_wait,
+        max_line_bytes=max_line_bytes,
+        embedding_model=embedding_model,
     )
     outcome = run_materialize(layout, options)
     if as_json:
@@ -242,7 +278,7 @@ def sync_command(root: Path | None) -> None:
 
 @cli.group("corpus")
 def corpus_group() -> None:
-    """The RAG corpus (data/_kb/rag_corpus.jsonl) and BM25 retrieval over it.
+    """The RAG corpus (data/_kb/rag_corpus.jsonl) and retrieval over it (BM25; vectors optional).
 
     Example: lakehouse corpus search "flaky test in CI" -k 5
     """
@@ -251,12 +287,18 @@ def corpus_group() -> None:
 @corpus_group.command("add")
 @root_option
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def corpus_add_command(root: Path | None, file: Path) -> None:
+@embedding_model_option
+@gateway_url_option
+def corpus_add_command(
+    root: Path | None, file: Path, embedding_model: str | None, gateway_url: str | None
+) -> None:
     """Add documents from a JSONL FILE ({rag_id?, title, text, tags?} per line) to the corpus.
 
     A line without rag_id gets a stable one from its content (rag:doc-<16 hex>). Documents
     whose title, text and tags did not change are skipped, so re-adding a file changes
-    nothing. Bad lines are reported with their line number; the rest are added.
+    nothing. Bad lines are reported with their line number; the rest are added. With an
+    embedding model, added documents are embedded too; a document whose embedding fails is
+    kept (BM25 finds it), reported, and embedded by a later 'lakehouse corpus reindex'.
 
     Example: lakehouse corpus add runbooks.jsonl
     """
@@ -264,14 +306,63 @@ def corpus_add_command(root: Path | None, file: Path) -> None:
     report = corpus.AddReport()
     docs = corpus.read_user_file(file, report)
     warning = retrieval.add_documents(layout, docs, report)
+    embedded = _embed_added(layout, embedding_model, gateway_url, report) if not warning else None
+    if warning and vectors.embedding_model(embedding_model):
+        warning += "; documents not embedded: run 'lakehouse corpus reindex' once the catalog is free"
     for problem in report.rejected:
         say(f"skipped {problem}")
+    for problem in report.not_embedded:
+        say(f"not embedded {problem}")
     say(
         f"{len(report.added)} documents added or updated, {len(report.unchanged)} unchanged, "
         f"{len(report.rejected)} lines skipped"
+        + (f"; {embedded} embedded, {len(report.not_embedded)} not" if embedded is not None else "")
     )
+    if report.not_embedded:
+        say("run 'lakehouse corpus reindex' to embed what is missing")
     if warning:
         say(f"warning: {warning}")
+
+
+def _embed_added(layout: Layout, model: str | None, url: str | None, report: corpus.AddReport) -> int | None:
+    embedder = vectors.open_embedder(model, url)
+    if embedder is None:
+        return None
+    with embedder.gateway:
+        outcome = vectors.embed_added(layout, embedder, report.added)
+    report.not_embedded.extend(outcome.messages())
+    return outcome.stored
+
+
+@corpus_group.command("reindex")
+@root_option
+@embedding_model_option
+@gateway_url_option
+def corpus_reindex_command(root: Path | None, embedding_model: str | None, gateway_url: str | None) -> None:
+    """Bring the retrieval indexes up to date: BM25, vectors, and the HNSW index file.
+
+    Indexes any corpus document BM25 lacks, embeds every document without a vector of its
+    current version (after failed embeddings, or a new model), and rebuilds the vector
+    index file data/_state/vector_index.duckdb from the side-store (rag_vectors).
+
+    Example: lakehouse corpus reindex --embedding-model nomic-embed-text
+    """
+    layout = open_root(root, create=True)
+    embedder = vectors.open_embedder(embedding_model, gateway_url)
+    if embedder is None:
+        raise UsageError(f"no embedding model: pass --embedding-model or set ${vectors.EMBEDDING_ENV}")
+    with embedder.gateway:
+        indexed, report = retrieval.reindex(layout, embedder)
+    say(f"BM25: {indexed} documents indexed")
+    for problem in report.embedded.messages():
+        say(f"not embedded {problem}")
+    index = f"HNSW index rebuilt in {report.build_s:.2f} s" if report.index_built else "exact scan, no index"
+    say(
+        f"vectors: {report.embedded.stored} embedded, {len(report.embedded.failed)} failed; "
+        f"{report.vectors} in the side-store for {embedder.model} ({index})"
+    )
+    if report.embedded.failed:
+        sys.exit(1)
 
 
 @corpus_group.command("search")
@@ -292,12 +383,23 @@ def corpus_add_command(root: Path | None, file: Path) -> None:
     help="How many documents to return.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@retrieval_option
+@embedding_model_option
+@gateway_url_option
 def corpus_search_command(
-    root: Path | None, query: str | None, queries_file: Path | None, k: int, as_json: bool
+    root: Path | None,
+    query: str | None,
+    queries_file: Path | None,
+    k: int,
+    as_json: bool,
+    method: str,
+    embedding_model: str | None,
+    gateway_url: str | None,
 ) -> None:
-    """BM25 search of the corpus: QUERY, or every line of --queries FILE.
+    """Search the corpus: QUERY, or every line of --queries FILE (BM25 unless --retrieval says).
 
-    Output per query: {"query", "results": [{"rag_id", "title", "score"}], "took_ms"}.
+    Output per query: {"query", "results": [{"rag_id", "title", "score"}], "took_ms"}; vector and
+    hybrid results also say which methods found each document ("found_by").
 
     Example: lakehouse corpus search "database migration index" -k 3 --json
     """
@@ -309,14 +411,27 @@ def corpus_search_command(
         if query is not None
         else [line.strip() for line in queries_file.read_text(encoding="utf-8").splitlines() if line.strip()]
     )
-    with retrieval.Searcher(layout) as searcher:
+    embedder = vectors.open_embedder(embedding_model, gateway_url) if method != "bm25" else None
+    vectors.check_method(method, embedder.model if embedder else None)
+    with contextlib.ExitStack() as stack:
+        if embedder is not None:
+            stack.enter_context(embedder.gateway)
+        searcher = stack.enter_context(retrieval.Searcher(layout, embedder=embedder))
         for text in queries:
-            hits, took_ms = searcher.search(text, k)
-            results = [{"rag_id": h.rag_id, "title": h.title, "score": round(h.score, 6)} for h in hits]
+            hits, took_ms = searcher.retrieve(text, k, method)
+            results = [
+                {"rag_id": h.rag_id, "title": h.title, "score": round(h.score, 6)}
+                | ({"found_by": list(h.found_by)} if h.found_by else {})
+                for h in hits
+            ]
             if as_json or queries_file is not None:
                 click.echo(json.dumps({"query": text, "results": results, "took_ms": round(took_ms, 3)}))
             else:
-                click.echo(output.table(["rag_id", "title", "score"], [list(r.values()) for r in results]))
+                click.echo(
+                    output.table(
+                        ["rag_id", "title", "score"], [[r["rag_id"], r["title"], r["score"]] for r in results]
+                    )
+                )
 
 
 @cli.command("replay")
@@ -343,10 +458,7 @@ def corpus_search_command(
 @click.option(
     "--escalation-model", help="Escalation model (default: $LH_ESCALATION_MODEL, else qwen2.5-coder:32b)."
 )
-@click.option(
-    "--gateway-url",
-    help="OpenAI-compatible base URL (default: $LH_GATEWAY_URL, else http://127.0.0.1:11434).",
-)
+@gateway_url_option
 @click.option(
     "-k",
     "k",
@@ -355,6 +467,8 @@ def corpus_search_command(
     show_default=True,
     help="Playbooks to retrieve.",
 )
+@retrieval_option
+@embedding_model_option
 @click.option("--json", "as_json", is_flag=True, help="Print the run record (replay_run.v1) as JSON.")
 def replay_command(
     root: Path | None,
@@ -369,6 +483,8 @@ def replay_command(
     escalation_model: str | None,
     gateway_url: str | None,
     k: int,
+    method: str,
+    embedding_model: str | None,
     as_json: bool,
 ) -> None:
     """Replay TASK (or every task of --tasks FILE): retrieve, prompt, call, validate, escalate, log.
@@ -377,6 +493,8 @@ def replay_command(
     into the catalog's replay_runs table. Exit 0 when the run passed, 1 when it was
     recorded but did not pass (a failed model call is a result), 2 usage, 4 infrastructure.
     The bearer key comes from $LH_GATEWAY_API_KEY and is never written anywhere.
+    --retrieval vector|hybrid embeds the task through the gateway (also with --dry-run) and
+    records in the context bundle which method found each playbook.
 
     Example: lakehouse replay "fix the flaky test in CI" --allow-escalation --dry-run
     """
@@ -385,14 +503,16 @@ def replay_command(
     layout = open_root(root, create=True)
     request = replay.ReplayRequest(
         task or "",
-        allow_escalation,
-        local_only,
-        no_retrieval,
-        dry_run,
-        local_model,
-        escalation_model,
-        gateway_url,
-        k,
+        allow_escalation=allow_escalation,
+        local_only=local_only,
+        no_retrieval=no_retrieval,
+        dry_run=dry_run,
+        local_model=local_model,
+        escalation_model=escalation_model,
+        gateway_url=gateway_url,
+        k=k,
+        retrieval=method,
+        embedding_model=embedding_model,
     )
     if tasks_file is not None:
         _replay_batch(layout, tasks_file, request, concurrency)

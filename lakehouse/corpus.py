@@ -118,6 +118,7 @@ class AddReport:
     added: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)  # "file:line: reason"
+    not_embedded: list[str] = field(default_factory=list)  # "rag_id: reason" (kept, found by BM25)
 
 
 def read_user_file(path: Path, report: AddReport) -> list[Document]:

@@ -46,3 +46,7 @@ class CatalogError(LakehouseError):
 
 class CatalogLockedError(CatalogError):
     """Another process holds the catalog file; the JSONL is written, the mirror is behind."""
+
+
+class EmbeddingError(LakehouseError):
+    """The gateway's ``/v1/embeddings`` call failed or returned something that is not embeddings."""

@@ -1,9 +1,10 @@
-"""The OpenAI-compatible gateway client: ``POST {base}/v1/chat/completions`` over HTTP/1.1.
+"""The OpenAI-compatible gateway client: ``POST {base}/v1/chat/completions`` (and ``/v1/embeddings``).
 
 What Ollama, vLLM, llama.cpp's server and LiteLLM speak. A call never raises: timeouts,
 connection errors, HTTP errors and bodies that are not the expected JSON become a failed
 :class:`CallResult` with a precise error string. The bearer key (``$LH_GATEWAY_API_KEY``)
-is sent in the Authorization header and never stored anywhere else.
+is sent in the Authorization header and never stored anywhere else. Embeddings are the
+exception to "never raises": a failed ``/v1/embeddings`` call raises :class:`EmbeddingError`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
-from lakehouse.errors import UsageError
+from lakehouse.errors import EmbeddingError, UsageError
 
 DEFAULT_GATEWAY_URL = "http://127.0.0.1:11434"
 DEFAULT_LOCAL_MODEL = "qwen2.5-coder:7b"
@@ -83,7 +84,8 @@ class Gateway:
             raise UsageError(f"gateway URL {base_url!r} must be http:// or https:// with a host")
         self._https = parts.scheme == "https"
         self._host, self._port = parts.hostname, parts.port
-        self._path = f"{parts.path}/v1/chat/completions"
+        self._chat_path = f"{parts.path}/v1/chat/completions"
+        self._embeddings_path = f"{parts.path}/v1/embeddings"
         key = api_key if api_key is not None else os.environ.get(KEY_ENV)
         self._headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if key:
@@ -102,7 +104,7 @@ class Gateway:
         start = time.perf_counter()
         result = CallResult(model=model, ok=False)
         try:
-            status, payload = self._post(json.dumps(body).encode("utf-8"))
+            status, payload = self._post(self._chat_path, json.dumps(body).encode("utf-8"))
             result.latency_ms = _ms(start)
             _read_completion(status, payload, result)
         except TimeoutError:
@@ -116,20 +118,45 @@ class Gateway:
         result.latency_ms = result.latency_ms or _ms(start)
         return result
 
-    def _post(self, body: bytes) -> tuple[int, bytes]:
+    def embed(self, model: str, texts: list[str]) -> list[list[float]]:
+        """One embedding per text, in order (``POST /v1/embeddings``); raises :class:`EmbeddingError`.
+
+        Only the response's shape is checked here; whether a vector is usable (its dimension,
+        finite values) is for the caller to judge per vector.
+        """
+        body = json.dumps({"model": model, "input": texts}).encode("utf-8")
+        try:
+            status, payload = self._post(self._embeddings_path, body)
+        except TimeoutError as exc:
+            self._drop_connection()
+            raise EmbeddingError(
+                f"embedding call timed out after {self.timeout_s:g}s ({self.base_url})"
+            ) from exc
+        except _ConnectError as exc:
+            raise EmbeddingError(
+                f"embedding call: connection error to {self.base_url}: {exc.__cause__}"
+            ) from exc
+        except (http.client.HTTPException, OSError) as exc:
+            self._drop_connection()
+            raise EmbeddingError(
+                f"embedding call: HTTP transport error: {type(exc).__name__}: {exc}"
+            ) from exc
+        return _read_embeddings(status, payload, len(texts))
+
+    def _post(self, path: str, body: bytes) -> tuple[int, bytes]:
         connection, reused = self._connection()
         try:
-            return self._exchange(connection, body)
+            return self._exchange(connection, path, body)
         except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
             if not reused:
                 raise
         # The server closed a kept-alive connection before answering: once more on a new one.
         self._drop_connection()
         connection, _ = self._connection()
-        return self._exchange(connection, body)
+        return self._exchange(connection, path, body)
 
-    def _exchange(self, connection: http.client.HTTPConnection, body: bytes) -> tuple[int, bytes]:
-        connection.request("POST", self._path, body, self._headers)
+    def _exchange(self, connection: http.client.HTTPConnection, path: str, body: bytes) -> tuple[int, bytes]:
+        connection.request("POST", path, body, self._headers)
         response = connection.getresponse()
         payload = response.read()
         if response.will_close:
@@ -205,6 +232,26 @@ def _read_completion(status: int, payload: bytes, result: CallResult) -> None:
         result.prompt_tokens = _int(usage.get("prompt_tokens"))
         result.completion_tokens = _int(usage.get("completion_tokens"))
     result.ok, result.content = True, content
+
+
+def _read_embeddings(status: int, payload: bytes, expected: int) -> list[list[float]]:
+    text = payload.decode("utf-8", errors="replace")
+    if status != 200:
+        excerpt = " ".join(text.split())[:200]
+        raise EmbeddingError(
+            f"embedding call: HTTP {status} from gateway" + (f": {excerpt}" if excerpt else "")
+        )
+    try:
+        data = json.loads(payload)
+        items = sorted(data["data"], key=lambda item: item.get("index", 0))
+        vectors = [item["embedding"] for item in items]
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise EmbeddingError(f"embedding call: body is not JSON ({text[:80]!r})") from exc
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise EmbeddingError("embedding call: malformed response, no data[].embedding") from exc
+    if len(vectors) != expected:
+        raise EmbeddingError(f"embedding call: {len(vectors)} embeddings for {expected} inputs")
+    return vectors
 
 
 def _int(value: object) -> int | None:

@@ -28,8 +28,19 @@ from typing import Any
 
 import duckdb
 
-from lakehouse import __version__, catalog, corpus, db, evidence, failpoints, journal, retrieval, streams
-from lakehouse.errors import StorageError, TransformError
+from lakehouse import (
+    __version__,
+    catalog,
+    corpus,
+    db,
+    evidence,
+    failpoints,
+    journal,
+    retrieval,
+    streams,
+    vectors,
+)
+from lakehouse.errors import LakehouseError, StorageError, TransformError
 from lakehouse.files import dumps
 from lakehouse.paths import Layout
 from lakehouse.sqlfiles import load, quote_ident
@@ -45,6 +56,7 @@ class Options:
     max_line_bytes: int = streams.DEFAULT_MAX_LINE_BYTES
     wait: bool = True
     memory_limit: str = "512MB"  # DuckDB's buffer pool; it spills to data/_state/duckdb_tmp beyond
+    embedding_model: str | None = None  # embed new playbooks (default: $LH_EMBEDDING_MODEL; none: BM25 only)
 
 
 @dataclass
@@ -91,10 +103,26 @@ def run(
         failpoints.hit("before_mirror")
         warning = catalog.mirror_after_write(layout, "evidence")  # also catches up after a killed run
     if _wrote_playbooks(receipt) or (not layout.rag_corpus.exists() and evidence.parquet_parts(layout)):
-        warning = (
-            retrieval.add_documents(layout, corpus.playbook_documents(layout), corpus.AddReport()) or warning
-        )
+        added = corpus.AddReport()
+        warning = retrieval.add_documents(layout, corpus.playbook_documents(layout), added) or warning
+        warning = _embed_playbooks(layout, options.embedding_model, added.added) or warning
     return Outcome(receipt=receipt, mirror_warning=warning, recovered=recovered)
+
+
+def _embed_playbooks(layout: Layout, model_option: str | None, rag_ids: list[str]) -> str | None:
+    """Embed the playbooks just added; a failure is a warning (they are searchable by BM25)."""
+    embedder = vectors.open_embedder(model_option, None)
+    if embedder is None or not rag_ids:
+        return None
+    try:
+        report = vectors.embed_added(layout, embedder, rag_ids)
+    except LakehouseError as exc:
+        return f"playbooks not embedded ({exc}); run 'lakehouse corpus reindex'"
+    finally:
+        embedder.gateway.close()
+    if report.failed:
+        return f"{len(report.failed)} playbooks not embedded ({report.messages()[0]}); run 'lakehouse corpus reindex'"
+    return None
 
 
 def _wrote_playbooks(receipt: dict[str, Any]) -> bool:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from lakehouse import __version__, catalog, corpus, retrieval
+from lakehouse import __version__, catalog, corpus, retrieval, vectors
 from lakehouse.errors import UsageError
 from lakehouse.files import GroupAppender, append_lines, dumps
 from lakehouse.gateway import CallResult, Gateway, gateway_url, model_names
@@ -41,6 +41,8 @@ class ReplayRequest:
     escalation_model: str | None = None
     gateway_url: str | None = None
     k: int = DEFAULT_K
+    retrieval: str = "bm25"  # bm25 | vector | hybrid
+    embedding_model: str | None = None  # for vector and hybrid (default: $LH_EMBEDDING_MODEL)
 
 
 def sha256_hex(text: str) -> str:
@@ -70,15 +72,17 @@ def dry_run_caller(task: str, bundle: ContextBundle | None) -> Caller:
     return call
 
 
-def build_bundle(searcher: retrieval.Searcher, task: str, k: int) -> ContextBundle:
-    hits, _ = searcher.search(task, k)
+def build_bundle(searcher: retrieval.Searcher, task: str, k: int, method: str = "bm25") -> ContextBundle:
+    hits, _ = searcher.retrieve(task, k, method)
     texts = {rag_id: (title, text) for rag_id, title, text in searcher.documents([h.rag_id for h in hits])}
     playbooks = [
-        RetrievedPlaybook(h.rag_id, texts[h.rag_id][0] or "", texts[h.rag_id][1] or "", round(h.score, 6))
+        RetrievedPlaybook(
+            h.rag_id, texts[h.rag_id][0] or "", texts[h.rag_id][1] or "", round(h.score, 6), h.found_by
+        )
         for h in hits
         if h.rag_id in texts
     ]
-    return ContextBundle(task=task, retrieved_playbooks=playbooks)
+    return ContextBundle(task=task, retrieved_playbooks=playbooks, method=method)
 
 
 def run(
@@ -152,9 +156,21 @@ def run(
 
 def _retrieve(layout: Layout, request: ReplayRequest, searcher: retrieval.Searcher | None) -> ContextBundle:
     if searcher is not None:
-        return build_bundle(searcher, request.task, request.k)
-    with retrieval.Searcher(layout) as own:
-        return build_bundle(own, request.task, request.k)
+        return build_bundle(searcher, request.task, request.k, request.retrieval)
+    embedder = embedder_for(request)
+    try:
+        with retrieval.Searcher(layout, embedder=embedder) as own:
+            return build_bundle(own, request.task, request.k, request.retrieval)
+    finally:
+        if embedder is not None:
+            embedder.gateway.close()
+
+
+def embedder_for(request: ReplayRequest, gateway: Gateway | None = None) -> vectors.Embedder | None:
+    """The embedder a request's retrieval method needs (None for BM25); checks the method."""
+    model = vectors.embedding_model(request.embedding_model) if request.retrieval != "bm25" else None
+    vectors.check_method(request.retrieval, model)
+    return vectors.Embedder(gateway or Gateway(gateway_url(request.gateway_url)), model) if model else None
 
 
 def _replay(

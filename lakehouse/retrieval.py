@@ -28,7 +28,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from lakehouse import corpus, db
+from lakehouse import corpus, db, vectors
 from lakehouse.coalesce import Coalescer
 from lakehouse.errors import CatalogError, CatalogLockedError, UsageError
 from lakehouse.files import exclusive_lock, size_of
@@ -67,6 +67,7 @@ APPEND_SCHEMAS = {
 SORT_AFTER_ROWS = 8 * db.ROW_GROUP_SIZE
 TIE_MARGIN = 1e-9
 TEXT_CACHE_DOCS = 10_000  # a searcher keeps the title and text of up to this many retrieved documents
+HYBRID_DEPTH = 20  # hybrid retrieval fuses each method's top max(k, this)
 
 
 def prepare(con: duckdb.DuckDBPyConnection) -> None:
@@ -170,6 +171,12 @@ def refresh(layout: Layout) -> int:
             return count
         except duckdb.Error as exc:
             raise CatalogError(f"cannot update the retrieval index: {db.one_line(exc)}") from exc
+
+
+def reindex(layout: Layout, embedder: vectors.Embedder) -> tuple[int, vectors.ReindexReport]:
+    """BM25 caught up with the corpus file (documents a killed add left unindexed), then the vectors."""
+    indexed = refresh(layout)
+    return indexed, vectors.reindex(layout, embedder)
 
 
 _SPLIT = re.compile(r"[0-9!@#$%^&*()_+={}\[\]:;<>,.?~\\/|'\"`\t\n\f\r -]+")
@@ -380,9 +387,19 @@ class Searcher:
     life, so that :meth:`add` can index documents that the very next query finds; concurrent
     adds are coalesced into one transaction. When another process holds the catalog, either
     kind searches an in-memory index of the corpus file instead (with a warning).
+
+    With an ``embedder``, :meth:`retrieve` also does vector and hybrid retrieval
+    (:mod:`lakehouse.vectors`), and :meth:`add` embeds what it adds.
     """
 
-    def __init__(self, layout: Layout, *, writable: bool = False, query_threads: int | None = None) -> None:
+    def __init__(
+        self,
+        layout: Layout,
+        *,
+        writable: bool = False,
+        query_threads: int | None = None,
+        embedder: vectors.Embedder | None = None,
+    ) -> None:
         self.layout = layout
         self.writable = writable
         self.query_threads = query_threads
@@ -399,6 +416,7 @@ class Searcher:
         self._adds = Coalescer(self._index_added)
         # More queries in flight than cores only adds switching: 50 threads searched 30 % slower than 2.
         self._running = threading.BoundedSemaphore(os.cpu_count() or 2)
+        self.vectors = vectors.VectorSearch(layout, embedder) if embedder else None
 
     def _open(self) -> duckdb.DuckDBPyConnection:
         try:
@@ -467,6 +485,38 @@ class Searcher:
             hits = search(self.cursor, query, k, self.view)
         return hits, (time.perf_counter() - start) * 1000
 
+    def retrieve(self, query: str, k: int, method: str = "bm25") -> tuple[list[Hit], float]:
+        """Top-k by BM25, by vector (cosine similarity) or hybrid (reciprocal rank fusion of both).
+
+        Vector and hybrid hits say which methods found them (``Hit.found_by``).
+        """
+        vectors.check_method(method, self.vectors.embedder.model if self.vectors else None)
+        if method == "bm25":
+            return self.search(query, k)
+        start = time.perf_counter()
+        depth = k if method == "vector" else max(k, HYBRID_DEPTH)
+        nearest = self._nearest(query, depth)
+        if method == "vector":
+            found = [(rag_id, similarity, ("vector",)) for rag_id, similarity in nearest]
+        else:
+            lexical, _ = self.search(query, depth)
+            found = vectors.reciprocal_rank_fusion(
+                {"bm25": [h.rag_id for h in lexical], "vector": [rag_id for rag_id, _ in nearest]}, k
+            )
+        titles = {rag_id: title for rag_id, title, _ in self.documents([rag_id for rag_id, _, _ in found])}
+        hits = [Hit(rag_id, titles.get(rag_id, ""), score, by) for rag_id, score, by in found]
+        return hits, (time.perf_counter() - start) * 1000
+
+    def _nearest(self, query: str, k: int) -> list[tuple[str, float]]:
+        assert self.vectors is not None
+        if self.in_memory:  # the side-store is in the catalog another process holds
+            unavailable = "vector retrieval unavailable while the catalog is held, BM25 only"
+            if unavailable not in (self.warning or ""):
+                self.warning = f"{self.warning}; {unavailable}" if self.warning else unavailable
+            return []
+        with self._running:
+            return self.vectors.search(self.cursor, query, k)
+
     def documents(self, rag_ids: list[str]) -> list[tuple[str, str, str]]:
         """(rag_id, title, text) of retrieved documents, cached: playbooks come back run after run."""
         missing = [r for r in rag_ids if r not in self._texts]
@@ -495,8 +545,21 @@ class Searcher:
             if not (changed or foreign):
                 return
             self._view = self._index([*foreign, *changed])
+            if self.vectors is not None and not self.in_memory:
+                self._embed_added(changed, batches)
         for doc in [*foreign, *changed]:
             self._texts.pop(doc.rag_id, None)
+
+    def _embed_added(
+        self, changed: list[Document], batches: list[tuple[list[Document], corpus.AddReport]]
+    ) -> None:
+        """Store the added documents' vectors; a failure is reported to the add that brought the document."""
+        assert self.vectors is not None
+        docs = [(d.rag_id, corpus.content_sha(d), vectors.document_text(d.title, d.text)) for d in changed]
+        outcome = vectors.embed_and_store(self.cursor, self.vectors.embedder, docs)
+        owners = {doc.rag_id: report for batch, report in batches for doc in batch}
+        for rag_id, reason in outcome.failed:
+            owners[rag_id].not_embedded.append(f"{rag_id}: {reason}")
 
     def _index(self, docs: list[Document]) -> IndexView:
         """Index in one transaction; new documents only take the fast path (``append_new_documents``)."""
@@ -517,6 +580,8 @@ class Searcher:
         return view if all_new else IndexView(cur)
 
     def close(self) -> None:
+        if self.vectors is not None:
+            self.vectors.close()
         self.con.close()
 
     def __enter__(self) -> Searcher:

@@ -35,11 +35,12 @@ class Document:
 
 @dataclass(frozen=True)
 class Hit:
-    """One retrieved document with its BM25 score."""
+    """One retrieved document with its score: BM25, cosine similarity, or fused (reciprocal rank)."""
 
     rag_id: str
     title: str
     score: float
+    found_by: tuple[str, ...] = ()  # which methods found it (vector and hybrid retrieval)
 
 
 @dataclass
@@ -48,9 +49,18 @@ class RetrievedPlaybook:
     title: str
     text: str
     score: float
+    found_by: tuple[str, ...] = ()  # empty for BM25 retrieval, whose bundles stay as they were
 
     def to_json(self) -> dict[str, Any]:
-        return {"rag_id": self.rag_id, "title": self.title, "text": self.text, "score": self.score}
+        record: dict[str, Any] = {
+            "rag_id": self.rag_id,
+            "title": self.title,
+            "text": self.text,
+            "score": self.score,
+        }
+        if self.found_by:
+            record["found_by"] = list(self.found_by)
+        return record
 
 
 @dataclass

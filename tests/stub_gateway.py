@@ -4,20 +4,41 @@
 ``("ok", content)``, ``("ok", content, usage)``, ``("status", code, body)``, ``("sleep", seconds, content)``,
 ``("raw", body_text)`` or ``("drop", content)`` (answers, then closes the kept-alive connection without
 saying so, as servers do with idle connections). Every request is recorded with its headers and JSON body.
+
+``POST /v1/embeddings`` answers with ``StubGateway.embed(text)`` for each input (by default
+:func:`word_vector`: deterministic, texts sharing words are near); ``embedding_errors`` is a list of
+replies (``("status", code, body)`` or ``("raw", text)``) consumed by the next embedding calls first.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+EMBEDDING_DIM = 16
+
+
+def word_vector(text: str, dim: int = EMBEDDING_DIM) -> list[float]:
+    """A deterministic embedding: each lower-cased word adds a hashed unit direction; normalized."""
+    vector = [0.0] * dim
+    for word in text.lower().split():
+        digest = hashlib.sha256(word.strip(".,:;!?").encode()).digest()
+        vector[digest[0] % dim] += 1.0 if digest[1] % 2 else -1.0
+    norm = math.sqrt(sum(v * v for v in vector)) or 1.0
+    return [v / norm for v in vector] if any(vector) else [1.0] + [0.0] * (dim - 1)
 
 
 class StubGateway:
     def __init__(self) -> None:
         self.script: dict[str, list[tuple[Any, ...]]] = {}
+        self.embed: Callable[[str], Any] = word_vector
+        self.embedding_errors: list[tuple[Any, ...]] = []
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         stub = self
@@ -31,11 +52,18 @@ class StubGateway:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
+                embeddings = self.path.endswith("/v1/embeddings")
                 with stub._lock:
                     stub.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
-                    replies = stub.script.get(body.get("model"), [("status", 404, "no such model")])
-                    reply = replies.pop(0) if len(replies) > 1 else replies[0]
-                stub._answer(self, reply, body.get("model"))
+                    if embeddings:
+                        error = stub.embedding_errors.pop(0) if stub.embedding_errors else None
+                    else:
+                        replies = stub.script.get(body.get("model"), [("status", 404, "no such model")])
+                        reply = replies.pop(0) if len(replies) > 1 else replies[0]
+                if embeddings:
+                    stub._answer_embeddings(self, body, error)
+                else:
+                    stub._answer(self, reply, body.get("model"))
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         # server_close() joins handler threads, so a reply still sleeping (a timeout test) finishes and its
@@ -70,6 +98,16 @@ class StubGateway:
             self._send(handler, reply[1], str(reply[2]).encode(), "text/plain")
         else:
             self._send(handler, 200, str(reply[1]).encode(), "text/html")
+
+    def _answer_embeddings(self, handler: BaseHTTPRequestHandler, body: dict[str, Any], error: Any) -> None:
+        if error is not None:
+            self._answer(handler, error, body.get("model"))
+            return
+        inputs = body.get("input")
+        texts = [inputs] if isinstance(inputs, str) else list(inputs or [])
+        data = [{"object": "embedding", "index": i, "embedding": self.embed(t)} for i, t in enumerate(texts)]
+        payload = json.dumps({"object": "list", "model": body.get("model"), "data": data})  # NaN stays NaN
+        self._send(handler, 200, payload.encode(), "application/json")
 
     @staticmethod
     def _send(handler: BaseHTTPRequestHandler, code: int, data: bytes, content_type: str) -> None:
