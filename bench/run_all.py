@@ -2,6 +2,7 @@
 
 python bench/run_all.py                  # what `make bench` runs
 python bench/run_all.py --only vectors   # re-run some; the others' last figures (bench/results.json) are kept
+python bench/run_all.py --rewrite        # run nothing: rewrite BENCHMARKS.md (after editing bench/NOTES.md)
 
 Each section says when its figures were measured.
 """
@@ -170,7 +171,12 @@ def main() -> None:
     )
     names = [name for name, _ in BENCHMARKS]
     parser.add_argument("--only", action="append", choices=names, help="run only this benchmark (repeatable)")
+    parser.add_argument(
+        "--rewrite", action="store_true", help="run nothing; rewrite BENCHMARKS.md from results"
+    )
     args = parser.parse_args()
+    if args.rewrite:
+        args.only = ["none"]
     previous = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
     results = {}
     for name, command in BENCHMARKS:

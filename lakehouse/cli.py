@@ -306,7 +306,13 @@ def corpus_add_command(
     report = corpus.AddReport()
     docs = corpus.read_user_file(file, report)
     warning = retrieval.add_documents(layout, docs, report)
-    embedded = _embed_added(layout, embedding_model, gateway_url, report) if not warning else None
+    embedded = (
+        vectors.embed_with_configured_model(layout, embedding_model, gateway_url, report.added)
+        if not warning
+        else None
+    )
+    if embedded is not None:
+        report.not_embedded.extend(embedded.messages())
     if warning and vectors.embedding_model(embedding_model):
         warning += "; documents not embedded: run 'lakehouse corpus reindex' once the catalog is free"
     for problem in report.rejected:
@@ -316,22 +322,12 @@ def corpus_add_command(
     say(
         f"{len(report.added)} documents added or updated, {len(report.unchanged)} unchanged, "
         f"{len(report.rejected)} lines skipped"
-        + (f"; {embedded} embedded, {len(report.not_embedded)} not" if embedded is not None else "")
+        + (f"; {embedded.stored} embedded, {len(report.not_embedded)} not" if embedded is not None else "")
     )
     if report.not_embedded:
         say("run 'lakehouse corpus reindex' to embed what is missing")
     if warning:
         say(f"warning: {warning}")
-
-
-def _embed_added(layout: Layout, model: str | None, url: str | None, report: corpus.AddReport) -> int | None:
-    embedder = vectors.open_embedder(model, url)
-    if embedder is None:
-        return None
-    with embedder.gateway:
-        outcome = vectors.embed_added(layout, embedder, report.added)
-    report.not_embedded.extend(outcome.messages())
-    return outcome.stored
 
 
 @corpus_group.command("reindex")

@@ -111,16 +111,11 @@ def run(
 
 def _embed_playbooks(layout: Layout, model_option: str | None, rag_ids: list[str]) -> str | None:
     """Embed the playbooks just added; a failure is a warning (they are searchable by BM25)."""
-    embedder = vectors.open_embedder(model_option, None)
-    if embedder is None or not rag_ids:
-        return None
     try:
-        report = vectors.embed_added(layout, embedder, rag_ids)
+        report = vectors.embed_with_configured_model(layout, model_option, None, rag_ids)
     except LakehouseError as exc:
         return f"playbooks not embedded ({exc}); run 'lakehouse corpus reindex'"
-    finally:
-        embedder.gateway.close()
-    if report.failed:
+    if report is not None and report.failed:
         return f"{len(report.failed)} playbooks not embedded ({report.messages()[0]}); run 'lakehouse corpus reindex'"
     return None
 

@@ -166,11 +166,11 @@ def _retrieve(layout: Layout, request: ReplayRequest, searcher: retrieval.Search
             embedder.gateway.close()
 
 
-def embedder_for(request: ReplayRequest, gateway: Gateway | None = None) -> vectors.Embedder | None:
+def embedder_for(request: ReplayRequest) -> vectors.Embedder | None:
     """The embedder a request's retrieval method needs (None for BM25); checks the method."""
     model = vectors.embedding_model(request.embedding_model) if request.retrieval != "bm25" else None
     vectors.check_method(request.retrieval, model)
-    return vectors.Embedder(gateway or Gateway(gateway_url(request.gateway_url)), model) if model else None
+    return vectors.Embedder(Gateway(gateway_url(request.gateway_url)), model) if model else None
 
 
 def _replay(

@@ -196,30 +196,65 @@ def documents_to_embed(con: duckdb.DuckDBPyConnection, model: str) -> list[tuple
     ]
 
 
-def embed_and_store(
-    con: duckdb.DuckDBPyConnection, embedder: Embedder, docs: list[tuple[str, str, str]]
-) -> EmbedReport:
-    """Embed documents and store their vectors in one transaction; failures are reported, never raised."""
-    report = EmbedReport()
-    rows = embed_documents(embedder, docs, dimension(con), report)
+STORE_EVERY = 1024  # documents embedded between two short write transactions (reindex, adds)
+
+
+def _store_in_transaction(con: duckdb.DuckDBPyConnection, rows: list[dict[str, object]]) -> int:
     try:
         con.execute("BEGIN")
-        report.stored = store(con, rows)
+        stored = store(con, rows)
         con.execute("COMMIT")
     except duckdb.Error as exc:
         con.execute("ROLLBACK")
         raise CatalogError(f"cannot store vectors: {db.one_line(exc)}") from exc
+    return stored
+
+
+def embed_and_store(
+    con: duckdb.DuckDBPyConnection, embedder: Embedder, docs: list[tuple[str, str, str]]
+) -> EmbedReport:
+    """Embed documents and store their vectors on a connection the caller holds (a session's)."""
+    report = EmbedReport()
+    rows = embed_documents(embedder, docs, dimension(con), report)
+    report.stored = _store_in_transaction(con, rows)
+    return report
+
+
+def embed_into_catalog(layout: Layout, embedder: Embedder, docs: list[tuple[str, str, str]]) -> EmbedReport:
+    """Embed documents with no catalog connection open, storing every ``STORE_EVERY`` in a short one.
+
+    Embedding calls can be slow; the catalog is never held while waiting for them.
+    """
+    report = EmbedReport()
+    for start in range(0, len(docs), STORE_EVERY):
+        with db.catalog(layout.catalog) as con:
+            dim = dimension(con)
+        rows = embed_documents(embedder, docs[start : start + STORE_EVERY], dim, report)
+        if rows:
+            with db.catalog(layout.catalog) as con:
+                report.stored += _store_in_transaction(con, rows)
     return report
 
 
 def embed_added(layout: Layout, embedder: Embedder, rag_ids: Iterable[str]) -> EmbedReport:
-    """Embed just-added documents (by rag_id) with a short catalog connection."""
+    """Embed just-added documents (by rag_id)."""
     wanted = set(rag_ids)
     if not wanted:
         return EmbedReport()
     with db.catalog(layout.catalog) as con:
         docs = [d for d in documents_to_embed(con, embedder.model) if d[0] in wanted]
-        return embed_and_store(con, embedder, docs)
+    return embed_into_catalog(layout, embedder, docs)
+
+
+def embed_with_configured_model(
+    layout: Layout, model_option: str | None, url_option: str | None, rag_ids: list[str]
+) -> EmbedReport | None:
+    """Embed just-added documents when an embedding model is configured (None when none is)."""
+    embedder = open_embedder(model_option, url_option)
+    if embedder is None:
+        return None
+    with embedder.gateway:
+        return embed_added(layout, embedder, rag_ids)
 
 
 @dataclass
@@ -233,15 +268,17 @@ class ReindexReport:
 def reindex(layout: Layout, embedder: Embedder) -> ReindexReport:
     """Embed every document lacking a current vector, then rebuild the HNSW index file from the side-store."""
     with db.catalog(layout.catalog) as con:
-        report = embed_and_store(con, embedder, documents_to_embed(con, embedder.model))
+        missing = documents_to_embed(con, embedder.model)
+    report = embed_into_catalog(layout, embedder, missing)
+    start = time.perf_counter()
+    with db.catalog(layout.catalog) as con:
         state = side_state(con, embedder.model, after=0)
-        start = time.perf_counter()
-        built = False
-        if state.vectors >= EXACT_SCAN_BELOW:
-            build_index(layout, con, embedder.model)
-            built = True
-        else:
-            remove_index(layout)
+        built = state.vectors >= EXACT_SCAN_BELOW
+        rows, dim = export_side_store(con, embedder.model) if built else (None, None)
+    if rows is not None:
+        write_index(layout, rows, dim, embedder.model)  # the catalog is free meanwhile
+    else:
+        remove_index(layout)
     return ReindexReport(report, state.vectors, built, time.perf_counter() - start)
 
 
@@ -326,18 +363,27 @@ def remove_index(layout: Layout) -> None:
 
 
 def build_index(layout: Layout, con: duckdb.DuckDBPyConnection, model: str) -> int:
-    """Write the HNSW index file from the side-store (through ``con``): a temporary file, renamed into place.
+    """Write the HNSW index file from the side-store (read through ``con``); see :func:`write_index`."""
+    return write_index(layout, *export_side_store(con, model), model)
+
+
+def export_side_store(con: duckdb.DuckDBPyConnection, model: str) -> tuple[pa.Table, int | None]:
+    """A model's side-store rows (rag_id, seq, vector) as Arrow, and the dimension."""
+    return con.execute(load("vectors/export"), {"model": model}).to_arrow_table(), dimension(con)
+
+
+def write_index(layout: Layout, rows: pa.Table, dim: int | None, model: str) -> int:
+    """Write the HNSW index file: a temporary file, checkpointed, renamed into place.
 
     One build at a time per root (a lock file), so that clearing a killed build's leftovers never
-    removes a running build's temporary file.
+    removes a running build's temporary file. Needs no catalog connection (a build takes minutes
+    at 100k vectors).
     """
     with exclusive_lock(layout.state_dir / "vector_index.lock", wait=True):
-        return _build_index(layout, con, model)
+        return _write_index(layout, rows, dim, model)
 
 
-def _build_index(layout: Layout, con: duckdb.DuckDBPyConnection, model: str) -> int:
-    dim = dimension(con)
-    rows = con.execute(load("vectors/export"), {"model": model}).to_arrow_table()
+def _write_index(layout: Layout, rows: pa.Table, dim: int | None, model: str) -> int:
     target = index_path(layout)
     target.parent.mkdir(parents=True, exist_ok=True)
     for stale in target.parent.glob(f".{target.name}.*.tmp*"):  # left by a build that was killed

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from stub_gateway import EMBEDDING_DIM, StubGateway, word_vector
-from support import invoke
+from support import invoke, write_stream
 
-from lakehouse import catalog, corpus, db, retrieval, vectors
+from lakehouse import catalog, corpus, db, materialize, retrieval, vectors
 from lakehouse.batch import Session
 from lakehouse.errors import EmbeddingError
 from lakehouse.gateway import Gateway
@@ -136,7 +136,9 @@ def test_a_tail_past_the_rebuild_limit_rebuilds_the_index(
         searcher.retrieve("x", 3, "vector")
     add_and_embed(layout, embedder, documents(vectors.rebuild_after(40) + 1, prefix="more"))
     with retrieval.Searcher(layout, embedder=embedder) as searcher:
-        hits, _ = searcher.retrieve(vectors.document_text("more 3", "more number 3 about topic3"), 1, "vector")
+        hits, _ = searcher.retrieve(
+            vectors.document_text("more 3", "more number 3 about topic3"), 1, "vector"
+        )
     index = vectors.IndexFile(vectors.index_path(layout))
     try:
         assert index.stamp.vectors == 40 + vectors.rebuild_after(40) + 1
@@ -380,3 +382,47 @@ def test_sigkill_during_adds_loses_no_vector(
         text = corpus.load(layout)[last]
         hits, _ = searcher.retrieve(vectors.document_text(text.title, text.text), 1, "vector")
     assert hits[0].rag_id == last
+
+
+def test_batch_replays_with_hybrid_retrieval_log_found_by(
+    layout: Layout, stub: StubGateway, embedder: vectors.Embedder, runner: CliRunner, tmp_path: Path
+) -> None:
+    add_and_embed(
+        layout, embedder, [Document("rag:keys", "Rotate keys", "rotate signing keys"), *documents(5)]
+    )
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text(
+        json.dumps({"task": "rotate the signing keys"}) + "\n"
+        + json.dumps({"task": "rotate keys by bm25", "retrieval": "bm25"}) + "\n"
+    )  # fmt: skip
+    result = invoke(
+        runner, "replay", "--tasks", str(tasks), "--root", str(layout.root), "--dry-run", "--concurrency", "2",
+        "--retrieval", "hybrid", "--embedding-model", MODEL, "--gateway-url", stub.url,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    runs = {r["input_task"]: r for r in map(json.loads, layout.replay_runs.read_text().splitlines())}
+    hybrid = runs["rotate the signing keys"]["context_bundle"]
+    assert hybrid["retrieval"] == "hybrid" and hybrid["retrieved_playbooks"][0]["found_by"] == [
+        "bm25",
+        "vector",
+    ]
+    assert runs["rotate keys by bm25"]["context_bundle"]["retrieval"] == "bm25"
+
+
+def test_materialize_embeds_new_playbooks_and_a_down_gateway_is_only_a_warning(
+    layout: Layout, stub: StubGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    playbook = {"ts": "2026-05-01T10:00:00Z", "playbook_id": "flaky", "version": 1, "title": "Flaky test",
+                "steps": ["rerun", "bisect"], "tags": ["ops"]}  # fmt: skip
+    write_stream(layout, "playbooks", [playbook])
+    monkeypatch.setenv(vectors.EMBEDDING_ENV, MODEL)
+    monkeypatch.setenv("LH_GATEWAY_URL", stub.url)
+    outcome = materialize.run(layout)
+    assert outcome.mirror_warning is None and set(side_store(layout)) == {"rag:flaky"}
+    monkeypatch.setenv("LH_GATEWAY_URL", "http://127.0.0.1:9")  # nothing listens there
+    write_stream(layout, "playbooks", [{**playbook, "version": 2, "steps": ["rerun", "quarantine"]}])
+    outcome = materialize.run(layout)
+    assert "1 playbooks not embedded (rag:flaky: embedding call: connection error" in (
+        outcome.mirror_warning or ""
+    )
+    assert corpus.load(layout)["rag:flaky"].text.endswith("2. quarantine")  # the corpus has the new version
