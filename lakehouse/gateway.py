@@ -104,17 +104,11 @@ class Gateway:
         start = time.perf_counter()
         result = CallResult(model=model, ok=False)
         try:
-            status, payload = self._post(self._chat_path, json.dumps(body).encode("utf-8"))
+            status, payload = self._exchange_or_fail(self._chat_path, json.dumps(body).encode("utf-8"))
             result.latency_ms = _ms(start)
             _read_completion(status, payload, result)
-        except TimeoutError:
-            self._drop_connection()
-            result.error = f"timeout after {self.timeout_s:g}s calling {self.base_url}"
-        except _ConnectError as exc:
-            result.error = f"connection error to {self.base_url}: {exc.__cause__}"
-        except (http.client.HTTPException, OSError) as exc:
-            self._drop_connection()
-            result.error = f"HTTP transport error: {type(exc).__name__}: {exc}"
+        except _TransportFailure as exc:
+            result.error = str(exc)
         result.latency_ms = result.latency_ms or _ms(start)
         return result
 
@@ -126,22 +120,23 @@ class Gateway:
         """
         body = json.dumps({"model": model, "input": texts}).encode("utf-8")
         try:
-            status, payload = self._post(self._embeddings_path, body)
+            status, payload = self._exchange_or_fail(self._embeddings_path, body)
+        except _TransportFailure as exc:
+            raise EmbeddingError(f"embedding call: {exc}") from exc
+        return _read_embeddings(status, payload, len(texts))
+
+    def _exchange_or_fail(self, path: str, body: bytes) -> tuple[int, bytes]:
+        """POST and read the answer; a timeout, connection or transport error is a :class:`_TransportFailure`."""
+        try:
+            return self._post(path, body)
         except TimeoutError as exc:
             self._drop_connection()
-            raise EmbeddingError(
-                f"embedding call timed out after {self.timeout_s:g}s ({self.base_url})"
-            ) from exc
+            raise _TransportFailure(f"timeout after {self.timeout_s:g}s calling {self.base_url}") from exc
         except _ConnectError as exc:
-            raise EmbeddingError(
-                f"embedding call: connection error to {self.base_url}: {exc.__cause__}"
-            ) from exc
+            raise _TransportFailure(f"connection error to {self.base_url}: {exc.__cause__}") from exc
         except (http.client.HTTPException, OSError) as exc:
             self._drop_connection()
-            raise EmbeddingError(
-                f"embedding call: HTTP transport error: {type(exc).__name__}: {exc}"
-            ) from exc
-        return _read_embeddings(status, payload, len(texts))
+            raise _TransportFailure(f"HTTP transport error: {type(exc).__name__}: {exc}") from exc
 
     def _post(self, path: str, body: bytes) -> tuple[int, bytes]:
         connection, reused = self._connection()
@@ -204,6 +199,15 @@ class _ConnectError(Exception):
     """Opening the connection failed (the cause says why)."""
 
 
+class _TransportFailure(Exception):
+    """No HTTP answer: its message is the precise error a failed call records."""
+
+
+def _http_error(status: int, text: str) -> str:
+    excerpt = " ".join(text.split())[:200]
+    return f"HTTP {status} from gateway" + (f": {excerpt}" if excerpt else "")
+
+
 def _ms(start: float) -> int:
     return int((time.perf_counter() - start) * 1000)
 
@@ -211,8 +215,7 @@ def _ms(start: float) -> int:
 def _read_completion(status: int, payload: bytes, result: CallResult) -> None:
     text = payload.decode("utf-8", errors="replace")
     if status != 200:
-        excerpt = " ".join(text.split())[:200]
-        result.error = f"HTTP {status} from gateway" + (f": {excerpt}" if excerpt else "")
+        result.error = _http_error(status, text)
         return
     try:
         data = json.loads(payload)
@@ -237,10 +240,7 @@ def _read_completion(status: int, payload: bytes, result: CallResult) -> None:
 def _read_embeddings(status: int, payload: bytes, expected: int) -> list[list[float]]:
     text = payload.decode("utf-8", errors="replace")
     if status != 200:
-        excerpt = " ".join(text.split())[:200]
-        raise EmbeddingError(
-            f"embedding call: HTTP {status} from gateway" + (f": {excerpt}" if excerpt else "")
-        )
+        raise EmbeddingError(f"embedding call: {_http_error(status, text)}")
     try:
         data = json.loads(payload)
         items = sorted(data["data"], key=lambda item: item.get("index", 0))

@@ -290,8 +290,9 @@ class SideState:
     dim: int | None
 
 
-def side_state(con: duckdb.DuckDBPyConnection, model: str, after: int) -> SideState:
-    dim = dimension(con)
+def side_state(con: duckdb.DuckDBPyConnection, model: str, after: int, dim: int | None = None) -> SideState:
+    """A model's side-store counts; ``dim``, once known, spares the catalog lookup (it never changes)."""
+    dim = dim or dimension(con)
     if dim is None:
         return SideState(0, 0, 0, None)
     vectors, last_seq, newer = con.execute(load("vectors/state"), {"model": model, "after": after}).fetchone()
@@ -471,11 +472,13 @@ class VectorSearch:
         self._index: IndexFile | None = None
         self._retired: list[IndexFile] = []
         self._lock = threading.Lock()
+        self._dim: int | None = None  # the side-store's dimension, once it has one
 
     def search(self, con: duckdb.DuckDBPyConnection, query: str, k: int) -> list[tuple[str, float]]:
         """(rag_id, cosine similarity) of the k documents nearest to the query's embedding, best first."""
         try:
-            state = side_state(con, self.embedder.model, after=0)
+            state = side_state(con, self.embedder.model, after=0, dim=self._dim)
+            self._dim = state.dim
         except duckdb.Error as exc:
             raise CatalogError(f"vector query failed: {db.one_line(exc)}") from exc
         if state.vectors == 0:
@@ -538,7 +541,7 @@ class VectorSearch:
     def _fits(self, stamp: IndexStamp, con: duckdb.DuckDBPyConnection, state: SideState) -> bool:
         if stamp.model != self.embedder.model or stamp.dim != state.dim or stamp.built_seq > state.last_seq:
             return False
-        newer = side_state(con, self.embedder.model, after=stamp.built_seq).after
+        newer = side_state(con, self.embedder.model, after=stamp.built_seq, dim=state.dim).after
         return newer <= rebuild_after(stamp.vectors)
 
     def _open_file(self) -> IndexFile | None:
