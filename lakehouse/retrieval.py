@@ -6,10 +6,11 @@ dropped, Porter stemming (fts's ``stem``). Scoring: BM25 with k1 = 1.2, b = 0.75
 idf = log10((N - df + 0.5) / (df + 0.5) + 1), exactly as fts (df kept per term in ``rag_terms``).
 
 Postings are rows (term_id, doc_id, tf, len) kept sorted by term in small row groups; the
-query's term ids are bound as constants, so the filter is pushed into the scan and zone maps
-skip other terms' row groups. Adding documents appends their postings (the next query finds
-them); appended rows are re-sorted once they grow (``catch_up``). A searcher reads the term
-and title dictionaries once (``IndexView``); scoring is one DuckDB query per search.
+query's terms are joined to them, and DuckDB's runtime join filter lets zone maps skip other
+terms' row groups. Adding documents appends their postings (the next query finds them);
+appended rows are re-sorted once they grow (``catch_up``). A searcher reads the term and title
+dictionaries once (``IndexView``); scoring is one prepared DuckDB statement per search
+(``_score``), planned once per connection and index version.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import os
 import re
 import threading
 import time
+import weakref
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
@@ -203,12 +205,16 @@ def query_terms(con: duckdb.DuckDBPyConnection, query: str, stems: dict[str, str
     return sorted({term for t in tokens if (term := stems[t])})
 
 
+_view_generations = itertools.count()
+
+
 class IndexView:
     """The index's dictionaries, read once from a connection: term -> (term_id, df), doc_id -> names.
 
     Scoring stays one DuckDB query over the postings; these maps spare each query a term lookup
     and a title lookup (~1 and ~2.4 ms at 100k documents). Valid while the connection's view of
-    the catalog is: a read-only connection, or until the caller writes to the index.
+    the catalog is: a read-only connection, or until the caller writes to the index. Each view
+    has its own ``generation``: scoring statements prepared under another are prepared again.
     """
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
@@ -225,6 +231,7 @@ class IndexView:
         self.doc_ids = {rag_id: doc_id for doc_id, (rag_id, _) in self.names.items()}
         self.next_term_id = max((term_id for term_id, _ in self.terms.values()), default=0) + 1
         self.next_doc_id = max(self.names, default=0) + 1
+        self.generation = next(_view_generations)
 
     def idf(self, df: int) -> float:
         return math.log10((self.docs - df + 0.5) / (df + 0.5) + 1)
@@ -304,6 +311,7 @@ def append_new_documents(
     updated.doc_ids = {**view.doc_ids, **{r["rag_id"]: r["doc_id"] for r in rows["new_documents"]}}
     updated.next_term_id = view.next_term_id + len(fresh)
     updated.next_doc_id = view.next_doc_id + len(docs)
+    updated.generation = next(_view_generations)
     return updated
 
 
@@ -312,27 +320,12 @@ def ranked(con: duckdb.DuckDBPyConnection, view: IndexView, terms: list[str], k:
     known = [view.terms[t] for t in terms if t in view.terms]
     if not known or not view.docs or k <= 0:
         return []
-
-    # Numbers we computed, written into the SQL: as bound parameters they keep DuckDB from pruning
-    # row groups at plan time (measured at 100k documents: 4.3 ms a query bound, 2.5 ms written).
-    def top(limit: int, at_least: float | None = None) -> list[tuple[int, float]]:
-        sql = render(
-            load("corpus/search"),
-            terms=", ".join(number_literal(term_id) for term_id, _ in known),
-            weights=" ".join(
-                f"WHEN {number_literal(t)} THEN {number_literal(view.idf(df))}" for t, df in known
-            ),
-            avgdl=number_literal(view.avgdl),
-            limit=number_literal(limit),
-            having="" if at_least is None else f"HAVING score >= {number_literal(at_least)}",
-        )
-        return con.execute(sql).fetchall()
-
-    rows = top(k + 1)
+    weights = [(term_id, view.idf(df)) for term_id, df in known]
+    rows = _score(con, view, weights, limit=k + 1)
     if len(rows) > k and rows[k][1] == rows[k - 1][1]:
         # Ties across the cut: every document scoring at least the tie, so rag_id, not doc_id,
         # decides who stays (the margin absorbs the last bits of a parallel sum's order).
-        rows = top(view.docs, at_least=rows[k][1] - TIE_MARGIN)
+        rows = _score(con, view, weights, at_least=rows[k][1] - TIE_MARGIN)
     unnamed = [doc_id for doc_id, _ in rows if doc_id not in view.names]
     if unnamed:  # indexed after this view was read (a concurrent add)
         id_list, params = bound_list("d", unnamed)
@@ -342,6 +335,56 @@ def ranked(con: duckdb.DuckDBPyConnection, view: IndexView, terms: list[str], k:
         )
     hits = [Hit(*view.names.get(doc_id, ("", "")), float(score)) for doc_id, score in rows]
     return sorted(hits, key=lambda h: (-h.score, h.rag_id))[:k]
+
+
+# The scoring statements prepared on each connection (a DuckDB connection keeps its own), and the
+# view generation they were prepared under.
+_prepared: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, tuple[int, set[str]]] = (
+    weakref.WeakKeyDictionary()
+)
+_prepared_lock = threading.Lock()
+
+
+def _score(
+    con: duckdb.DuckDBPyConnection,
+    view: IndexView,
+    weights: list[tuple[int, float]],
+    *,
+    limit: int | None = None,
+    at_least: float | None = None,
+) -> list[tuple[int, float]]:
+    """(doc_id, score) by ``sql/corpus/search.sql``, prepared once per connection, shape and view.
+
+    Planning was most of a query's cost; a prepared statement is planned once and executed with
+    the query's values. Its plan rests on the statistics of when it was prepared (DuckDB sizes a
+    perfect hash aggregate by the doc_id range, and fails on ids beyond it), so it is prepared
+    again for a new view, i.e. after the index changed. Term slots come in powers of two (unused
+    ones match no posting), so a connection holds a few statements, not one per query length.
+    """
+    slots = 1 << (len(weights) - 1).bit_length()
+    name = f"lh_bm25_{slots}_{'ties' if at_least is not None else limit}"
+    with _prepared_lock:
+        generation, names = _prepared.get(con, (None, set()))
+        if generation != view.generation:
+            generation, names = _prepared[con] = (view.generation, set())
+    if name not in names:
+        sql = render(
+            load("corpus/search"),
+            query_terms=", ".join(f"($t{i}::INTEGER, $w{i}::DOUBLE)" for i in range(slots)),
+            cut="HAVING score >= $at_least::DOUBLE"
+            if at_least is not None
+            else f"ORDER BY score DESC, doc_id LIMIT {number_literal(limit)}",
+        )
+        con.execute(f"PREPARE {name} AS {sql}")
+        names.add(name)
+    values: dict[str, int | float] = {"avgdl": view.avgdl}
+    for i, (term_id, idf) in enumerate(weights + [(-1, 0.0)] * (slots - len(weights))):
+        values[f"t{i}"], values[f"w{i}"] = term_id, idf
+    if at_least is not None:
+        values["at_least"] = at_least
+    # Literal arguments (numbers we computed): DuckDB cannot bind parameters into an EXECUTE.
+    arguments = ", ".join(f"{key} := {number_literal(value)}" for key, value in values.items())
+    return con.execute(f"EXECUTE {name}({arguments})").fetchall()
 
 
 def search(con: duckdb.DuckDBPyConnection, query: str, k: int, view: IndexView | None = None) -> list[Hit]:

@@ -273,6 +273,38 @@ def test_incremental_adds_replacements_and_resorts_rank_as_fts(
             assert ours == fts_ranking(con, query, 5), query
 
 
+def test_prepared_scoring_follows_the_index_as_it_grows() -> None:
+    # Statements prepared for 1 to 9 query terms (1, 2, 4, 8 and 16 slots) on 12 documents, then
+    # documents with doc_ids and terms beyond the statistics those plans were made with. fts ranks
+    # on a second database: its index would change this one's catalog, and DuckDB plans every
+    # prepared statement again after a catalog change.
+    words = ["deploy", "rollback", "queue", "leak", "cache", "timeout", "index", "shard", "quorum"]
+    small = [" ".join(words[:n]) for n in range(1, len(words) + 1)]
+    grown = [f"{query} zebra" for query in small]
+    first = varied_documents("a", 12, "quorum")
+    more = [*varied_documents("b", 400, "zebra"), Document("rag:zz", "zebra quorum", "shard")]
+    con, reference = duckdb.connect(), duckdb.connect()
+    try:
+        for c in (con, reference):
+            db.configure(c)
+            retrieval.prepare(c)
+            retrieval.index_documents(c, first)
+        view = retrieval.IndexView(con)
+
+        def ours(queries: list[str]) -> list[list[tuple[str, float]]]:
+            return [
+                [(h.rag_id, round(h.score, 9)) for h in retrieval.search(con, q, 5, view)] for q in queries
+            ]
+
+        assert ours(small) == [fts_ranking(reference, q, 5) for q in small]
+        view = retrieval.append_new_documents(con, view, more, 0)
+        retrieval.index_documents(reference, more)
+        assert ours(grown) == [fts_ranking(reference, q, 5) for q in grown]
+    finally:
+        con.close()
+        reference.close()
+
+
 def test_ties_at_the_cut_are_broken_by_rag_id_not_insertion_order(layout: Layout) -> None:
     # Identical documents score the same; added in reverse id order, so doc_id order is the opposite.
     docs = [Document(f"rag:same-{i}", "", "identical words here") for i in reversed(range(8))]

@@ -1,16 +1,17 @@
-/* BM25 top-k (k1 = 1.2, b = 0.75) over the query terms' postings, as doc_id and score. */
--- {{terms}}: the query's term ids; {{weights}}: `WHEN term_id THEN idf ...` with
--- idf = log10((N - df + 0.5) / (df + 0.5) + 1); {{avgdl}}: the mean document length; {{limit}}.
--- All are numbers the caller computed (from rag_terms and rag_stats), written as literals
--- by sqlfiles.number_literal: as bound parameters they cost 4.3 instead of 2.5 ms a query at 100k
--- documents (the IN list no longer prunes row groups at plan time).
--- The caller breaks score ties by rag_id: it asks for k + 1 rows, and when the last two tie, for every
--- row scoring at least the tied score (the having slot below: empty, or `HAVING score >= <that score>`).
+/* BM25 top-k (k1 = 1.2, b = 0.75) over the query terms' postings, as doc_id and score; prepared once per connection and shape. */
+-- The query terms come in as a VALUES list of typed parameters joined to the postings, one row
+-- per term: its term_id and its idf = log10((N - df + 0.5) / (df + 0.5) + 1). $avgdl is the mean
+-- document length. The slots, filled when the statement is prepared (retrieval.ranked):
+--   query_terms: the parameter pairs, e.g. `($t0::INTEGER, $w0::DOUBLE), ($t1::INTEGER, $w1::DOUBLE)`;
+--   cut:         `ORDER BY score DESC, doc_id LIMIT <k + 1>`, or when the last two of those tie,
+--                `HAVING score >= $at_least` (every document scoring at least the tie, unordered):
+--                the caller breaks ties by rag_id.
+-- Why a join: a parameter in the scan's filter (`term_id IN ($t0, ...)`) makes DuckDB plan the
+-- statement again on every EXECUTE; a join does not, and its runtime join filter still skips the
+-- row groups of other terms.
 SELECT doc_id,
-       sum(CASE term_id {{weights}} END * (tf * 2.2::DOUBLE) / (tf + 1.2::DOUBLE * (0.25::DOUBLE + 0.75::DOUBLE * len / {{avgdl}}))) AS score
-FROM rag_postings
-WHERE term_id IN ({{terms}})
+       sum(q.idf * (tf * 2.2::DOUBLE) / (tf + 1.2::DOUBLE * (0.25::DOUBLE + 0.75::DOUBLE * len / $avgdl::DOUBLE))) AS score
+FROM (VALUES {{query_terms}}) AS q(term_id, idf)
+JOIN rag_postings USING (term_id)
 GROUP BY doc_id
-{{having}}
-ORDER BY score DESC, doc_id
-LIMIT {{limit}}
+{{cut}}
