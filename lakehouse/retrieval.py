@@ -9,8 +9,8 @@ Postings are rows (term_id, doc_id, tf, len) kept sorted by term in small row gr
 query's terms are joined to them, and DuckDB's runtime join filter lets zone maps skip other
 terms' row groups. Adding documents appends their postings (the next query finds them);
 appended rows are re-sorted once they grow (``catch_up``). A searcher reads the term and title
-dictionaries once (``IndexView``); scoring is one prepared DuckDB statement per search
-(``_score``), planned once per connection and index version.
+dictionaries once (``IndexView``); scoring is one DuckDB statement per search, prepared once
+per connection and index version when it is used again (``_top``).
 """
 
 from __future__ import annotations
@@ -69,7 +69,8 @@ APPEND_SCHEMAS = {
 SORT_AFTER_ROWS = 8 * db.ROW_GROUP_SIZE
 TIE_MARGIN = 1e-9
 TEXT_CACHE_DOCS = 10_000  # a searcher keeps the title and text of up to this many retrieved documents
-HYBRID_DEPTH = 20  # hybrid retrieval fuses each method's top max(k, this)
+HYBRID_DEPTH = 20
+PREPARE_ON_USE = 3  # hybrid retrieval fuses each method's top max(k, this)
 
 
 def prepare(con: duckdb.DuckDBPyConnection) -> None:
@@ -321,11 +322,11 @@ def ranked(con: duckdb.DuckDBPyConnection, view: IndexView, terms: list[str], k:
     if not known or not view.docs or k <= 0:
         return []
     weights = [(term_id, view.idf(df)) for term_id, df in known]
-    rows = _score(con, view, weights, limit=k + 1)
+    rows = _top(con, view, weights, k + 1)
     if len(rows) > k and rows[k][1] == rows[k - 1][1]:
         # Ties across the cut: every document scoring at least the tie, so rag_id, not doc_id,
         # decides who stays (the margin absorbs the last bits of a parallel sum's order).
-        rows = _score(con, view, weights, at_least=rows[k][1] - TIE_MARGIN)
+        rows = _score_once(con, view, weights, view.docs, at_least=rows[k][1] - TIE_MARGIN)
     unnamed = [doc_id for doc_id, _ in rows if doc_id not in view.names]
     if unnamed:  # indexed after this view was read (a concurrent add)
         id_list, params = bound_list("d", unnamed)
@@ -337,54 +338,72 @@ def ranked(con: duckdb.DuckDBPyConnection, view: IndexView, terms: list[str], k:
     return sorted(hits, key=lambda h: (-h.score, h.rag_id))[:k]
 
 
-# The scoring statements prepared on each connection (a DuckDB connection keeps its own), and the
-# view generation they were prepared under.
-_prepared: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, tuple[int, set[str]]] = (
+# Per connection (each DuckDB connection keeps its own prepared statements; one thread uses a
+# connection at a time): the view generation, and how often each scoring statement was asked for
+# under it (prepared at the PREPARE_ON_USE-th time).
+_prepared: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, tuple[int, dict[str, int]]] = (
     weakref.WeakKeyDictionary()
 )
-_prepared_lock = threading.Lock()
 
 
-def _score(
-    con: duckdb.DuckDBPyConnection,
-    view: IndexView,
-    weights: list[tuple[int, float]],
-    *,
-    limit: int | None = None,
-    at_least: float | None = None,
+def _top(
+    con: duckdb.DuckDBPyConnection, view: IndexView, weights: list[tuple[int, float]], limit: int
 ) -> list[tuple[int, float]]:
-    """(doc_id, score) by ``sql/corpus/search.sql``, prepared once per connection, shape and view.
+    """The best ``limit`` (doc_id, score): one-shot SQL the first times a connection asks a query of
+    this shape on this view, then a prepared statement.
 
-    Planning was most of a query's cost; a prepared statement is planned once and executed with
-    the query's values. Its plan rests on the statistics of when it was prepared (DuckDB sizes a
-    perfect hash aggregate by the doc_id range, and fails on ids beyond it), so it is prepared
-    again for a new view, i.e. after the index changed. Term slots come in powers of two (unused
-    ones match no posting), so a connection holds a few statements, not one per query length.
+    Planning is most of a query's cost (~0.9 of 1.4 ms at 100k documents), and a prepared
+    statement is planned once. But its plan keeps the statistics of when it was prepared (DuckDB
+    sizes a perfect hash aggregate by the doc_id range, and fails on ids added later), so it is
+    only valid for one view. Where the view changes with nearly every query (a writable searcher
+    under adds), preparing at once would plan as often as one-shot SQL and execute on top: hence
+    prepare at the ``PREPARE_ON_USE``-th use (bench/NOTES.md has the measurements). Term slots come
+    in powers of two (unused ones match no posting), so a connection holds a few statements.
     """
     slots = 1 << (len(weights) - 1).bit_length()
-    name = f"lh_bm25_{slots}_{'ties' if at_least is not None else limit}"
-    with _prepared_lock:
-        generation, names = _prepared.get(con, (None, set()))
-        if generation != view.generation:
-            generation, names = _prepared[con] = (view.generation, set())
-    if name not in names:
+    name = f"lh_bm25_{slots}_{limit}"
+    generation, statements = _prepared.get(con, (None, {}))
+    if generation != view.generation:
+        _prepared[con] = (view.generation, statements := {})
+    uses = statements[name] = statements.get(name, 0) + 1
+    if uses < PREPARE_ON_USE:
+        return _score_once(con, view, weights, limit)
+    if uses == PREPARE_ON_USE:
         sql = render(
-            load("corpus/search"),
+            load("corpus/search_prepared"),
             query_terms=", ".join(f"($t{i}::INTEGER, $w{i}::DOUBLE)" for i in range(slots)),
-            cut="HAVING score >= $at_least::DOUBLE"
-            if at_least is not None
-            else f"ORDER BY score DESC, doc_id LIMIT {number_literal(limit)}",
+            limit=number_literal(limit),
         )
         con.execute(f"PREPARE {name} AS {sql}")
-        names.add(name)
     values: dict[str, int | float] = {"avgdl": view.avgdl}
     for i, (term_id, idf) in enumerate(weights + [(-1, 0.0)] * (slots - len(weights))):
         values[f"t{i}"], values[f"w{i}"] = term_id, idf
-    if at_least is not None:
-        values["at_least"] = at_least
     # Literal arguments (numbers we computed): DuckDB cannot bind parameters into an EXECUTE.
     arguments = ", ".join(f"{key} := {number_literal(value)}" for key, value in values.items())
     return con.execute(f"EXECUTE {name}({arguments})").fetchall()
+
+
+def _score_once(
+    con: duckdb.DuckDBPyConnection,
+    view: IndexView,
+    weights: list[tuple[int, float]],
+    limit: int,
+    at_least: float | None = None,
+) -> list[tuple[int, float]]:
+    """The best ``limit`` (doc_id, score) by one-shot SQL, optionally only those scoring at least ``at_least``.
+
+    Numbers we computed, written into the SQL: as bound parameters they keep DuckDB from pruning
+    row groups at plan time (measured at 100k documents: 4.3 ms a query bound, 2.5 ms written).
+    """
+    sql = render(
+        load("corpus/search"),
+        terms=", ".join(number_literal(term_id) for term_id, _ in weights),
+        weights=" ".join(f"WHEN {number_literal(t)} THEN {number_literal(idf)}" for t, idf in weights),
+        avgdl=number_literal(view.avgdl),
+        limit=number_literal(limit),
+        having="" if at_least is None else f"HAVING score >= {number_literal(at_least)}",
+    )
+    return con.execute(sql).fetchall()
 
 
 def search(con: duckdb.DuckDBPyConnection, query: str, k: int, view: IndexView | None = None) -> list[Hit]:

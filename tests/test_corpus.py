@@ -292,9 +292,13 @@ def test_prepared_scoring_follows_the_index_as_it_grows() -> None:
         view = retrieval.IndexView(con)
 
         def ours(queries: list[str]) -> list[list[tuple[str, float]]]:
-            return [
-                [(h.rag_id, round(h.score, 9)) for h in retrieval.search(con, q, 5, view)] for q in queries
+            # Each query as often as it takes to be prepared, and once more: every answer the same.
+            answers = [
+                [[(h.rag_id, round(h.score, 9)) for h in retrieval.search(con, q, 5, view)] for q in queries]
+                for _ in range(retrieval.PREPARE_ON_USE + 1)
             ]
+            assert all(a == answers[0] for a in answers)
+            return answers[0]
 
         assert ours(small) == [fts_ranking(reference, q, 5) for q in small]
         view = retrieval.append_new_documents(con, view, more, 0)

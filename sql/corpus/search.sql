@@ -1,17 +1,18 @@
-/* BM25 top-k (k1 = 1.2, b = 0.75) over the query terms' postings, as doc_id and score; prepared once per connection and shape. */
--- The query terms come in as a VALUES list of typed parameters joined to the postings, one row
--- per term: its term_id and its idf = log10((N - df + 0.5) / (df + 0.5) + 1). $avgdl is the mean
--- document length. The slots, filled when the statement is prepared (retrieval.ranked):
---   query_terms: the parameter pairs, e.g. `($t0::INTEGER, $w0::DOUBLE), ($t1::INTEGER, $w1::DOUBLE)`;
---   cut:         `ORDER BY score DESC, doc_id LIMIT <k + 1>`, or when the last two of those tie,
---                `HAVING score >= $at_least` (every document scoring at least the tie, unordered):
---                the caller breaks ties by rag_id.
--- Why a join: a parameter in the scan's filter (`term_id IN ($t0, ...)`) makes DuckDB plan the
--- statement again on every EXECUTE; a join does not, and its runtime join filter still skips the
--- row groups of other terms.
+/* BM25 top-k (k1 = 1.2, b = 0.75) over the query terms' postings, as doc_id and score: one-shot SQL with the values written in. */
+-- The slots hold numbers the caller computed (from rag_terms and rag_stats), written as literals by
+-- sqlfiles.number_literal, so the IN list prunes row groups when the statement is planned:
+--   terms:   the query's term ids;
+--   weights: `WHEN term_id THEN idf ...` with idf = log10((N - df + 0.5) / (df + 0.5) + 1);
+--   avgdl:   the mean document length;
+--   having:  empty, or `HAVING score >= <tied score>` (every document at a tie: the caller breaks
+--            ties by rag_id, asking for k + 1 rows first);
+--   limit:   k + 1, or the number of documents.
+-- search_prepared.sql scores the same way for a connection's repeated queries; keep the two alike.
 SELECT doc_id,
-       sum(q.idf * (tf * 2.2::DOUBLE) / (tf + 1.2::DOUBLE * (0.25::DOUBLE + 0.75::DOUBLE * len / $avgdl::DOUBLE))) AS score
-FROM (VALUES {{query_terms}}) AS q(term_id, idf)
-JOIN rag_postings USING (term_id)
+       sum(CASE term_id {{weights}} END * (tf * 2.2::DOUBLE) / (tf + 1.2::DOUBLE * (0.25::DOUBLE + 0.75::DOUBLE * len / {{avgdl}}))) AS score
+FROM rag_postings
+WHERE term_id IN ({{terms}})
 GROUP BY doc_id
-{{cut}}
+{{having}}
+ORDER BY score DESC, doc_id
+LIMIT {{limit}}
