@@ -95,7 +95,12 @@ class Session:
             else self._corpus_size
         )
         return replay.run(
-            request, self.layout, searcher=self.searcher, gateway=self.gateway, corpus_size=size
+            request,
+            self.layout,
+            searcher=self.searcher,
+            gateway=self.gateway,
+            corpus_size=size,
+            appender=self.appender,
         )
 
     def add_documents(self, docs: list[Document], report: corpus.AddReport) -> None:

@@ -316,13 +316,18 @@ def append_new_documents(
     return updated
 
 
-def ranked(con: duckdb.DuckDBPyConnection, view: IndexView, terms: list[str], k: int) -> list[Hit]:
-    """BM25 top-k for already tokenized terms, best first, ties broken by rag_id."""
+def ranked(
+    con: duckdb.DuckDBPyConnection, view: IndexView, terms: list[str], k: int, *, prepared: bool = True
+) -> list[Hit]:
+    """BM25 top-k for already tokenized terms, best first, ties broken by rag_id.
+
+    ``prepared=False`` plans the query afresh, on the data it reads (see :meth:`Searcher.search`).
+    """
     known = [view.terms[t] for t in terms if t in view.terms]
     if not known or not view.docs or k <= 0:
         return []
     weights = [(term_id, view.idf(df)) for term_id, df in known]
-    rows = _top(con, view, weights, k + 1)
+    rows = _top(con, view, weights, k + 1) if prepared else _score_once(con, view, weights, k + 1)
     if len(rows) > k and rows[k][1] == rows[k - 1][1]:
         # Ties across the cut: every document scoring at least the tie, so rag_id, not doc_id,
         # decides who stays (the margin absorbs the last bits of a parallel sum's order).
@@ -406,12 +411,19 @@ def _score_once(
     return con.execute(sql).fetchall()
 
 
-def search(con: duckdb.DuckDBPyConnection, query: str, k: int, view: IndexView | None = None) -> list[Hit]:
+def search(
+    con: duckdb.DuckDBPyConnection,
+    query: str,
+    k: int,
+    view: IndexView | None = None,
+    *,
+    prepared: bool = True,
+) -> list[Hit]:
     """Top-k documents for a query, best first (ties by rag_id)."""
     try:
         view = view or IndexView(con)
         terms = query_terms(con, query, view.stems)
-        return ranked(con, view, terms, k) if terms else []
+        return ranked(con, view, terms, k, prepared=prepared) if terms else []
     except duckdb.Error as exc:
         raise CatalogError(f"retrieval query failed: {db.one_line(exc)}") from exc
 
@@ -476,6 +488,7 @@ class Searcher:
         self._view_lock = threading.Lock()
         self._texts: dict[str, tuple[str, str, str]] = {}
         self._adds = Coalescer(self._index_added)
+        self._commits = 0  # odd while an add is being indexed; see search()
         # More queries in flight than cores only adds switching: 50 threads searched 30 % slower than 2.
         self._running = threading.BoundedSemaphore(os.cpu_count() or 2)
         self.vectors = vectors.VectorSearch(layout, embedder) if embedder else None
@@ -544,8 +557,27 @@ class Searcher:
     def search(self, query: str, k: int) -> tuple[list[Hit], float]:
         start = time.perf_counter()
         with self._running:
-            hits = search(self.cursor, query, k, self.view)
+            hits = self._search_committed(query, k)
         return hits, (time.perf_counter() - start) * 1000
+
+    def _search_committed(self, query: str, k: int) -> list[Hit]:
+        """Search; where an add was indexed meanwhile, search again by one-shot SQL.
+
+        A prepared plan is only valid on the data its view saw (it keeps that data's statistics),
+        and an add can commit between reading the view and executing the plan. So an answer
+        counts only if no add was being indexed from before the search to after it; a one-shot
+        query is planned on the data it reads, whatever commits around it.
+        """
+        before = self._commits
+        if before % 2 == 0:
+            try:
+                hits = search(self.cursor, query, k, self.view)
+                if self._commits == before:
+                    return hits
+            except CatalogError:
+                if self._commits == before:
+                    raise
+        return search(self.cursor, query, k, self.view, prepared=False)
 
     def retrieve(self, query: str, k: int, method: str = "bm25") -> tuple[list[Hit], float]:
         """Top-k by BM25, by vector (cosine similarity) or hybrid (reciprocal rank fusion of both).
@@ -606,7 +638,11 @@ class Searcher:
                 changed += corpus.append(self.layout, docs, report, self.corpus)
             if not (changed or foreign):
                 return
-            self._view = self._index([*foreign, *changed])
+            self._commits += 1  # only the flushing thread writes it (one flush at a time)
+            try:
+                self._view = self._index([*foreign, *changed])
+            finally:
+                self._commits += 1
             if self.vectors is not None and not self.in_memory:
                 self._embed_added(changed, batches)
         for doc in [*foreign, *changed]:

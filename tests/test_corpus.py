@@ -309,6 +309,33 @@ def test_prepared_scoring_follows_the_index_as_it_grows() -> None:
         reference.close()
 
 
+def test_an_add_committed_under_a_prepared_search_does_not_break_it(
+    layout: Layout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The race of 50 replay threads and adds, made deterministic: the add commits documents with
+    # doc_ids beyond the prepared plan's statistics after the search has read its view.
+    query = "deploy rollback queue"
+    retrieval.add_documents(layout, varied_documents("a", 12, "quorum"), corpus.AddReport())
+    more = varied_documents("b", 400, "zebra")
+    real_search = retrieval.search
+    with retrieval.Searcher(layout, writable=True) as searcher:
+        for _ in range(retrieval.PREPARE_ON_USE):
+            searcher.search(query, 5)  # prepared by now
+
+        def add_meanwhile(*args: object, **kwargs: object) -> list[retrieval.Hit]:
+            if more:
+                searcher.add([more.pop() for _ in range(len(more))], corpus.AddReport())
+            return real_search(*args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(retrieval, "search", add_meanwhile)
+        hits, _ = searcher.search(query, 5)
+        monkeypatch.undo()
+    with retrieval.Searcher(layout) as fresh:
+        expected, _ = fresh.search(query, 5)
+    assert not more and [(h.rag_id, h.score) for h in hits] == [(h.rag_id, h.score) for h in expected]
+    assert any(h.rag_id.startswith("rag:b") for h in hits)  # the added documents were searched
+
+
 def test_ties_at_the_cut_are_broken_by_rag_id_not_insertion_order(layout: Layout) -> None:
     # Identical documents score the same; added in reverse id order, so doc_id order is the opposite.
     docs = [Document(f"rag:same-{i}", "", "identical words here") for i in reversed(range(8))]

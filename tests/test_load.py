@@ -6,12 +6,16 @@ import json
 import subprocess
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from lakehouse import batch
 from lakehouse.coalesce import Coalescer
 from lakehouse.files import GroupAppender
+from lakehouse.paths import Layout
+from lakehouse.replay import ReplayRequest
 
 LOAD = Path(__file__).resolve().parents[1] / "bench" / "load.py"
 
@@ -76,6 +80,20 @@ def test_group_appender_keeps_every_line_whole_across_threads(tmp_path: Path) ->
         thread.join()
     records = [json.loads(line) for line in path.read_text().splitlines()]
     assert sorted((r["worker"], r["i"]) for r in records) == [(w, i) for w in range(16) for i in range(50)]
+
+
+@pytest.mark.fast
+def test_session_replays_append_their_log_lines_through_its_group_appender(layout: Layout) -> None:
+    flushed: list[int] = []
+    with batch.Session(layout, retrieval_needed=False, gateway_needed=False) as session:
+        write = session.appender._write
+        session.appender._group._flush = lambda lines: (flushed.append(len(lines)), write(lines))
+        requests = [ReplayRequest(task=f"task {i}", dry_run=True, no_retrieval=True) for i in range(40)]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            records = list(pool.map(session.replay, requests))
+    logged = [json.loads(line) for line in layout.replay_runs.read_text().splitlines()]
+    assert sum(flushed) == 40  # every line went through one group commit, none appended on its own
+    assert sorted(r["recorded_run_id"] for r in logged) == sorted(r["recorded_run_id"] for r in records)
 
 
 @pytest.mark.fast
