@@ -86,7 +86,7 @@ class GroupAppender:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._group: Coalescer[str] = Coalescer(self._write)
+        self._group: Coalescer[str, None] = Coalescer(self._write)
 
     def append(self, line: str) -> None:
         self._group.submit(line)

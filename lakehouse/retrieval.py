@@ -69,8 +69,8 @@ APPEND_SCHEMAS = {
 SORT_AFTER_ROWS = 8 * db.ROW_GROUP_SIZE
 TIE_MARGIN = 1e-9
 TEXT_CACHE_DOCS = 10_000  # a searcher keeps the title and text of up to this many retrieved documents
-HYBRID_DEPTH = 20
-PREPARE_ON_USE = 3  # hybrid retrieval fuses each method's top max(k, this)
+HYBRID_DEPTH = 20  # hybrid retrieval fuses each method's top max(k, this)
+PREPARE_ON_USE = 3  # a connection prepares a query shape at its third use on one view (see _top)
 
 
 def prepare(con: duckdb.DuckDBPyConnection) -> None:
@@ -323,11 +323,55 @@ def ranked(
 
     ``prepared=False`` plans the query afresh, on the data it reads (see :meth:`Searcher.search`).
     """
-    known = [view.terms[t] for t in terms if t in view.terms]
-    if not known or not view.docs or k <= 0:
+    weights = _weights(view, terms)
+    if not weights or k <= 0:
         return []
-    weights = [(term_id, view.idf(df)) for term_id, df in known]
     rows = _top(con, view, weights, k + 1) if prepared else _score_once(con, view, weights, k + 1)
+    return _hits(con, view, weights, rows, k)
+
+
+def ranked_many(
+    con: duckdb.DuckDBPyConnection, view: IndexView, queries: list[tuple[list[str], int]]
+) -> list[list[Hit]]:
+    """What :func:`ranked` answers for each ``(terms, k)``, the scoring done by one statement for all."""
+    weights = [_weights(view, terms) if k > 0 else [] for terms, k in queries]
+    rows: dict[int, list[tuple[int, float]]] = {n: [] for n, w in enumerate(weights) if w}
+    if rows:
+        sql = render(
+            load("corpus/search_batch"),
+            query_terms=", ".join(
+                f"({n}, {number_literal(term_id)}, {number_literal(idf)})"
+                for n in rows
+                for term_id, idf in weights[n]
+            ),
+            terms=", ".join(number_literal(t) for t in sorted({t for n in rows for t, _ in weights[n]})),
+            avgdl=number_literal(view.avgdl),
+            limit=number_literal(max(queries[n][1] for n in rows) + 1),
+        )
+        for query_no, doc_id, score in con.execute(sql).fetchall():
+            rows[query_no].append((doc_id, score))
+    answers: list[list[Hit]] = []
+    for n, (_, k) in enumerate(queries):
+        top = sorted(rows[n], key=lambda row: (-row[1], row[0]))[: k + 1] if n in rows else []
+        answers.append(_hits(con, view, weights[n], top, k) if top else [])
+    return answers
+
+
+def _weights(view: IndexView, terms: list[str]) -> list[tuple[int, float]]:
+    """(term_id, idf) of the query terms the index knows."""
+    if not view.docs:
+        return []
+    return [(term_id, view.idf(df)) for term_id, df in (view.terms[t] for t in terms if t in view.terms)]
+
+
+def _hits(
+    con: duckdb.DuckDBPyConnection,
+    view: IndexView,
+    weights: list[tuple[int, float]],
+    rows: list[tuple[int, float]],
+    k: int,
+) -> list[Hit]:
+    """The top k of the best k + 1 (doc_id, score), named, ties at the cut broken by rag_id."""
     if len(rows) > k and rows[k][1] == rows[k - 1][1]:
         # Ties across the cut: every document scoring at least the tie, so rag_id, not doc_id,
         # decides who stays (the margin absorbs the last bits of a parallel sum's order).
@@ -487,10 +531,13 @@ class Searcher:
         self._view: IndexView | None = None
         self._view_lock = threading.Lock()
         self._texts: dict[str, tuple[str, str, str]] = {}
-        self._adds = Coalescer(self._index_added)
-        self._commits = 0  # odd while an add is being indexed; see search()
+        self._adds: Coalescer[tuple[list[Document], corpus.AddReport], None] = Coalescer(self._index_added)
+        self._commits = 0  # odd while an add is being indexed; see _ranked_committed()
         # More queries in flight than cores only adds switching: 50 threads searched 30 % slower than 2.
         self._running = threading.BoundedSemaphore(os.cpu_count() or 2)
+        self._searches: Coalescer[tuple[list[str], int], list[Hit]] = Coalescer(
+            self._rank_queued, flushes=os.cpu_count() or 2
+        )
         self.vectors = vectors.VectorSearch(layout, embedder) if embedder else None
 
     def _open(self) -> duckdb.DuckDBPyConnection:
@@ -555,29 +602,48 @@ class Searcher:
         return self._view
 
     def search(self, query: str, k: int) -> tuple[list[Hit], float]:
-        start = time.perf_counter()
-        with self._running:
-            hits = self._search_committed(query, k)
-        return hits, (time.perf_counter() - start) * 1000
+        """BM25 top-k, and the milliseconds it took.
 
-    def _search_committed(self, query: str, k: int) -> list[Hit]:
-        """Search; where an add was indexed meanwhile, search again by one-shot SQL.
+        Thread-safe. Queries asked while others are being scored queue up and are scored together
+        by one statement (:func:`ranked_many`): under many threads, a statement's fixed cost is
+        most of a query's (planning, and the GIL hand-offs of DuckDB's Python client).
+        """
+        start = time.perf_counter()
+        try:
+            terms = query_terms(self.cursor, query, self.view.stems)
+        except duckdb.Error as exc:
+            raise CatalogError(f"retrieval query failed: {db.one_line(exc)}") from exc
+        hits = self._searches.submit((terms, k)) if terms else None
+        return hits or [], (time.perf_counter() - start) * 1000
+
+    def _rank_queued(self, queries: list[tuple[list[str], int]]) -> list[list[Hit]]:
+        """A lone query as :func:`ranked` answers it (prepared statements), several by one statement."""
+        with self._running:
+            try:
+                if len(queries) == 1:
+                    return [self._ranked_committed(*queries[0])]
+                return ranked_many(self.cursor, self.view, queries)
+            except duckdb.Error as exc:
+                raise CatalogError(f"retrieval query failed: {db.one_line(exc)}") from exc
+
+    def _ranked_committed(self, terms: list[str], k: int) -> list[Hit]:
+        """Rank; where an add was indexed meanwhile, rank again by one-shot SQL.
 
         A prepared plan is only valid on the data its view saw (it keeps that data's statistics),
         and an add can commit between reading the view and executing the plan. So an answer
-        counts only if no add was being indexed from before the search to after it; a one-shot
+        counts only if no add was being indexed from before the query to after it; a one-shot
         query is planned on the data it reads, whatever commits around it.
         """
         before = self._commits
         if before % 2 == 0:
             try:
-                hits = search(self.cursor, query, k, self.view)
+                hits = ranked(self.cursor, self.view, terms, k)
                 if self._commits == before:
                     return hits
-            except CatalogError:
+            except duckdb.Error:
                 if self._commits == before:
                     raise
-        return search(self.cursor, query, k, self.view, prepared=False)
+        return ranked(self.cursor, self.view, terms, k, prepared=False)
 
     def retrieve(self, query: str, k: int, method: str = "bm25") -> tuple[list[Hit], float]:
         """Top-k by BM25, by vector (cosine similarity) or hybrid (reciprocal rank fusion of both).

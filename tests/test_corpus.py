@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -309,6 +310,67 @@ def test_prepared_scoring_follows_the_index_as_it_grows() -> None:
         reference.close()
 
 
+def test_queries_ranked_together_rank_as_each_alone() -> None:
+    docs = [
+        *varied_documents("a", 40, "quorum"),
+        *(Document(f"rag:same-{i}", "", "identical rollback queue words") for i in reversed(range(6))),
+    ]
+    asked = [
+        ("deploy rollback", 5),
+        ("identical rollback queue", 3),  # six documents tie across the cut
+        ("quorum", 1),
+        ("leak cache-miss v2 café", 10),
+        ("unknownword", 5),  # no index term: no hits
+        ("deploy", 0),
+        ("rollback queue", 7),
+    ]
+    con = duckdb.connect()
+    try:
+        db.configure(con)
+        retrieval.prepare(con)
+        retrieval.index_documents(con, docs)
+        view = retrieval.IndexView(con)
+        queries = [(retrieval.query_terms(con, q, view.stems), k) for q, k in asked]
+        together = retrieval.ranked_many(con, view, queries)
+        alone = [retrieval.ranked(con, view, terms, k) for terms, k in queries]
+        assert together == alone
+        assert [[(h.rag_id, round(h.score, 9)) for h in hits] for hits in together[:4]] == [
+            fts_ranking(con, q, k) for q, k in asked[:4]
+        ]
+        assert [h.rag_id for h in together[1]] == ["rag:same-0", "rag:same-1", "rag:same-2"]
+        assert together[4] == [] and together[5] == [] and len(together[3]) == 10
+    finally:
+        con.close()
+
+
+def test_concurrent_searches_are_scored_together_and_answer_as_alone(
+    layout: Layout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    retrieval.add_documents(layout, varied_documents("a", 60, "quorum"), corpus.AddReport())
+    queries = ["deploy rollback", "quorum leak", "café", "queue and cache-miss", "v2 deploy", "naïve"]
+    with retrieval.Searcher(layout) as searcher:
+        expected = {q: searcher.search(q, 4)[0] for q in queries}
+        real_ranked, real_many = retrieval.ranked, retrieval.ranked_many
+        batches: list[int] = []
+
+        def lone_query_waits_for_a_queue(*args: object, **kwargs: object) -> list[retrieval.Hit]:
+            deadline = time.monotonic() + 5
+            while len(searcher._searches._queue) < 3 and time.monotonic() < deadline:
+                time.sleep(0.005)  # the others queue up meanwhile
+            return real_ranked(*args, **kwargs)  # type: ignore[arg-type]
+
+        def counted(*args: object) -> list[list[retrieval.Hit]]:
+            batches.append(len(args[2]))  # type: ignore[arg-type]
+            return real_many(*args)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(retrieval, "ranked", lone_query_waits_for_a_queue)
+        monkeypatch.setattr(retrieval, "ranked_many", counted)
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            answers = list(pool.map(lambda q: (q, searcher.search(q, 4)[0]), queries * 4))
+    assert batches and max(batches) >= 3  # queued queries were scored by one statement
+    assert all(hits == expected[q] for q, hits in answers)
+
+
 def test_an_add_committed_under_a_prepared_search_does_not_break_it(
     layout: Layout, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -317,7 +379,7 @@ def test_an_add_committed_under_a_prepared_search_does_not_break_it(
     query = "deploy rollback queue"
     retrieval.add_documents(layout, varied_documents("a", 12, "quorum"), corpus.AddReport())
     more = varied_documents("b", 400, "zebra")
-    real_search = retrieval.search
+    real_ranked = retrieval.ranked
     with retrieval.Searcher(layout, writable=True) as searcher:
         for _ in range(retrieval.PREPARE_ON_USE):
             searcher.search(query, 5)  # prepared by now
@@ -325,9 +387,9 @@ def test_an_add_committed_under_a_prepared_search_does_not_break_it(
         def add_meanwhile(*args: object, **kwargs: object) -> list[retrieval.Hit]:
             if more:
                 searcher.add([more.pop() for _ in range(len(more))], corpus.AddReport())
-            return real_search(*args, **kwargs)  # type: ignore[arg-type]
+            return real_ranked(*args, **kwargs)  # type: ignore[arg-type]
 
-        monkeypatch.setattr(retrieval, "search", add_meanwhile)
+        monkeypatch.setattr(retrieval, "ranked", add_meanwhile)
         hits, _ = searcher.search(query, 5)
         monkeypatch.undo()
     with retrieval.Searcher(layout) as fresh:

@@ -87,7 +87,12 @@ def test_session_replays_append_their_log_lines_through_its_group_appender(layou
     flushed: list[int] = []
     with batch.Session(layout, retrieval_needed=False, gateway_needed=False) as session:
         write = session.appender._write
-        session.appender._group._flush = lambda lines: (flushed.append(len(lines)), write(lines))
+
+        def counted(lines: list[str]) -> None:
+            flushed.append(len(lines))
+            write(lines)
+
+        session.appender._group._flush = counted
         requests = [ReplayRequest(task=f"task {i}", dry_run=True, no_retrieval=True) for i in range(40)]
         with ThreadPoolExecutor(max_workers=8) as pool:
             records = list(pool.map(session.replay, requests))
@@ -108,7 +113,7 @@ def test_coalescer_batches_waiting_items_and_reports_a_failed_flush_to_each(tmp_
         if 99 in items:
             raise ValueError("disk full")
 
-    coalescer: Coalescer[int] = Coalescer(flush)
+    coalescer: Coalescer[int, None] = Coalescer(flush)
     errors: dict[int, str] = {}
 
     def submit(item: int) -> None:
