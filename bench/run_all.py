@@ -60,7 +60,9 @@ def retrieval_section(r: dict) -> list[str]:
         "## retrieval (`bench/retrieval.py --json`)",
         "",
         f"{r['docs']:,} synthetic documents (Zipf word frequencies with English stop words at the head), "
-        f"{r['queries']} known-item queries (4 content words of one document), top-{r['k']}, in-memory DuckDB.",
+        f"{r['queries']} known-item queries (4 content words of one document), top-{r['k']}, "
+        "searched on a catalog file opened read-only (as a replay's searcher opens it), each of our queries "
+        "followed by `match_bm25`'s for the same query.",
         "",
         "| figure | lakehouse postings query | fts `match_bm25` | target | |",
         "|---|---|---|---|---|",
