@@ -321,7 +321,7 @@ def ranked(
 ) -> list[Hit]:
     """BM25 top-k for already tokenized terms, best first, ties broken by rag_id.
 
-    ``prepared=False`` plans the query afresh, on the data it reads (see :meth:`Searcher.search`).
+    ``prepared=False`` plans the query afresh, on the data it reads (see :meth:`Searcher._ranked_committed`).
     """
     weights = _weights(view, terms)
     if not weights or k <= 0:
@@ -455,19 +455,12 @@ def _score_once(
     return con.execute(sql).fetchall()
 
 
-def search(
-    con: duckdb.DuckDBPyConnection,
-    query: str,
-    k: int,
-    view: IndexView | None = None,
-    *,
-    prepared: bool = True,
-) -> list[Hit]:
+def search(con: duckdb.DuckDBPyConnection, query: str, k: int, view: IndexView | None = None) -> list[Hit]:
     """Top-k documents for a query, best first (ties by rag_id)."""
     try:
         view = view or IndexView(con)
         terms = query_terms(con, query, view.stems)
-        return ranked(con, view, terms, k, prepared=prepared) if terms else []
+        return ranked(con, view, terms, k) if terms else []
     except duckdb.Error as exc:
         raise CatalogError(f"retrieval query failed: {db.one_line(exc)}") from exc
 
