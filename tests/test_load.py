@@ -136,3 +136,37 @@ def test_coalescer_batches_waiting_items_and_reports_a_failed_flush_to_each(tmp_
         thread.join()
     assert batches[0] == [0] and sorted(batches[1]) == [1, 2, 99] and len(batches) == 2
     assert errors == {1: "disk full", 2: "disk full", 99: "disk full"}
+
+
+@pytest.mark.fast
+def test_coalescer_with_several_flushes_gives_each_caller_its_own_result() -> None:
+    running, most, batches = 0, 0, []
+    lock = threading.Lock()
+
+    def flush(items: list[int]) -> list[int]:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+            batches.append(len(items))
+        threading.Event().wait(0.002)  # long enough for others to queue up
+        with lock:
+            running -= 1
+        return [item * 2 for item in items]
+
+    coalescer: Coalescer[int, int] = Coalescer(flush, flushes=2)
+    answers: dict[int, int | None] = {}
+
+    def submit(worker: int) -> None:
+        for i in range(100):
+            item = worker * 1000 + i
+            answers[item] = coalescer.submit(item)
+
+    threads = [threading.Thread(target=submit, args=(w,)) for w in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads)
+    assert answers == {w * 1000 + i: (w * 1000 + i) * 2 for w in range(16) for i in range(100)}
+    assert most == 2 and max(batches) > 1 and sum(batches) == 1600
