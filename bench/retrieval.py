@@ -15,7 +15,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import duckdb
 
@@ -24,6 +26,8 @@ from common import machine
 
 from lakehouse import db, retrieval
 from lakehouse.types import Document
+
+T = TypeVar("T")
 
 SYLLABLES = [
     "ka",
@@ -138,12 +142,8 @@ def measure(
     ours_ms, ref_ms, same_top, ours_hit, ref_hit = [], [], 0, 0, 0
     retrieval.search(con, "warm up", args.k, view)
     for query, target in queries:
-        start = time.perf_counter()
-        hits = retrieval.search(con, query, args.k, view)
-        ours_ms.append((time.perf_counter() - start) * 1000)
-        start = time.perf_counter()
-        ref = con.execute(REFERENCE_SQL, {"q": query, "k": args.k}).fetchall()
-        ref_ms.append((time.perf_counter() - start) * 1000)
+        hits = timed(ours_ms, retrieval.search, con, query, args.k, view)
+        ref = timed(ref_ms, reference, con, query, args.k)
         same_top += [h.rag_id for h in hits] == [r[0] for r in ref]
         ours_hit += target in {h.rag_id for h in hits}
         ref_hit += target in {r[0] for r in ref}
@@ -154,16 +154,25 @@ def measure_back_to_back(
     con: duckdb.DuckDBPyConnection, view: retrieval.IndexView, queries: list[tuple[str, str]], k: int
 ) -> tuple[list[float], list[float]]:
     """Each method's queries in a row (warm caches): context for the interleaved figures, not the target's measure."""
-    ours_ms, ref_ms = [], []
+    ours_ms: list[float] = []
+    ref_ms: list[float] = []
     for query, _ in queries:
-        start = time.perf_counter()
-        retrieval.search(con, query, k, view)
-        ours_ms.append((time.perf_counter() - start) * 1000)
+        timed(ours_ms, retrieval.search, con, query, k, view)
     for query, _ in queries:
-        start = time.perf_counter()
-        con.execute(REFERENCE_SQL, {"q": query, "k": k}).fetchall()
-        ref_ms.append((time.perf_counter() - start) * 1000)
+        timed(ref_ms, reference, con, query, k)
     return ours_ms, ref_ms
+
+
+def timed(into: list[float], fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)``, its milliseconds appended to ``into``."""
+    start = time.perf_counter()
+    result = fn(*args)
+    into.append((time.perf_counter() - start) * 1000)
+    return result
+
+
+def reference(con: duckdb.DuckDBPyConnection, query: str, k: int) -> list[tuple]:
+    return con.execute(REFERENCE_SQL, {"q": query, "k": k}).fetchall()
 
 
 def main() -> None:

@@ -350,11 +350,10 @@ def ranked_many(
         )
         for query_no, doc_id, score in con.execute(sql).fetchall():
             rows[query_no].append((doc_id, score))
-    answers: list[list[Hit]] = []
-    for n, (_, k) in enumerate(queries):
-        top = sorted(rows[n], key=lambda row: (-row[1], row[0]))[: k + 1] if n in rows else []
-        answers.append(_hits(con, view, weights[n], top, k) if top else [])
-    return answers
+    return [
+        _hits(con, view, weights[n], sorted(rows.get(n, []), key=lambda row: (-row[1], row[0]))[: k + 1], k)
+        for n, (_, k) in enumerate(queries)
+    ]
 
 
 def _weights(view: IndexView, terms: list[str]) -> list[tuple[int, float]]:
@@ -527,6 +526,7 @@ class Searcher:
         self._adds: Coalescer[tuple[list[Document], corpus.AddReport], None] = Coalescer(self._index_added)
         self._commits = 0  # odd while an add is being indexed; see _ranked_committed()
         # More queries in flight than cores only adds switching: 50 threads searched 30 % slower than 2.
+        # BM25 and vector searches share these slots; BM25 queries waiting for one are batched.
         self._running = threading.BoundedSemaphore(os.cpu_count() or 2)
         self._searches: Coalescer[tuple[list[str], int], list[Hit]] = Coalescer(
             self._rank_queued, flushes=os.cpu_count() or 2
@@ -604,20 +604,17 @@ class Searcher:
         start = time.perf_counter()
         try:
             terms = query_terms(self.cursor, query, self.view.stems)
-        except duckdb.Error as exc:
+            hits = self._searches.submit((terms, k)) if terms else None
+        except duckdb.Error as exc:  # raised here, or by the flush that scored this query
             raise CatalogError(f"retrieval query failed: {db.one_line(exc)}") from exc
-        hits = self._searches.submit((terms, k)) if terms else None
         return hits or [], (time.perf_counter() - start) * 1000
 
     def _rank_queued(self, queries: list[tuple[list[str], int]]) -> list[list[Hit]]:
         """A lone query as :func:`ranked` answers it (prepared statements), several by one statement."""
         with self._running:
-            try:
-                if len(queries) == 1:
-                    return [self._ranked_committed(*queries[0])]
-                return ranked_many(self.cursor, self.view, queries)
-            except duckdb.Error as exc:
-                raise CatalogError(f"retrieval query failed: {db.one_line(exc)}") from exc
+            if len(queries) == 1:
+                return [self._ranked_committed(*queries[0])]
+            return ranked_many(self.cursor, self.view, queries)
 
     def _ranked_committed(self, terms: list[str], k: int) -> list[Hit]:
         """Rank; where an add was indexed meanwhile, rank again by one-shot SQL.
