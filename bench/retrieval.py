@@ -191,7 +191,7 @@ def main() -> None:
         with db.catalog(path) as con:  # a write connection, as lakehouse's own
             retrieval.prepare(con)
             start = time.perf_counter()
-            retrieval.index_documents(con, docs)
+            retrieval.index_and_record(con, docs, corpus_bytes=0, settle=True)  # as `lakehouse corpus add`
             index_s = time.perf_counter() - start
             start = time.perf_counter()
             con.execute("CREATE TABLE ref AS SELECT rag_id, title || ' ' || text AS body FROM rag_corpus")

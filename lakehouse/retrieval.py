@@ -5,12 +5,16 @@ stripped, split on digits, punctuation and white space, the 571 English stop wor
 dropped, Porter stemming (fts's ``stem``). Scoring: BM25 with k1 = 1.2, b = 0.75 and
 idf = log10((N - df + 0.5) / (df + 0.5) + 1), exactly as fts (df kept per term in ``rag_terms``).
 
-Postings are rows (term_id, doc_id, tf, len) kept sorted by term in small row groups; the
+Postings are rows (term_id, doc_id, tf, len, w) kept sorted by term in small row groups; the
 query's terms are joined to them, and DuckDB's runtime join filter lets zone maps skip other
-terms' row groups. Adding documents appends their postings (the next query finds them);
-appended rows are re-sorted once they grow (``catch_up``). A searcher reads the term and title
-dictionaries once (``IndexView``); scoring is one DuckDB statement per search, prepared once
-per connection and index version when it is used again (``_top``).
+terms' row groups. w is the term's BM25 weight in the document at the mean document length of
+the last settle (``record_index_state``); while that mean holds, queries sum idf * w, else they
+compute the weight from tf and len (the same expression, so the same scores). Adding documents
+appends their postings (the next query finds them); appended rows are re-sorted once they grow,
+and an index update outside a long-lived searcher settles them at once (``catch_up``). A
+searcher reads the term and title dictionaries once (``IndexView``); scoring is one DuckDB
+statement per search, prepared once per connection and index version when it is used again
+(``_top``).
 """
 
 from __future__ import annotations
@@ -67,7 +71,13 @@ APPEND_SCHEMAS = {
 # Postings appended unsorted (by adds to a non-empty index) are re-sorted once they exceed this
 # or a tenth of all postings: each unsorted row group is read by every query.
 SORT_AFTER_ROWS = 8 * db.ROW_GROUP_SIZE
+# Settling (re-sorting the postings and weighing them at the current mean document length) costs
+# ~0.1 s per million postings; updates of larger indexes leave it to the periodic re-sort above.
+SETTLE_MAX_POSTINGS = 20_000_000
 TIE_MARGIN = 1e-9
+# A scoring query returns this many rows past k: a tie across the cut that ends among them is
+# broken by rag_id from those rows, without a second query for every tied document.
+TIE_LOOKAHEAD = 8
 TEXT_CACHE_DOCS = 10_000  # a searcher keeps the title and text of up to this many retrieved documents
 HYBRID_DEPTH = 20  # hybrid retrieval fuses each method's top max(k, this)
 PREPARE_ON_USE = 3  # a connection prepares a query shape at its third use on one view (see _top)
@@ -76,7 +86,7 @@ PREPARE_ON_USE = 3  # a connection prepares a query shape at its third use on on
 def prepare(con: duckdb.DuckDBPyConnection) -> None:
     """Load fts (for ``stem``), the tokenizer macro, and the corpus tables if missing."""
     db.load_extension(con, "fts")
-    con.execute(load("corpus/tokenize"))
+    con.execute(load("corpus/macros"))
     if _has_old_layout(con):
         con.execute(load("corpus/drop_index"))
     con.execute(load("corpus/schema"))
@@ -88,14 +98,14 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _has_old_layout(con: duckdb.DuckDBPyConnection) -> bool:
-    """An index written by an earlier version (VARCHAR postings): derived data, rebuilt from the JSONL."""
+    """An index written by an earlier version (without stored weights): derived data, rebuilt from the JSONL."""
     columns = {
         name
         for (name,) in con.execute(
             "SELECT column_name FROM duckdb_columns() WHERE table_name = 'rag_index_state' AND schema_name = 'main'"
         ).fetchall()
     }
-    return bool(columns) and "unsorted_postings" not in columns
+    return bool(columns) and "weights_avgdl" not in columns
 
 
 def index_documents(con: duckdb.DuckDBPyConnection, docs: Iterable[Document]) -> int:
@@ -127,35 +137,53 @@ def catch_up(con: duckdb.DuckDBPyConnection, layout: Layout) -> int:
         return 0
     indexed = dict(con.execute("SELECT rag_id, content_sha FROM rag_corpus").fetchall())
     missing = [d for d in corpus.load(layout).values() if indexed.get(d.rag_id) != corpus.content_sha(d)]
-    return index_and_record(con, missing, size)
+    return index_and_record(con, missing, size, settle=True)
 
 
-def index_and_record(con: duckdb.DuckDBPyConnection, docs: list[Document], corpus_bytes: int) -> int:
-    """Index documents (any mix of new ones and new versions) and record the index's state."""
+def index_and_record(
+    con: duckdb.DuckDBPyConnection, docs: list[Document], corpus_bytes: int, *, settle: bool
+) -> int:
+    """Index documents (any mix of new ones and new versions) and record the index's state.
+
+    ``settle``: re-sort and re-weigh the postings now if the update moved them (see
+    :func:`record_index_state`); a long-lived searcher adding often leaves that to the periodic re-sort.
+    """
     (before,) = con.execute("SELECT count(*) FROM rag_postings").fetchone()
     count = index_documents(con, docs)
     (after,) = con.execute("SELECT count(*) FROM rag_postings").fetchone()
-    record_index_state(con, corpus_bytes, appended=max(after - before, 0) if before else 0)
+    record_index_state(con, corpus_bytes, appended=max(after - before, 0) if before else 0, settle=settle)
     return count
 
 
-def record_index_state(con: duckdb.DuckDBPyConnection, corpus_bytes: int, appended: int) -> None:
-    """Record how much of the corpus file the index covers and how many postings are unsorted.
+def record_index_state(
+    con: duckdb.DuckDBPyConnection, corpus_bytes: int, appended: int, *, settle: bool
+) -> float | None:
+    """Record how much of the corpus file the index covers, how many postings are unsorted and
+    the mean document length their weights were computed at; return that mean (None: no weights).
 
-    Postings appended to a non-empty index are unsorted; once they pass ``SORT_AFTER_ROWS``
-    (or a tenth of all postings) the table is re-sorted.
+    Postings appended to a non-empty index are unsorted, and an update that changes the mean
+    document length leaves the stored weights behind it (queries then compute them from tf and
+    len). The table is rewritten sorted and re-weighed once unsorted rows pass ``SORT_AFTER_ROWS``
+    (or a tenth of all postings), and on every update that moved them when ``settle`` is asked
+    (up to ``SETTLE_MAX_POSTINGS``).
     """
-    state = con.execute("SELECT unsorted_postings FROM rag_index_state").fetchone()
+    state = con.execute("SELECT unsorted_postings, weights_avgdl FROM rag_index_state").fetchone()
+    unsorted, weights_avgdl = (state[0] + appended, state[1]) if state else (appended, None)
     (total,) = con.execute("SELECT count(*) FROM rag_postings").fetchone()
-    unsorted = (state[0] if state else 0) + appended
-    if unsorted > max(SORT_AFTER_ROWS, total // 10):
-        con.execute(load("corpus/sort_postings"))
-        unsorted = 0
+    stats = con.execute("SELECT docs, total_len FROM rag_stats").fetchone()
+    avgdl = stats[1] / stats[0] if stats and stats[0] else None
+    moved = unsorted > 0 or weights_avgdl != avgdl
+    if unsorted > max(SORT_AFTER_ROWS, total // 10) or (settle and moved and total <= SETTLE_MAX_POSTINGS):
+        con.execute(render(load("corpus/sort_postings"), avgdl=number_literal(avgdl or 1.0)))
+        unsorted, weights_avgdl = 0, avgdl
     con.execute("DELETE FROM rag_index_state")
-    con.execute("INSERT INTO rag_index_state VALUES (?, ?)", [corpus_bytes, unsorted])
+    con.execute("INSERT INTO rag_index_state VALUES (?, ?, ?)", [corpus_bytes, unsorted, weights_avgdl])
+    return weights_avgdl
 
 
 def is_current(con: duckdb.DuckDBPyConnection, layout: Layout) -> bool:
+    if _has_old_layout(con):
+        return False
     try:
         state = con.execute("SELECT corpus_bytes FROM rag_index_state").fetchone()
     except duckdb.CatalogException:
@@ -186,7 +214,7 @@ _SPLIT = re.compile(r"[0-9!@#$%^&*()_+={}\[\]:;<>,.?~\\/|'\"`\t\n\f\r -]+")
 
 
 def tokenize(con: duckdb.DuckDBPyConnection, query: str) -> list[str]:
-    """The tokens of ``lh_tokenize`` (sql/corpus/tokenize.sql); pure Python for ASCII text."""
+    """The tokens of ``lh_tokenize`` (sql/corpus/macros.sql); pure Python for ASCII text."""
     if not query.isascii():
         (tokens,) = con.execute(load("corpus/tokens"), {"query": query}).fetchone()
         return [t for t in tokens if t]
@@ -222,6 +250,8 @@ class IndexView:
         stats = con.execute("SELECT docs, total_len FROM rag_stats").fetchone()
         self.docs, self.total_len = stats if stats else (0, 0)
         self.avgdl = self.total_len / self.docs if self.docs else 0.0
+        state = con.execute("SELECT weights_avgdl FROM rag_index_state").fetchone()
+        self.weights_avgdl: float | None = state[0] if state else None
         self.terms = {
             term: (term_id, df) for term, term_id, df in con.execute(load("corpus/terms")).fetchall()
         }
@@ -236,6 +266,13 @@ class IndexView:
 
     def idf(self, df: int) -> float:
         return math.log10((self.docs - df + 0.5) / (df + 0.5) + 1)
+
+    def tf_part(self, avgdl_sql: str, *, stored: bool = True) -> str:
+        """The scoring statements' ``tf_part`` slot: the stored weight w while it was computed at this
+        view's mean document length (and ``stored``), else the weight computed from tf and len."""
+        if stored and self.weights_avgdl == self.avgdl:
+            return "w"
+        return f"lh_bm25_tf(tf, len, {avgdl_sql})"
 
 
 def append_new_documents(
@@ -303,10 +340,13 @@ def append_new_documents(
     finally:
         for name in tables:
             con.unregister(name)
-    record_index_state(con, corpus_bytes, appended=len(rows["new_postings"]) if view.docs else 0)
+    weights_avgdl = record_index_state(
+        con, corpus_bytes, appended=len(rows["new_postings"]) if view.docs else 0, settle=False
+    )
     updated = copy.copy(view)
     updated.docs, updated.total_len = view.docs + len(docs), total_len
     updated.avgdl = total_len / updated.docs
+    updated.weights_avgdl = weights_avgdl
     updated.terms, updated.stems = terms, stems
     updated.names = {**view.names, **{r["doc_id"]: (r["rag_id"], r["title"]) for r in rows["new_documents"]}}
     updated.doc_ids = {**view.doc_ids, **{r["rag_id"]: r["doc_id"] for r in rows["new_documents"]}}
@@ -317,25 +357,32 @@ def append_new_documents(
 
 
 def ranked(
-    con: duckdb.DuckDBPyConnection, view: IndexView, terms: list[str], k: int, *, prepared: bool = True
+    con: duckdb.DuckDBPyConnection, view: IndexView, terms: list[str], k: int, *, fresh: bool = False
 ) -> list[Hit]:
     """BM25 top-k for already tokenized terms, best first, ties broken by rag_id.
 
-    ``prepared=False`` plans the query afresh, on the data it reads (see :meth:`Searcher._ranked_committed`).
+    ``fresh=True`` plans the query afresh, on the data it reads, and computes every weight from
+    tf and len (see :meth:`Searcher._rank_queued`).
     """
     weights = _weights(view, terms)
     if not weights or k <= 0:
         return []
-    rows = _top(con, view, weights, k + 1) if prepared else _score_once(con, view, weights, k + 1)
-    return _hits(con, view, weights, rows, k)
+    limit = k + TIE_LOOKAHEAD
+    rows = _score_once(con, view, weights, limit, stored=False) if fresh else _top(con, view, weights, limit)
+    return _hits(con, view, weights, rows, k, limit, stored=not fresh)
 
 
 def ranked_many(
-    con: duckdb.DuckDBPyConnection, view: IndexView, queries: list[tuple[list[str], int]]
+    con: duckdb.DuckDBPyConnection,
+    view: IndexView,
+    queries: list[tuple[list[str], int]],
+    *,
+    fresh: bool = False,
 ) -> list[list[Hit]]:
     """What :func:`ranked` answers for each ``(terms, k)``, the scoring done by one statement for all."""
     weights = [_weights(view, terms) if k > 0 else [] for terms, k in queries]
     rows: dict[int, list[tuple[int, float]]] = {n: [] for n, w in enumerate(weights) if w}
+    limit = max((queries[n][1] for n in rows), default=0) + TIE_LOOKAHEAD
     if rows:
         sql = render(
             load("corpus/search_batch"),
@@ -345,13 +392,21 @@ def ranked_many(
                 for term_id, idf in weights[n]
             ),
             terms=", ".join(number_literal(t) for t in sorted({t for n in rows for t, _ in weights[n]})),
-            avgdl=number_literal(view.avgdl),
-            limit=number_literal(max(queries[n][1] for n in rows) + 1),
+            tf_part=view.tf_part(number_literal(view.avgdl), stored=not fresh),
+            limit=number_literal(limit),
         )
         for query_no, doc_id, score in con.execute(sql).fetchall():
             rows[query_no].append((doc_id, score))
     return [
-        _hits(con, view, weights[n], sorted(rows.get(n, []), key=lambda row: (-row[1], row[0]))[: k + 1], k)
+        _hits(
+            con,
+            view,
+            weights[n],
+            sorted(rows.get(n, []), key=lambda row: -row[1]),
+            k,
+            limit,
+            stored=not fresh,
+        )
         for n, (_, k) in enumerate(queries)
     ]
 
@@ -369,12 +424,19 @@ def _hits(
     weights: list[tuple[int, float]],
     rows: list[tuple[int, float]],
     k: int,
+    limit: int,
+    *,
+    stored: bool,
 ) -> list[Hit]:
-    """The top k of the best k + 1 (doc_id, score), named, ties at the cut broken by rag_id."""
+    """The top k of the best ``limit`` (doc_id, score), best first, named, ties at the cut broken by rag_id."""
     if len(rows) > k and rows[k][1] == rows[k - 1][1]:
-        # Ties across the cut: every document scoring at least the tie, so rag_id, not doc_id,
-        # decides who stays (the margin absorbs the last bits of a parallel sum's order).
-        rows = _score_once(con, view, weights, view.docs, at_least=rows[k][1] - TIE_MARGIN)
+        # A tie across the cut: every document scoring at least the tie competes, so rag_id, not
+        # the order DuckDB returned them in, decides who stays (the margin absorbs the last bits of
+        # a parallel sum's order). If the tie may go on past the rows at hand, ask for all of it.
+        floor = rows[k][1] - TIE_MARGIN
+        if len(rows) >= limit and rows[-1][1] >= floor:
+            rows = _score_once(con, view, weights, view.docs, at_least=floor, stored=stored)
+        rows = [row for row in rows if row[1] >= floor]
     unnamed = [doc_id for doc_id, _ in rows if doc_id not in view.names]
     if unnamed:  # indexed after this view was read (a concurrent add)
         id_list, params = bound_list("d", unnamed)
@@ -397,8 +459,8 @@ _prepared: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, tuple[int, dict[
 def _top(
     con: duckdb.DuckDBPyConnection, view: IndexView, weights: list[tuple[int, float]], limit: int
 ) -> list[tuple[int, float]]:
-    """The best ``limit`` (doc_id, score): one-shot SQL the first times a connection asks a query of
-    this shape on this view, then a prepared statement.
+    """The best ``limit`` (doc_id, score), best first: one-shot SQL the first times a connection
+    asks a query of this shape on this view, then a prepared statement.
 
     Planning is most of a query's cost (~0.9 of 1.4 ms at 100k documents), and a prepared
     statement is planned once. But its plan keeps the statistics of when it was prepared (DuckDB
@@ -409,7 +471,8 @@ def _top(
     in powers of two (unused ones match no posting), so a connection holds a few statements.
     """
     slots = 1 << (len(weights) - 1).bit_length()
-    name = f"lh_bm25_{slots}_{limit}"
+    tf_part = view.tf_part("$avgdl::DOUBLE")
+    name = f"lh_bm25_{'w' if tf_part == 'w' else 'tf'}_{slots}_{limit}"
     generation, statements = _prepared.get(con, (None, {}))
     if generation != view.generation:
         _prepared[con] = (view.generation, statements := {})
@@ -420,10 +483,11 @@ def _top(
         sql = render(
             load("corpus/search_prepared"),
             query_terms=", ".join(f"($t{i}::INTEGER, $w{i}::DOUBLE)" for i in range(slots)),
+            tf_part=tf_part,
             limit=number_literal(limit),
         )
         con.execute(f"PREPARE {name} AS {sql}")
-    values: dict[str, int | float] = {"avgdl": view.avgdl}
+    values: dict[str, int | float] = {} if tf_part == "w" else {"avgdl": view.avgdl}
     for i, (term_id, idf) in enumerate(weights + [(-1, 0.0)] * (slots - len(weights))):
         values[f"t{i}"], values[f"w{i}"] = term_id, idf
     # Literal arguments (numbers we computed): DuckDB cannot bind parameters into an EXECUTE.
@@ -437,8 +501,11 @@ def _score_once(
     weights: list[tuple[int, float]],
     limit: int,
     at_least: float | None = None,
+    *,
+    stored: bool = True,
 ) -> list[tuple[int, float]]:
-    """The best ``limit`` (doc_id, score) by one-shot SQL, optionally only those scoring at least ``at_least``.
+    """The best ``limit`` (doc_id, score) by one-shot SQL, best first, optionally only those scoring
+    at least ``at_least``; ``stored=False`` computes every weight from tf and len.
 
     Numbers we computed, written into the SQL: as bound parameters they keep DuckDB from pruning
     row groups at plan time (measured at 100k documents: 4.3 ms a query bound, 2.5 ms written).
@@ -447,7 +514,7 @@ def _score_once(
         load("corpus/search"),
         terms=", ".join(number_literal(term_id) for term_id, _ in weights),
         weights=" ".join(f"WHEN {number_literal(t)} THEN {number_literal(idf)}" for t, idf in weights),
-        avgdl=number_literal(view.avgdl),
+        tf_part=view.tf_part(number_literal(view.avgdl), stored=stored),
         limit=number_literal(limit),
         having="" if at_least is None else f"HAVING score >= {number_literal(at_least)}",
     )
@@ -524,7 +591,7 @@ class Searcher:
         self._view_lock = threading.Lock()
         self._texts: dict[str, tuple[str, str, str]] = {}
         self._adds: Coalescer[tuple[list[Document], corpus.AddReport], None] = Coalescer(self._index_added)
-        self._commits = 0  # odd while an add is being indexed; see _ranked_committed()
+        self._commits = 0  # odd while an add is being indexed; see _rank_queued()
         # More queries in flight than cores only adds switching: 50 threads searched 30 % slower than 2.
         # BM25 and vector searches share these slots; BM25 queries waiting for one are batched.
         self._running = threading.BoundedSemaphore(os.cpu_count() or 2)
@@ -552,7 +619,7 @@ class Searcher:
             return self._memory_index()
         try:
             prepare(con) if self.writable else db.load_extension(con, "fts")
-            con.execute(load("corpus/tokenize"))
+            con.execute(load("corpus/macros"))
         except (duckdb.Error, CatalogError):
             con.close()
             raise
@@ -565,7 +632,7 @@ class Searcher:
             prepare(con)
             self.corpus = corpus.CorpusReader(self.layout.rag_corpus)
             self.corpus.read_new()
-            index_and_record(con, list(self.corpus.docs.values()), self.corpus.offset)
+            index_and_record(con, list(self.corpus.docs.values()), self.corpus.offset, settle=True)
         except (duckdb.Error, CatalogError) as exc:
             con.close()
             raise CatalogError(f"cannot index the corpus in memory: {db.one_line(exc)}") from exc
@@ -583,7 +650,7 @@ class Searcher:
             cursor = self._local.cursor = self.con.cursor()
             if self.writable and not self.in_memory:
                 cursor.execute(f"USE {db.CATALOG_ALIAS}")  # a cursor starts in the base in-memory database
-            cursor.execute(load("corpus/tokenize"))
+            cursor.execute(load("corpus/macros"))
         return cursor
 
     @property
@@ -610,30 +677,32 @@ class Searcher:
         return hits or [], (time.perf_counter() - start) * 1000
 
     def _rank_queued(self, queries: list[tuple[list[str], int]]) -> list[list[Hit]]:
-        """A lone query as :func:`ranked` answers it (prepared statements), several by one statement."""
-        with self._running:
-            if len(queries) == 1:
-                return [self._ranked_committed(*queries[0])]
-            return ranked_many(self.cursor, self.view, queries)
-
-    def _ranked_committed(self, terms: list[str], k: int) -> list[Hit]:
-        """Rank; where an add was indexed meanwhile, rank again by one-shot SQL.
+        """Rank queued queries: a lone one as :func:`ranked` does (prepared statements), several by
+        one statement; where an add was indexed meanwhile, rank again, fresh.
 
         A prepared plan is only valid on the data its view saw (it keeps that data's statistics),
-        and an add can commit between reading the view and executing the plan. So an answer
-        counts only if no add was being indexed from before the query to after it; a one-shot
-        query is planned on the data it reads, whatever commits around it.
+        and stored weights only at the mean document length the view saw; an add can commit
+        between reading the view and scoring. So an answer counts only if no add was being
+        indexed from before the scoring to after it; a fresh query is planned on the data it
+        reads and computes its weights from tf and len, whatever commits around it.
         """
-        before = self._commits
-        if before % 2 == 0:
-            try:
-                hits = ranked(self.cursor, self.view, terms, k)
-                if self._commits == before:
-                    return hits
-            except duckdb.Error:
-                if self._commits == before:
-                    raise
-        return ranked(self.cursor, self.view, terms, k, prepared=False)
+        with self._running:
+            before = self._commits
+            if before % 2 == 0:
+                try:
+                    answers = self._rank(queries, fresh=False)
+                    if self._commits == before:
+                        return answers
+                except duckdb.Error:
+                    if self._commits == before:
+                        raise
+            return self._rank(queries, fresh=True)
+
+    def _rank(self, queries: list[tuple[list[str], int]], *, fresh: bool) -> list[list[Hit]]:
+        if len(queries) == 1:
+            terms, k = queries[0]
+            return [ranked(self.cursor, self.view, terms, k, fresh=fresh)]
+        return ranked_many(self.cursor, self.view, queries, fresh=fresh)
 
     def retrieve(self, query: str, k: int, method: str = "bm25") -> tuple[list[Hit], float]:
         """Top-k by BM25, by vector (cosine similarity) or hybrid (reciprocal rank fusion of both).
@@ -726,7 +795,7 @@ class Searcher:
             if all_new:
                 view = append_new_documents(cur, view, docs, self.corpus.offset)
             else:
-                index_and_record(cur, docs, self.corpus.offset)
+                index_and_record(cur, docs, self.corpus.offset, settle=False)
             cur.execute("COMMIT")
         except duckdb.Error as exc:
             cur.execute("ROLLBACK")

@@ -139,7 +139,8 @@ def test_search_queries_file_prints_one_json_line_per_query(
     ]
 
 
-def test_ranking_and_scores_equal_fts_match_bm25() -> None:
+@pytest.mark.parametrize("settled", [True, False], ids=["stored-weights", "weights-from-tf-and-len"])
+def test_ranking_and_scores_equal_fts_match_bm25(settled: bool) -> None:
     texts = [
         (
             "rag:flaky",
@@ -168,7 +169,12 @@ def test_ranking_and_scores_equal_fts_match_bm25() -> None:
     try:
         db.configure(con)
         retrieval.prepare(con)
-        retrieval.index_documents(con, [Document(r, t, x) for r, t, x in texts])
+        docs = [Document(r, t, x) for r, t, x in texts]
+        if settled:  # as every update outside a long-lived searcher: postings weighed at the current mean
+            retrieval.index_and_record(con, docs, 0, settle=True)
+        else:
+            retrieval.index_documents(con, docs)
+        assert (retrieval.IndexView(con).tf_part("avgdl") == "w") == settled
         con.execute("CREATE TABLE ref AS SELECT rag_id, title || ' ' || text AS body FROM rag_corpus")
         con.execute("PRAGMA create_fts_index('ref', 'rag_id', 'body')")
         for query in [
@@ -359,9 +365,9 @@ def test_concurrent_searches_are_scored_together_and_answer_as_alone(
                 time.sleep(0.005)  # the others queue up meanwhile
             return real_ranked(*args, **kwargs)  # type: ignore[arg-type]
 
-        def counted(*args: object) -> list[list[retrieval.Hit]]:
+        def counted(*args: object, **kwargs: object) -> list[list[retrieval.Hit]]:
             batches.append(len(args[2]))  # type: ignore[arg-type]
-            return real_many(*args)  # type: ignore[arg-type]
+            return real_many(*args, **kwargs)  # type: ignore[arg-type]
 
         monkeypatch.setattr(retrieval, "ranked", lone_query_waits_for_a_queue)
         monkeypatch.setattr(retrieval, "ranked_many", counted)
@@ -399,12 +405,67 @@ def test_an_add_committed_under_a_prepared_search_does_not_break_it(
 
 
 def test_ties_at_the_cut_are_broken_by_rag_id_not_insertion_order(layout: Layout) -> None:
-    # Identical documents score the same; added in reverse id order, so doc_id order is the opposite.
-    docs = [Document(f"rag:same-{i}", "", "identical words here") for i in reversed(range(8))]
-    retrieval.add_documents(layout, docs, corpus.AddReport())
+    # Identical documents score the same; added one by one in reverse id order, so doc_id order is
+    # the opposite. The whole tie is among the rows a query returns past k.
+    for i in reversed(range(8)):
+        retrieval.add_documents(
+            layout, [Document(f"rag:same-{i}", "", "identical words here")], corpus.AddReport()
+        )
     with retrieval.Searcher(layout) as searcher:
         hits, _ = searcher.search("identical words", 3)
     assert [h.rag_id for h in hits] == ["rag:same-0", "rag:same-1", "rag:same-2"]
+
+
+def test_a_tie_longer_than_the_rows_at_hand_is_asked_for_whole(layout: Layout) -> None:
+    for i in reversed(range(30)):  # one add each, so doc_id order is the opposite of rag_id order
+        retrieval.add_documents(
+            layout, [Document(f"rag:same-{i:02d}", "", "identical words here")], corpus.AddReport()
+        )
+    with retrieval.Searcher(layout) as searcher:
+        hits, _ = searcher.search("identical words", 3)
+    assert 3 + retrieval.TIE_LOOKAHEAD < 30  # the tie goes on past the rows a query returns
+    assert [h.rag_id for h in hits] == ["rag:same-00", "rag:same-01", "rag:same-02"]
+
+
+def test_settled_postings_hold_their_weights_and_score_as_computed_ones() -> None:
+    con = db.memory()
+    try:
+        retrieval.prepare(con)
+        retrieval.index_and_record(con, varied_documents("a", 30, "quorum"), 0, settle=True)
+        retrieval.index_and_record(con, varied_documents("b", 7, "zebra"), 0, settle=True)
+        view = retrieval.IndexView(con)
+        assert view.weights_avgdl == view.avgdl and view.tf_part("avgdl") == "w"
+        (stale,) = con.execute(
+            "SELECT count(*) FROM rag_postings WHERE w IS DISTINCT FROM lh_bm25_tf(tf, len, ?)", [view.avgdl]
+        ).fetchone()
+        assert stale == 0
+        for query in ["deploy rollback", "zebra", "quorum queue", "café leak"]:  # at most two terms each:
+            terms = retrieval.query_terms(con, query, view.stems)  # sums in any order, the same bits
+            stored = retrieval.ranked(con, view, terms, 10)
+            computed = retrieval.ranked(con, view, terms, 10, fresh=True)
+            assert stored and stored == computed, query
+        # An add through a long-lived searcher's path moves the mean: queries compute the weights.
+        view = retrieval.append_new_documents(con, view, varied_documents("c", 5, "walrus"), 0)
+        assert view.weights_avgdl != view.avgdl and view.tf_part("avgdl") != "w"
+        assert [(h.rag_id, round(h.score, 9)) for h in retrieval.search(con, "walrus deploy", 5, view)] == (
+            fts_ranking(con, "walrus deploy", 5)
+        )
+    finally:
+        con.close()
+
+
+def test_an_index_without_stored_weights_is_rebuilt(layout: Layout) -> None:
+    retrieval.add_documents(layout, varied_documents("a", 20, "quorum"), corpus.AddReport())
+    with db.catalog(layout.catalog) as con:  # as an earlier version left it
+        con.execute("ALTER TABLE rag_postings DROP COLUMN w")
+        con.execute("ALTER TABLE rag_index_state DROP COLUMN weights_avgdl")
+    with retrieval.Searcher(layout) as searcher:
+        hits, _ = searcher.search("quorum deploy", 3)
+    assert len(hits) == 3
+    with db.catalog(layout.catalog, read_only=True) as con:
+        (weighed,) = con.execute("SELECT count(*) FROM rag_postings WHERE w IS NOT NULL").fetchone()
+        (postings,) = con.execute("SELECT count(*) FROM rag_postings").fetchone()
+    assert weighed == postings > 0
 
 
 INDEX_TABLES = {
@@ -434,15 +495,16 @@ def test_new_documents_appended_from_python_equal_what_index_docs_sql_writes() -
     try:
         for con in (sql_con, python_con):
             retrieval.prepare(con)
-            retrieval.index_and_record(con, base, 100)
-        retrieval.index_and_record(sql_con, new, 200)
+            retrieval.index_and_record(con, base, 100, settle=True)
+        retrieval.index_and_record(sql_con, new, 200, settle=False)
         view = retrieval.append_new_documents(python_con, retrieval.IndexView(python_con), new, 200)
         for name, query in INDEX_TABLES.items():
             assert python_con.execute(query).fetchall() == sql_con.execute(query).fetchall(), name
         fresh = retrieval.IndexView(python_con)
-        assert (view.docs, view.avgdl, view.terms, view.names) == (
+        assert (view.docs, view.avgdl, view.weights_avgdl, view.terms, view.names) == (
             fresh.docs,
             fresh.avgdl,
+            fresh.weights_avgdl,
             fresh.terms,
             fresh.names,
         )

@@ -11,7 +11,9 @@ UPDATE rag_terms SET df = rag_terms.df + d.delta FROM df_changes AS d WHERE rag_
 
 INSERT INTO rag_tokens SELECT token, term FROM new_tokens WHERE token NOT IN (SELECT token FROM rag_tokens);
 
-INSERT INTO rag_postings SELECT term_id, doc_id, tf, len FROM new_postings ORDER BY term_id, doc_id;
+INSERT INTO rag_postings
+SELECT term_id, doc_id, tf, len, lh_bm25_tf(tf, len, (SELECT any_value(weights_avgdl) FROM rag_index_state))
+FROM new_postings ORDER BY term_id, doc_id;
 
 DELETE FROM rag_stats;
 

@@ -40,11 +40,15 @@ ORDER BY term;
 INSERT INTO rag_tokens
 SELECT DISTINCT token, term FROM incoming_terms WHERE token NOT IN (SELECT token FROM rag_tokens);
 
+-- w at the mean length the other postings' weights were computed at (rag_index_state.weights_avgdl).
 INSERT INTO rag_postings
-SELECT r.term_id, t.doc_id, count(*)::INTEGER AS tf, any_value(l.doc_len) AS len
-FROM incoming_terms AS t JOIN rag_terms AS r USING (term) JOIN incoming_lengths AS l USING (doc_id)
-GROUP BY r.term_id, t.doc_id
-ORDER BY r.term_id, t.doc_id;
+SELECT term_id, doc_id, tf, len, lh_bm25_tf(tf, len, (SELECT any_value(weights_avgdl) FROM rag_index_state))
+FROM (
+    SELECT r.term_id, t.doc_id, count(*)::INTEGER AS tf, any_value(l.doc_len) AS len
+    FROM incoming_terms AS t JOIN rag_terms AS r USING (term) JOIN incoming_lengths AS l USING (doc_id)
+    GROUP BY r.term_id, t.doc_id
+)
+ORDER BY term_id, doc_id;
 
 INSERT INTO df_delta
 SELECT r.term_id, count(DISTINCT t.doc_id) FROM incoming_terms AS t JOIN rag_terms AS r USING (term) GROUP BY r.term_id;

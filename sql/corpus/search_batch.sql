@@ -4,15 +4,15 @@
 -- literals by sqlfiles.number_literal (retrieval.ranked_many):
 --   query_terms: `(query_no, term_id, idf), ...` for every term of every query, idf as search.sql's;
 --   terms:       every term id of the batch, so the postings scan prunes row groups as search.sql's;
---   avgdl:       the mean document length;
---   limit:       the largest k + 1 of the batch (each query keeps its own k + 1; ties by rag_id
---                are broken by the caller, as for search.sql).
+--   tf_part:     as search.sql's;
+--   limit:       the largest row count the batch's queries ask for (each query gets at least its
+--                own; ties are broken by the caller, as for search.sql).
 -- Scores as search.sql and search_prepared.sql; keep the three alike.
 WITH query_terms(query_no, term_id, idf) AS (VALUES {{query_terms}}),
 scored AS (
     SELECT q.query_no,
            p.doc_id,
-           sum(q.idf * (p.tf * 2.2::DOUBLE) / (p.tf + 1.2::DOUBLE * (0.25::DOUBLE + 0.75::DOUBLE * p.len / {{avgdl}}))) AS score
+           sum(q.idf * {{tf_part}}) AS score
     FROM rag_postings AS p
     JOIN query_terms AS q ON q.term_id = p.term_id
     WHERE p.term_id IN ({{terms}})
@@ -20,4 +20,4 @@ scored AS (
 )
 SELECT query_no, doc_id, score
 FROM scored
-QUALIFY row_number() OVER (PARTITION BY query_no ORDER BY score DESC, doc_id) <= {{limit}}
+QUALIFY row_number() OVER (PARTITION BY query_no ORDER BY score DESC) <= {{limit}}
