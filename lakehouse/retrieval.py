@@ -167,11 +167,9 @@ def record_index_state(
     (or a tenth of all postings), and on every update that moved them when ``settle`` is asked
     (up to ``SETTLE_MAX_POSTINGS``).
     """
-    state = con.execute("SELECT unsorted_postings, weights_avgdl FROM rag_index_state").fetchone()
-    unsorted, weights_avgdl = (state[0] + appended, state[1]) if state else (appended, None)
-    (total,) = con.execute("SELECT count(*) FROM rag_postings").fetchone()
-    stats = con.execute("SELECT docs, total_len FROM rag_stats").fetchone()
-    avgdl = stats[1] / stats[0] if stats and stats[0] else None
+    total, docs, total_len, unsorted, weights_avgdl = con.execute(load("corpus/index_state")).fetchone()
+    unsorted = (unsorted or 0) + appended
+    avgdl = total_len / docs if docs else None  # as IndexView computes it, so the two compare equal
     moved = unsorted > 0 or weights_avgdl != avgdl
     if unsorted > max(SORT_AFTER_ROWS, total // 10) or (settle and moved and total <= SETTLE_MAX_POSTINGS):
         con.execute(render(load("corpus/sort_postings"), avgdl=number_literal(avgdl or 1.0)))
@@ -247,11 +245,10 @@ class IndexView:
     """
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        stats = con.execute("SELECT docs, total_len FROM rag_stats").fetchone()
-        self.docs, self.total_len = stats if stats else (0, 0)
+        _, docs, total_len, _, weights_avgdl = con.execute(load("corpus/index_state")).fetchone()
+        self.docs, self.total_len = docs or 0, total_len or 0
         self.avgdl = self.total_len / self.docs if self.docs else 0.0
-        state = con.execute("SELECT weights_avgdl FROM rag_index_state").fetchone()
-        self.weights_avgdl: float | None = state[0] if state else None
+        self.weights_avgdl: float | None = weights_avgdl
         self.terms = {
             term: (term_id, df) for term, term_id, df in con.execute(load("corpus/terms")).fetchall()
         }
@@ -336,7 +333,8 @@ def append_new_documents(
     for name, table in tables.items():
         con.register(name, table)
     try:
-        con.execute(load("corpus/append_new"))
+        weights_avgdl = "NULL::DOUBLE" if view.weights_avgdl is None else number_literal(view.weights_avgdl)
+        con.execute(render(load("corpus/append_new"), weights_avgdl=weights_avgdl))
     finally:
         for name in tables:
             con.unregister(name)
@@ -678,31 +676,36 @@ class Searcher:
 
     def _rank_queued(self, queries: list[tuple[list[str], int]]) -> list[list[Hit]]:
         """Rank queued queries: a lone one as :func:`ranked` does (prepared statements), several by
-        one statement; where an add was indexed meanwhile, rank again, fresh.
+        one statement; where an add was indexed meanwhile and the answer depended on the view, rank
+        again, fresh.
 
         A prepared plan is only valid on the data its view saw (it keeps that data's statistics),
         and stored weights only at the mean document length the view saw; an add can commit
-        between reading the view and scoring. So an answer counts only if no add was being
-        indexed from before the scoring to after it; a fresh query is planned on the data it
-        reads and computes its weights from tf and len, whatever commits around it.
+        between reading the view and scoring. So such an answer counts only if no add was being
+        indexed from before the scoring to after it. A fresh query is planned on the data it
+        reads and computes its weights from tf and len, whatever commits around it: so is a
+        batch (one-shot SQL) while the view's mean has moved from the stored weights' (under adds).
         """
         with self._running:
-            before = self._commits
+            before = self._commits  # before the view is read: an add that commits after it counts
+            view = self.view
+            if len(queries) > 1 and view.tf_part("") != "w":
+                return ranked_many(self.cursor, view, queries)
             if before % 2 == 0:
                 try:
-                    answers = self._rank(queries, fresh=False)
+                    answers = self._rank(queries, view, fresh=False)
                     if self._commits == before:
                         return answers
                 except duckdb.Error:
                     if self._commits == before:
                         raise
-            return self._rank(queries, fresh=True)
+            return self._rank(queries, self.view, fresh=True)
 
-    def _rank(self, queries: list[tuple[list[str], int]], *, fresh: bool) -> list[list[Hit]]:
+    def _rank(self, queries: list[tuple[list[str], int]], view: IndexView, *, fresh: bool) -> list[list[Hit]]:
         if len(queries) == 1:
             terms, k = queries[0]
-            return [ranked(self.cursor, self.view, terms, k, fresh=fresh)]
-        return ranked_many(self.cursor, self.view, queries, fresh=fresh)
+            return [ranked(self.cursor, view, terms, k, fresh=fresh)]
+        return ranked_many(self.cursor, view, queries, fresh=fresh)
 
     def retrieve(self, query: str, k: int, method: str = "bm25") -> tuple[list[Hit], float]:
         """Top-k by BM25, by vector (cosine similarity) or hybrid (reciprocal rank fusion of both).

@@ -249,6 +249,8 @@ def test_incremental_adds_replacements_and_resorts_rank_as_fts(
     layout: Layout, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(retrieval, "SORT_AFTER_ROWS", 5)  # re-sort after a few single-document adds
+    monkeypatch.setattr(retrieval, "SETTLE_MAX_POSTINGS", 0)  # and only then, as for a large index:
+    # between re-sorts, queries compute the weights the appended postings hold at an older mean
     words = [
         "flaky",
         "test",
@@ -273,6 +275,8 @@ def test_incremental_adds_replacements_and_resorts_rank_as_fts(
         (unsorted,) = con.execute("SELECT unsorted_postings FROM rag_index_state").fetchone()
         (postings,) = con.execute("SELECT count(*) FROM rag_postings").fetchone()
         assert unsorted <= postings // 10 + 8  # re-sorted along the way, not all appended rows unsorted
+        (weights_avgdl,) = con.execute("SELECT weights_avgdl FROM rag_index_state").fetchone()
+        assert weights_avgdl is not None  # and re-weighed when re-sorted
         (docs,) = con.execute("SELECT count(*) FROM rag_corpus").fetchone()
         assert docs == 40
         for query in ["rollback queue", "flaky cache", "certificate deploy index", "leak"]:

@@ -11,8 +11,10 @@ UPDATE rag_terms SET df = rag_terms.df + d.delta FROM df_changes AS d WHERE rag_
 
 INSERT INTO rag_tokens SELECT token, term FROM new_tokens WHERE token NOT IN (SELECT token FROM rag_tokens);
 
+-- w at the mean length the other postings' weights were computed at: {{weights_avgdl}}, the caller's
+-- rag_index_state.weights_avgdl (a literal: this script is planned on every add).
 INSERT INTO rag_postings
-SELECT term_id, doc_id, tf, len, lh_bm25_tf(tf, len, (SELECT any_value(weights_avgdl) FROM rag_index_state))
+SELECT term_id, doc_id, tf, len, lh_bm25_tf(tf, len, {{weights_avgdl}})
 FROM new_postings ORDER BY term_id, doc_id;
 
 DELETE FROM rag_stats;
