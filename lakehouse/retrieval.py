@@ -264,12 +264,15 @@ class IndexView:
     def idf(self, df: int) -> float:
         return math.log10((self.docs - df + 0.5) / (df + 0.5) + 1)
 
+    @property
+    def weights_current(self) -> bool:
+        """Whether the postings' stored weights were computed at this view's mean document length."""
+        return self.weights_avgdl == self.avgdl
+
     def tf_part(self, avgdl_sql: str, *, stored: bool = True) -> str:
-        """The scoring statements' ``tf_part`` slot: the stored weight w while it was computed at this
-        view's mean document length (and ``stored``), else the weight computed from tf and len."""
-        if stored and self.weights_avgdl == self.avgdl:
-            return "w"
-        return f"lh_bm25_tf(tf, len, {avgdl_sql})"
+        """The scoring statements' ``tf_part`` slot: the stored weight w while it is current (and
+        ``stored``), else the weight computed from tf and len."""
+        return "w" if stored and self.weights_current else f"lh_bm25_tf(tf, len, {avgdl_sql})"
 
 
 def append_new_documents(
@@ -367,7 +370,7 @@ def ranked(
         return []
     limit = k + TIE_LOOKAHEAD
     rows = _score_once(con, view, weights, limit, stored=False) if fresh else _top(con, view, weights, limit)
-    return _hits(con, view, weights, rows, k, limit, stored=not fresh)
+    return _hits(con, view, weights, rows, k, limit)
 
 
 def ranked_many(
@@ -403,7 +406,6 @@ def ranked_many(
             sorted(rows.get(n, []), key=lambda row: -row[1]),
             k,
             limit,
-            stored=not fresh,
         )
         for n, (_, k) in enumerate(queries)
     ]
@@ -423,17 +425,16 @@ def _hits(
     rows: list[tuple[int, float]],
     k: int,
     limit: int,
-    *,
-    stored: bool,
 ) -> list[Hit]:
     """The top k of the best ``limit`` (doc_id, score), best first, named, ties at the cut broken by rag_id."""
     if len(rows) > k and rows[k][1] == rows[k - 1][1]:
         # A tie across the cut: every document scoring at least the tie competes, so rag_id, not
         # the order DuckDB returned them in, decides who stays (the margin absorbs the last bits of
-        # a parallel sum's order). If the tie may go on past the rows at hand, ask for all of it.
+        # a parallel sum's order). If the tie may go on past the rows at hand, ask for all of it,
+        # weights from tf and len: the same scores, and valid whatever an add committed since.
         floor = rows[k][1] - TIE_MARGIN
         if len(rows) >= limit and rows[-1][1] >= floor:
-            rows = _score_once(con, view, weights, view.docs, at_least=floor, stored=stored)
+            rows = _score_once(con, view, weights, view.docs, at_least=floor, stored=False)
         rows = [row for row in rows if row[1] >= floor]
     unnamed = [doc_id for doc_id, _ in rows if doc_id not in view.names]
     if unnamed:  # indexed after this view was read (a concurrent add)
@@ -469,8 +470,8 @@ def _top(
     in powers of two (unused ones match no posting), so a connection holds a few statements.
     """
     slots = 1 << (len(weights) - 1).bit_length()
-    tf_part = view.tf_part("$avgdl::DOUBLE")
-    name = f"lh_bm25_{'w' if tf_part == 'w' else 'tf'}_{slots}_{limit}"
+    stored = view.weights_current
+    name = f"lh_bm25_{'w' if stored else 'tf'}_{slots}_{limit}"
     generation, statements = _prepared.get(con, (None, {}))
     if generation != view.generation:
         _prepared[con] = (view.generation, statements := {})
@@ -481,11 +482,11 @@ def _top(
         sql = render(
             load("corpus/search_prepared"),
             query_terms=", ".join(f"($t{i}::INTEGER, $w{i}::DOUBLE)" for i in range(slots)),
-            tf_part=tf_part,
+            tf_part=view.tf_part("$avgdl::DOUBLE"),
             limit=number_literal(limit),
         )
         con.execute(f"PREPARE {name} AS {sql}")
-    values: dict[str, int | float] = {} if tf_part == "w" else {"avgdl": view.avgdl}
+    values: dict[str, int | float] = {} if stored else {"avgdl": view.avgdl}
     for i, (term_id, idf) in enumerate(weights + [(-1, 0.0)] * (slots - len(weights))):
         values[f"t{i}"], values[f"w{i}"] = term_id, idf
     # Literal arguments (numbers we computed): DuckDB cannot bind parameters into an EXECUTE.
@@ -689,7 +690,7 @@ class Searcher:
         with self._running:
             before = self._commits  # before the view is read: an add that commits after it counts
             view = self.view
-            if len(queries) > 1 and view.tf_part("") != "w":
+            if len(queries) > 1 and not view.weights_current:
                 return ranked_many(self.cursor, view, queries)
             if before % 2 == 0:
                 try:
