@@ -6,19 +6,20 @@ statement that writes is refused unless the caller asks for a write connection.
 
 from __future__ import annotations
 
-import io
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from lakehouse import catalog, db
-from lakehouse.errors import CatalogError, StorageError, UsageError
-from lakehouse.files import atomic_write, size_of
+from lakehouse import catalog, db, statements
+from lakehouse.errors import CatalogError, UsageError
+from lakehouse.files import size_of
 from lakehouse.paths import Layout
+from lakehouse.results import ROWS_PER_BATCH, Result
 from lakehouse.sqlfiles import load, purpose, sql_dir
 
 QUERIES_DIR = "queries"
@@ -48,27 +49,44 @@ def _ensure_mirror(layout: Layout) -> str | None:
     return "the catalog is busy and its mirror is behind the logs: results may miss recent lines (run 'lakehouse sync')"
 
 
-def run(layout: Layout, sql: str, *, write: bool = False) -> tuple[pa.Table, str | None]:
-    """Run SQL on the catalog; return the last statement's result and a warning when the mirror is behind."""
+@contextlib.contextmanager
+def query(layout: Layout, sql: str, *, write: bool = False) -> Iterator[tuple[Result, str | None]]:
+    """Run SQL on the catalog; yield the last statement's result (streamed while the block runs)
+    and a warning when the mirror is behind.
+
+    Read-only unless ``write``: see :mod:`lakehouse.statements` for what that lets through.
+    """
+    parsed = statements.split(sql)
+    if not write:
+        statements.refuse_writes(parsed)
     warning = _ensure_mirror(layout)
     with db.catalog(layout.catalog, read_only=not write) as con:
         try:
-            cursor = con.execute(sql)
-            result = cursor.to_arrow_table() if cursor.description else pa.table({})
+            # UUID, JSON, HUGEINT, TIME WITH TIME ZONE leave as themselves, not as text or DECIMAL.
+            con.execute("SET arrow_lossless_conversion = true")
+            execute = con.execute if write else statements.ReadOnlyRunner(con, layout.parquet).execute
+            for statement in parsed[:-1]:
+                execute(statement)
+            cursor = execute(parsed[-1])
+            if cursor.description is None:
+                result = Result([], pa.RecordBatchReader.from_batches(pa.schema([]), []))
+            else:
+                columns = [column[0] for column in cursor.description]
+                result = Result(columns, cursor.to_arrow_reader(ROWS_PER_BATCH))
         except duckdb.Error as exc:
             if not write and "read-only mode" in str(exc):
                 raise UsageError("this statement writes to the catalog; pass --write to allow it") from exc
             raise UsageError(db.one_line(exc)) from exc
-    return result, warning
+        yield result, warning
 
 
-def write_parquet(table: pa.Table, path: Path) -> None:
-    buffer = io.BytesIO()
-    try:
-        pq.write_table(table, buffer, compression="zstd")
-        atomic_write(path, buffer.getvalue())
-    except (pa.ArrowException, OSError) as exc:
-        raise StorageError(f"cannot write {path}: {exc}") from exc
+def run(layout: Layout, sql: str, *, write: bool = False) -> tuple[pa.Table, str | None]:
+    """:func:`query`, its result read whole into an Arrow table (for results known to be small)."""
+    with query(layout, sql, write=write) as (result, warning):
+        try:
+            return result.batches.read_all(), warning
+        except (duckdb.Error, pa.ArrowException) as exc:
+            raise UsageError(db.one_line(exc)) from exc
 
 
 @dataclass

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +32,7 @@ from lakehouse import (
     vectors,
 )
 from lakehouse.errors import EXIT_INFRASTRUCTURE, LakehouseError, UsageError
+from lakehouse.files import atomic_output
 from lakehouse.paths import ROOT_ENV, Layout, open_root
 from lakehouse.progress import Bar
 
@@ -40,24 +42,59 @@ def say(message: str) -> None:
 
 
 class LakehouseGroup(click.Group):
-    """Turns library errors into one-line messages and exit codes."""
+    """Turns every error into one line ``error: ...`` on stderr and an exit code (README, "Exit codes").
+
+    Library errors carry their exit code; click's usage errors exit 2; anything unexpected exits 4
+    and asks for ``--debug``, which shows the traceback instead.
+    """
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except click.ClickException as exc:  # usage errors before a command ran: one line, not click's four
+            hint = f" (see '{exc.ctx.command_path} --help')" if getattr(exc, "ctx", None) else ""
+            say(f"error: {exc.format_message()}{hint}")
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            say("interrupted")
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: click.Context) -> Any:
+        def debug() -> bool:  # read late: --debug is stored by the group's callback, inside invoke
+            return bool(ctx.obj and ctx.obj.get("debug"))
+
         try:
             return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
         except LakehouseError as exc:
-            if ctx.obj and ctx.obj.get("debug"):
+            if debug():
                 raise
             say(f"error: {exc}")
             ctx.exit(exc.exit_code)
+        except BrokenPipeError:
+            # The reader went away (`lakehouse sql ... | head`): stop quietly, like other Unix tools.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(0)
         except OSError as exc:
-            if ctx.obj and ctx.obj.get("debug"):
+            if debug():
                 raise
             say(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
             ctx.exit(EXIT_INFRASTRUCTURE)
         except KeyboardInterrupt:
             say("interrupted")
             ctx.exit(130)
+        except Exception as exc:
+            if debug():
+                raise
+            message = " ".join(str(exc).split()) or "no message"
+            say(
+                f"error: internal error ({type(exc).__name__}: {message}); run with --debug for the traceback"
+            )
+            ctx.exit(EXIT_INFRASTRUCTURE)
 
 
 def embedding_model_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -208,7 +245,7 @@ def demo_command(root: Path | None, seed: int, lines: int, force: bool) -> None:
 
     Example: lakehouse demo --root /tmp/lh --seed 7
     """
-    layout = open_root(root, create=True)
+    layout = open_root(root, create=True, make_root=True)
     data = demo.write_demo_streams(layout, lines=lines, seed=seed, force=force)
     say(
         f"demo streams in {layout.kb}: {len(data.written)} written, {len(data.unchanged)} unchanged "
@@ -561,36 +598,58 @@ def _replay_batch(layout: Layout, tasks_file: Path, defaults: replay.ReplayReque
 
 def format_options(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option(
+        "--limit",
+        type=click.IntRange(min=0),
+        default=None,
+        help=f"Write at most N rows (default: {output.TABLE_LIMIT} for table, all otherwise; 0: all). "
+        "The table says how many rows it left out.",
+    )(func)
+    func = click.option(
         "--output",
         "-o",
         "output_file",
         type=click.Path(dir_okay=False, path_type=Path),
-        help="Write the result to FILE instead of stdout (required for parquet).",
+        help="Write the result to FILE (replaced whole) instead of stdout; parquet needs it.",
     )(func)
     return click.option(
         "--format",
         "fmt",
-        type=click.Choice([*output.FORMATS, "parquet"]),
+        type=click.Choice(output.FORMATS),
         default=None,
-        help="table (default on a terminal), csv, json, jsonl (default when piped) or parquet.",
+        help="table, csv, json, jsonl or parquet. Default: table on a terminal, jsonl when piped; "
+        "with --output, the file's extension (.csv, .json, .jsonl, .parquet), else jsonl.",
     )(func)
 
 
-def print_result(result: Any, fmt: str | None, output_file: Path | None) -> None:
-    fmt = fmt or ("table" if sys.stdout.isatty() or output_file is None else "jsonl")
-    if fmt == "parquet":
+def result_format(fmt: str | None, output_file: Path | None) -> str:
+    if fmt:
+        return fmt
+    if output_file is not None:
+        suffix = output_file.suffix.lower().lstrip(".")
+        return suffix if suffix in output.FORMATS and suffix != "table" else "jsonl"
+    return "table" if sys.stdout.isatty() else "jsonl"
+
+
+def print_result(
+    layout: Layout, sql: str, *, write: bool, fmt: str | None, output_file: Path | None, limit: int | None
+) -> None:
+    """Run SQL and stream its result to stdout or --output in the chosen format."""
+    fmt = result_format(fmt, output_file)
+    if fmt == "parquet" and output_file is None:
+        raise click.UsageError("--format parquet needs --output FILE")
+    with analytics.query(layout, sql, write=write) as (result, warning):
+        if warning:
+            say(f"warning: {warning}")
         if output_file is None:
-            raise click.UsageError("--format parquet needs --output FILE")
-        analytics.write_parquet(result, output_file)
-        say(f"wrote {result.num_rows} rows to {output_file}")
-        return
-    columns, rows = output.from_arrow(result)
-    text = output.render(columns, rows, fmt)
-    if output_file is None:
-        click.echo(text)
-    else:
-        output_file.write_text(text + "\n", encoding="utf-8")
-        say(f"wrote {len(rows)} rows to {output_file}")
+            sys.stdout.flush()
+            written = output.write(result, fmt, sys.stdout.buffer, limit=limit)
+            sys.stdout.buffer.flush()
+        else:
+            with atomic_output(output_file) as sink:
+                written = output.write(result, fmt, sink, limit=limit)
+            say(f"wrote {written.written:,} row{'s' if written.written != 1 else ''} to {output_file}")
+    if written.left_out and fmt != "table":
+        say(f"note: {written.left_out:,} more rows not written (--limit {limit})")
 
 
 @cli.command("query")
@@ -599,7 +658,12 @@ def print_result(result: Any, fmt: str | None, output_file: Path | None) -> None
 @click.option("--list", "list_queries", is_flag=True, help="List the named queries with their descriptions.")
 @format_options
 def query_command(
-    root: Path | None, name: str | None, list_queries: bool, fmt: str | None, output_file: Path | None
+    root: Path | None,
+    name: str | None,
+    list_queries: bool,
+    fmt: str | None,
+    output_file: Path | None,
+    limit: int | None,
 ) -> None:
     """Run a named query from sql/queries/ over the catalog.
 
@@ -610,10 +674,7 @@ def query_command(
             click.echo(f"{query_name:32} {description}")
         return
     sql = analytics.named_query_sql(name)
-    result, warning = analytics.run(open_root(root), sql)
-    if warning:
-        say(f"warning: {warning}")
-    print_result(result, fmt, output_file)
+    print_result(open_root(root), sql, write=False, fmt=fmt, output_file=output_file, limit=limit)
 
 
 @cli.command("sql")
@@ -622,18 +683,26 @@ def query_command(
 @click.option("--write", is_flag=True, help="Allow statements that change the catalog (default: read-only).")
 @format_options
 def sql_command(
-    root: Path | None, statement: str, write: bool, fmt: str | None, output_file: Path | None
+    root: Path | None,
+    statement: str,
+    write: bool,
+    fmt: str | None,
+    output_file: Path | None,
+    limit: int | None,
 ) -> None:
-    """Run ad-hoc SQL over the catalog (read-only unless --write); prints the last statement's rows.
+    """Run ad-hoc SQL over the catalog; prints the last statement's rows.
 
     Tables: evidence, replay_runs, replay_calls, escalations, receipts, quarantine, rag_corpus.
 
+    Read-only unless --write: a statement that could create or change a file or a database
+    anywhere (COPY, EXPORT, ATTACH, INSTALL, CREATE, INSERT, CHECKPOINT, SET of a global
+    setting, ...) is refused with exit 2, as DuckDB's parser classifies it. Every DuckDB type
+    has one form per format: timestamps RFC 3339 in UTC, nested values as JSON, blobs as base64,
+    decimals and big integers exact (README, "SQL over the catalog").
+
     Example: lakehouse sql "SELECT kind, count(*) FROM evidence GROUP BY kind"
     """
-    result, warning = analytics.run(open_root(root), statement, write=write)
-    if warning:
-        say(f"warning: {warning}")
-    print_result(result, fmt, output_file)
+    print_result(open_root(root), statement, write=write, fmt=fmt, output_file=output_file, limit=limit)
 
 
 @cli.command("stats")

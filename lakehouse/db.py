@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,12 +15,6 @@ import duckdb
 
 from lakehouse.errors import CatalogError, CatalogLockedError, UsageError
 from lakehouse.sqlfiles import load, quote_literal
-
-# DuckDB's Python binding tries `import pandas` for every bound parameter. Without pandas installed
-# each try searches sys.path under the import lock: at 50 threads that serialised retrieval (70 % of
-# the load benchmark's samples). A None entry makes the failed import fail at once, as before.
-if importlib.util.find_spec("pandas") is None:
-    sys.modules.setdefault("pandas", None)
 
 
 def extension_path(name: str) -> Path:

@@ -94,9 +94,17 @@ def resolve_root(root: str | os.PathLike[str] | None) -> Path:
     return Path(chosen).expanduser().absolute()
 
 
-def open_root(root: str | os.PathLike[str] | None, *, create: bool = False) -> Layout:
-    """Resolve and check a root. ``create`` makes ``data/_kb`` (for writers like ``demo``)."""
+def open_root(
+    root: str | os.PathLike[str] | None, *, create: bool = False, make_root: bool = False
+) -> Layout:
+    """Resolve and check a root. ``create`` makes ``data/_kb`` (for writers); ``make_root`` also
+    makes the root folder itself (``demo``, whose README example names a new folder)."""
     path = resolve_root(root)
+    if make_root and not path.exists():
+        try:
+            path.mkdir(parents=True)
+        except OSError as exc:
+            raise RootError(f"cannot create root {path}: {exc.strerror}") from exc
     if not path.exists():
         raise RootError(f"root {path} does not exist")
     if not path.is_dir():

@@ -39,7 +39,7 @@ from lakehouse.coalesce import Coalescer
 from lakehouse.errors import CatalogError, CatalogLockedError, UsageError
 from lakehouse.files import exclusive_lock, size_of
 from lakehouse.paths import Layout
-from lakehouse.sqlfiles import bound_list, load, number_literal, render
+from lakehouse.sqlfiles import constant_list, load, number_literal, render
 from lakehouse.types import Document, Hit
 
 INCOMING_SCHEMA = pa.schema(
@@ -175,7 +175,8 @@ def record_index_state(
         con.execute(render(load("corpus/sort_postings"), avgdl=number_literal(avgdl or 1.0)))
         unsorted, weights_avgdl = 0, avgdl
     con.execute("DELETE FROM rag_index_state")
-    con.execute("INSERT INTO rag_index_state VALUES (?, ?, ?)", [corpus_bytes, unsorted, weights_avgdl])
+    values = ", ".join(number_literal(v) for v in (corpus_bytes, unsorted, weights_avgdl))
+    con.execute(f"INSERT INTO rag_index_state VALUES ({values})")
     return weights_avgdl
 
 
@@ -228,7 +229,7 @@ def query_terms(con: duckdb.DuckDBPyConnection, query: str, stems: dict[str, str
     tokens = set(tokenize(con, query))
     missing = [t for t in tokens if t not in stems]
     if missing:
-        stems.update(con.execute(load("corpus/stems"), {"tokens": missing}).fetchall())
+        stems.update(con.execute(render(load("corpus/stems"), tokens=constant_list(missing))).fetchall())
     return sorted({term for t in tokens if (term := stems[t])})
 
 
@@ -290,7 +291,7 @@ def append_new_documents(
     stems = dict(view.stems)
     unknown = sorted({t for doc_tokens in tokens for t in doc_tokens} - stems.keys())
     if unknown:
-        stems.update(con.execute(load("corpus/stems"), {"tokens": unknown}).fetchall())
+        stems.update(con.execute(render(load("corpus/stems"), tokens=constant_list(unknown))).fetchall())
     terms = dict(view.terms)
     fresh = sorted({stems[t] for doc_tokens in tokens for t in doc_tokens if stems[t]} - terms.keys())
     for offset, term in enumerate(fresh):
@@ -438,11 +439,8 @@ def _hits(
         rows = [row for row in rows if row[1] >= floor]
     unnamed = [doc_id for doc_id, _ in rows if doc_id not in view.names]
     if unnamed:  # indexed after this view was read (a concurrent add)
-        id_list, params = bound_list("d", unnamed)
-        view.names.update(
-            (d, (r, t))
-            for d, r, t in con.execute(render(load("corpus/names"), ids=id_list), params).fetchall()
-        )
+        sql = render(load("corpus/names"), ids=constant_list(unnamed))
+        view.names.update((d, (r, t)) for d, r, t in con.execute(sql).fetchall())
     hits = [Hit(*view.names.get(doc_id, ("", "")), float(score)) for doc_id, score in rows]
     return sorted(hits, key=lambda h: (-h.score, h.rag_id))[:k]
 
@@ -534,8 +532,7 @@ def documents(con: duckdb.DuckDBPyConnection, rag_ids: list[str]) -> list[tuple[
     """(rag_id, title, text) of the given documents, in the order asked."""
     if not rag_ids:
         return []
-    id_list, params = bound_list("d", rag_ids)
-    rows = con.execute(render(load("corpus/documents"), ids=id_list), params).fetchall()
+    rows = con.execute(render(load("corpus/documents"), ids=constant_list(rag_ids))).fetchall()
     found = {row[0]: row for row in rows}
     return [found[r] for r in rag_ids if r in found]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -40,3 +41,14 @@ def lakehouse_process(
         stderr=subprocess.PIPE,
         **kwargs,
     )
+
+
+def lakehouse_command() -> list[str]:
+    """The installed ``lakehouse`` console script, as a user runs it."""
+    script = Path(sys.executable).parent / "lakehouse"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("lakehouse")
+    if found is None:
+        raise RuntimeError("the lakehouse command is not installed (run 'make test')")
+    return [found]
