@@ -21,8 +21,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, query_p50_ms
 
-from lakehouse import analytics, catalog, db
-from lakehouse.paths import open_root
+from lakehouse import catalog
+from lakehouse.catalog import analytics
+from lakehouse.core import db
+from lakehouse.core.paths import open_root
 
 MODELS = ["qwen2.5-coder:7b", "llama3.1:8b", "mistral-nemo:12b"]
 DAYS = 60

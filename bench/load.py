@@ -40,11 +40,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine
 from stub_server import LOCAL_MODEL
 
-from lakehouse import batch, catalog, corpus, db, retrieval
-from lakehouse.files import size_of
-from lakehouse.paths import Layout, open_root
-from lakehouse.replay import ReplayRequest
-from lakehouse.types import Document
+from lakehouse import catalog, retrieval
+from lakehouse.core import db
+from lakehouse.core.files import size_of
+from lakehouse.core.paths import Layout, open_root
+from lakehouse.core.types import Document
+from lakehouse.replay import ReplayRequest, batch
+from lakehouse.retrieval import corpus
 
 ESCALATION_MODEL = "load-big"
 CLASSES = [

@@ -20,8 +20,11 @@ import duckdb
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import lakehouse_cmd, machine, query_p50_ms, run_child
 
-from lakehouse import analytics, db, materialize, synth
-from lakehouse.paths import open_root
+from lakehouse import pipeline
+from lakehouse.catalog import analytics
+from lakehouse.core import db
+from lakehouse.core.paths import open_root
+from lakehouse.demo import synth
 
 BASELINE_SQL = """
 COPY (
@@ -74,7 +77,7 @@ def main() -> None:
     receipt = json.loads(first["stdout"])
     noop_cli = run_child(lakehouse_cmd("materialize", "--root", str(root), "--json"))
     start = time.perf_counter()
-    noop_receipt = materialize.run(layout).receipt
+    noop_receipt = pipeline.materialize(layout).receipt
     noop_in_process_s = time.perf_counter() - start
     with db.catalog(layout.catalog, read_only=True) as con:
         evidence_query_ms = query_p50_ms(con, analytics.named_query_sql("evidence_by_kind_and_day"), 5)

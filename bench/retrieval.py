@@ -24,8 +24,9 @@ import duckdb
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine
 
-from lakehouse import db, retrieval
-from lakehouse.types import Document
+from lakehouse import retrieval
+from lakehouse.core import db
+from lakehouse.core.types import Document
 
 T = TypeVar("T")
 

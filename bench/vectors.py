@@ -28,9 +28,10 @@ import duckdb
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine
 
-from lakehouse import db, vectors
-from lakehouse.paths import open_root
-from lakehouse.sqlfiles import load, render
+from lakehouse.core import db
+from lakehouse.core.paths import open_root
+from lakehouse.core.sqlfiles import load, render
+from lakehouse.retrieval import vectors
 
 MODEL = "bench-embed"
 CLUSTERS = 1000
@@ -74,8 +75,9 @@ def percentile(values: list[float], q: float) -> float:
 KILL_DURING_BUILD = textwrap.dedent(
     """
     import sys
-    from lakehouse import db, vectors
-    from lakehouse.paths import open_root
+    from lakehouse.core import db
+    from lakehouse.retrieval import vectors
+    from lakehouse.core.paths import open_root
     layout = open_root(sys.argv[1])
     with db.catalog(layout.catalog, read_only=True) as con:
         print("building", flush=True)
@@ -87,7 +89,7 @@ KILL_IN_PLACE = textwrap.dedent(
     """
     import sys
     import duckdb
-    from lakehouse import db
+    from lakehouse.core import db
     con = duckdb.connect(sys.argv[1])
     db.load_extension(con, "vss")
     con.execute("SET hnsw_enable_experimental_persistence = true")

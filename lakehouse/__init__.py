@@ -1,4 +1,10 @@
-"""lakehouse: an embedded evidence store for LLM agent logs."""
+"""lakehouse: an embedded evidence store for LLM agent logs.
+
+Stages, each a package importing only those before it: ``core``, ``ingest`` (logs to evidence),
+``gateway`` (the model client), ``retrieval`` (corpus, BM25, vectors), ``catalog`` (the DuckDB
+catalog and SQL over it), ``replay`` (the Go port); ``pipeline`` chains them; ``demo`` and ``cli``
+sit on top.
+"""
 
 from importlib.metadata import PackageNotFoundError, version
 

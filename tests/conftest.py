@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from lakehouse.paths import Layout, open_root
+from lakehouse.core.paths import Layout, open_root
 
 
 @pytest.fixture

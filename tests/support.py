@@ -13,7 +13,7 @@ from typing import Any
 from click.testing import CliRunner
 
 from lakehouse.cli import cli
-from lakehouse.paths import Layout
+from lakehouse.core.paths import Layout
 
 
 def write_stream(layout: Layout, stream: str, rows: list[Any], *, mode: str = "a") -> Path:

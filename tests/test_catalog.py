@@ -14,8 +14,9 @@ import pytest
 from click.testing import CliRunner
 from support import invoke, write_stream
 
-from lakehouse import analytics, catalog
-from lakehouse.paths import Layout
+from lakehouse import catalog
+from lakehouse.catalog import analytics
+from lakehouse.core.paths import Layout
 
 pytestmark = pytest.mark.fast
 

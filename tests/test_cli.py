@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from support import invoke, lakehouse_process, write_stream
 
-from lakehouse.paths import Layout
+from lakehouse.core.paths import Layout
 
 pytestmark = pytest.mark.fast
 

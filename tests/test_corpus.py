@@ -12,10 +12,12 @@ import pytest
 from click.testing import CliRunner
 from support import invoke, write_stream
 
-from lakehouse import corpus, db, materialize, retrieval
-from lakehouse.errors import StorageError, UsageError
-from lakehouse.paths import Layout
-from lakehouse.types import Document
+from lakehouse import pipeline, retrieval
+from lakehouse.core import db
+from lakehouse.core.errors import StorageError, UsageError
+from lakehouse.core.paths import Layout
+from lakehouse.core.types import Document
+from lakehouse.retrieval import corpus
 
 pytestmark = pytest.mark.fast
 
@@ -45,7 +47,7 @@ def test_latest_playbook_version_becomes_the_document(layout: Layout) -> None:
             playbook("leak", 1, "Hunt a memory leak", ["heap profile"]),
         ],
     )
-    materialize.run(layout)
+    pipeline.materialize(layout)
     docs = corpus.load(layout)
     assert sorted(docs) == ["rag:flaky", "rag:leak"]
     assert docs["rag:flaky"].title == "Stabilise a flaky test"
@@ -53,12 +55,12 @@ def test_latest_playbook_version_becomes_the_document(layout: Layout) -> None:
     assert docs["rag:flaky"].source_evidence_ids[0].startswith("ev:")
     before = layout.rag_corpus.read_bytes()
     write_stream(layout, "model_calls", [{"ts": "2026-05-03T00:00:00Z", "call_id": "c"}])
-    materialize.run(layout)
+    pipeline.materialize(layout)
     assert layout.rag_corpus.read_bytes() == before  # nothing new about playbooks: nothing appended
     write_stream(
         layout, "playbooks", [playbook("leak", 2, "Hunt a memory leak", ["heap profile", "diff"], day=3)]
     )
-    materialize.run(layout)
+    pipeline.materialize(layout)
     assert len(corpus_lines(layout)) == 3 and corpus.load(layout)["rag:leak"].text.endswith("2. diff")
 
 
@@ -248,8 +250,8 @@ def test_python_tokenizer_equals_the_sql_macro(text: str) -> None:
 def test_incremental_adds_replacements_and_resorts_rank_as_fts(
     layout: Layout, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(retrieval, "SORT_AFTER_ROWS", 5)  # re-sort after a few single-document adds
-    monkeypatch.setattr(retrieval, "SETTLE_MAX_POSTINGS", 0)  # and only then, as for a large index:
+    monkeypatch.setattr(retrieval.index, "SORT_AFTER_ROWS", 5)  # re-sort after a few single-document adds
+    monkeypatch.setattr(retrieval.index, "SETTLE_MAX_POSTINGS", 0)  # and only then, as for a large index:
     # between re-sorts, queries compute the weights the appended postings hold at an older mean
     words = [
         "flaky",
@@ -373,8 +375,8 @@ def test_concurrent_searches_are_scored_together_and_answer_as_alone(
             batches.append(len(args[2]))  # type: ignore[arg-type]
             return real_many(*args, **kwargs)  # type: ignore[arg-type]
 
-        monkeypatch.setattr(retrieval, "ranked", lone_query_waits_for_a_queue)
-        monkeypatch.setattr(retrieval, "ranked_many", counted)
+        monkeypatch.setattr(retrieval.scoring, "ranked", lone_query_waits_for_a_queue)
+        monkeypatch.setattr(retrieval.scoring, "ranked_many", counted)
         with ThreadPoolExecutor(max_workers=12) as pool:
             answers = list(pool.map(lambda q: (q, searcher.search(q, 4)[0]), queries * 4))
     assert batches and max(batches) >= 3  # queued queries were scored by one statement
@@ -399,7 +401,7 @@ def test_an_add_committed_under_a_prepared_search_does_not_break_it(
                 searcher.add([more.pop() for _ in range(len(more))], corpus.AddReport())
             return real_ranked(*args, **kwargs)  # type: ignore[arg-type]
 
-        monkeypatch.setattr(retrieval, "ranked", add_meanwhile)
+        monkeypatch.setattr(retrieval.scoring, "ranked", add_meanwhile)
         hits, _ = searcher.search(query, 5)
         monkeypatch.undo()
     with retrieval.Searcher(layout) as fresh:

@@ -12,9 +12,9 @@ import duckdb
 import pytest
 from support import lakehouse_process
 
-from lakehouse import demo, materialize
-from lakehouse.files import read_jsonl
-from lakehouse.paths import Layout, open_root
+from lakehouse import demo, pipeline
+from lakehouse.core.files import read_jsonl
+from lakehouse.core.paths import Layout, open_root
 
 FAILPOINTS = [
     "after_temporaries",
@@ -67,7 +67,7 @@ def snapshot(layout: Layout) -> dict[str, object]:
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     layout = seeded_root(tmp_path_factory.mktemp("ref") / "root", lines=3000)
-    materialize.run(layout)
+    pipeline.materialize(layout)
     result = snapshot(layout)
     assert len(result["jsonl"]) > 2900 and len(result["quarantine"]) == 7
     return result
@@ -126,7 +126,7 @@ def test_two_materialize_processes_at_once_never_corrupt(
 
 
 def test_second_materialize_with_no_wait_exits_with_a_clear_message(tmp_path: Path) -> None:
-    from lakehouse.files import exclusive_lock
+    from lakehouse.core.files import exclusive_lock
 
     layout = seeded_root(tmp_path / "root", lines=200)
     with exclusive_lock(layout.materialize_lock, wait=False):
@@ -143,7 +143,7 @@ def test_interrupted_commit_is_finished_by_shutil_copy_of_root(tmp_path: Path) -
     proc.communicate(timeout=60)
     copy = tmp_path / "copy"
     shutil.copytree(layout.root, copy)
-    outcome = materialize.run(open_root(copy))
+    outcome = pipeline.materialize(open_root(copy))
     assert outcome.recovered
     assert outcome.receipt["totals"]["emitted"] == 0
     assert len(list(read_jsonl(open_root(copy).receipts))) == 2
@@ -152,12 +152,12 @@ def test_interrupted_commit_is_finished_by_shutil_copy_of_root(tmp_path: Path) -
 @pytest.mark.slow
 def test_killed_between_commit_and_mirror_is_mirrored_by_the_next_run(tmp_path: Path) -> None:
     layout = seeded_root(tmp_path / "root", lines=300)
-    materialize.run(layout)
+    pipeline.materialize(layout)
     with open(layout.stream("model_calls"), "a") as handle:
         handle.write('{"ts": "2026-05-02T10:00:00Z", "call_id": "late"}\n')
     proc = lakehouse_process("materialize", "--root", str(layout.root), env={"LH_FAILPOINT": "before_mirror"})
     proc.communicate(timeout=60)
     assert proc.returncode == -signal.SIGKILL
     assert not snapshot(layout)["receipts_mirrored"]
-    materialize.run(layout)  # finds nothing new, but the commit marked the catalog behind
+    pipeline.materialize(layout)  # finds nothing new, but the commit marked the catalog behind
     assert snapshot(layout)["receipts_mirrored"]

@@ -8,8 +8,8 @@ import click
 import pytest
 
 from lakehouse.cli import cli
-from lakehouse.sqlfiles import purpose, sql_dir
-from lakehouse.transforms import load_transforms
+from lakehouse.core.sqlfiles import purpose, sql_dir
+from lakehouse.ingest.transforms import load_transforms
 
 pytestmark = pytest.mark.fast
 

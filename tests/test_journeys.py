@@ -22,9 +22,9 @@ import pyarrow.parquet as pq
 import pytest
 from support import lakehouse_command
 
-from lakehouse.analytics import named_query_sql
-from lakehouse.output import FORMATS
-from lakehouse.sqlfiles import quote_ident
+from lakehouse.catalog.analytics import named_query_sql
+from lakehouse.cli.output import FORMATS
+from lakehouse.core.sqlfiles import quote_ident
 
 pytestmark = pytest.mark.slow
 csv.field_size_limit(1 << 30)  # the demo quarantines an over-long line on purpose; its raw text is a field

@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse import batch
-from lakehouse.coalesce import Coalescer
-from lakehouse.files import GroupAppender
-from lakehouse.paths import Layout
-from lakehouse.replay import ReplayRequest
+from lakehouse.core.coalesce import Coalescer
+from lakehouse.core.files import GroupAppender
+from lakehouse.core.paths import Layout
+from lakehouse.replay import ReplayRequest, batch
 
 LOAD = Path(__file__).resolve().parents[1] / "bench" / "load.py"
 

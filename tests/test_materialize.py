@@ -11,9 +11,10 @@ import pyarrow.dataset as ds
 import pytest
 from support import write_stream
 
-from lakehouse import materialize
-from lakehouse.files import read_jsonl
-from lakehouse.paths import Layout, open_root
+from lakehouse import pipeline
+from lakehouse.core.files import read_jsonl
+from lakehouse.core.paths import Layout, open_root
+from lakehouse.ingest import materialize
 
 pytestmark = pytest.mark.fast
 
@@ -51,7 +52,7 @@ def ids(records: list[dict]) -> list[str]:
 
 def test_model_call_maps_to_evidence_record(layout: Layout) -> None:
     write_stream(layout, "model_calls", [call(1, extra_field={"nested": [1, 2]})])
-    receipt = materialize.run(layout).receipt
+    receipt = pipeline.materialize(layout).receipt
     [record] = jsonl_evidence(layout)
     assert list(record) == [
         "schema",
@@ -103,7 +104,7 @@ def test_every_bad_line_kind_is_quarantined_with_line_and_offset(layout: Layout)
         json.dumps(call(2)).encode() + b"\n",
     ]
     write_stream(layout, "model_calls", lines)
-    receipt = materialize.run(layout, materialize.Options(max_line_bytes=4096)).receipt
+    receipt = pipeline.materialize(layout, materialize.Options(max_line_bytes=4096)).receipt
     quarantine = list(read_jsonl(layout.quarantine))
     by_line = {q["line"]: q for q in quarantine}
     offsets = [0]
@@ -132,9 +133,9 @@ def test_every_bad_line_kind_is_quarantined_with_line_and_offset(layout: Layout)
 
 def test_second_run_writes_nothing(layout: Layout) -> None:
     write_stream(layout, "model_calls", [call(i) for i in range(20)])
-    materialize.run(layout)
+    pipeline.materialize(layout)
     before = {p: p.stat().st_mtime_ns for p in layout.evidence.rglob("*") if p.is_file()}
-    receipt = materialize.run(layout).receipt
+    receipt = pipeline.materialize(layout).receipt
     after = {p: p.stat().st_mtime_ns for p in layout.evidence.rglob("*") if p.is_file()}
     assert before == after
     assert receipt["totals"] == {"lines": 0, "emitted": 0, "duplicates": 0, "quarantined": 0, "partitions": 0}
@@ -143,9 +144,9 @@ def test_second_run_writes_nothing(layout: Layout) -> None:
 
 def test_appended_lines_alone_are_added(layout: Layout) -> None:
     write_stream(layout, "model_calls", [call(i) for i in range(10)])
-    materialize.run(layout)
+    pipeline.materialize(layout)
     write_stream(layout, "model_calls", [call(i, day=2) for i in range(10, 15)])
-    receipt = materialize.run(layout).receipt
+    receipt = pipeline.materialize(layout).receipt
     [inp] = receipt["inputs"]
     assert inp["lines"] == 5 and inp["start_offset"] > 0
     assert receipt["totals"]["emitted"] == 5
@@ -165,14 +166,14 @@ def test_same_input_in_two_roots_gives_same_ids(tmp_path: Path) -> None:
             "playbooks",
             [{"ts": "2026-05-01T00:00:00Z", "playbook_id": "p", "version": 1, "title": "t", "steps": ["a"]}],
         )
-        materialize.run(layout)
+        pipeline.materialize(layout)
         results.append(ids(jsonl_evidence(layout)))
     assert results[0] == results[1] and len(results[0]) == 31
 
 
 def test_duplicate_natural_keys_are_written_once(layout: Layout) -> None:
     write_stream(layout, "model_calls", [call(1), call(1, model="other"), call(2)])
-    receipt = materialize.run(layout).receipt
+    receipt = pipeline.materialize(layout).receipt
     records = jsonl_evidence(layout)
     assert len(records) == 2
     assert next(r for r in records if r["metadata"]["call_id"] == "c1")["model"] == "qwen"  # first one wins
@@ -181,9 +182,9 @@ def test_duplicate_natural_keys_are_written_once(layout: Layout) -> None:
 
 def test_parquet_and_jsonl_hold_the_same_records(layout: Layout) -> None:
     write_stream(layout, "model_calls", [call(i, day=1 + i % 3) for i in range(30)])
-    materialize.run(layout)
+    pipeline.materialize(layout)
     write_stream(layout, "model_calls", [call(i, day=4) for i in range(30, 40)])
-    materialize.run(layout)
+    pipeline.materialize(layout)
     from_jsonl = {r["evidence_id"]: r for r in jsonl_evidence(layout)}
     from_parquet = {r["evidence_id"]: r for r in parquet_evidence(layout)}
     assert from_jsonl.keys() == from_parquet.keys() and len(from_jsonl) == 40
@@ -207,11 +208,11 @@ def test_truncated_last_line_waits_for_the_next_run(layout: Layout) -> None:
     complete = json.dumps(call(1)).encode() + b"\n"
     partial = json.dumps(call(2)).encode()
     write_stream(layout, "model_calls", [complete, partial[:20]])
-    receipt = materialize.run(layout).receipt
+    receipt = pipeline.materialize(layout).receipt
     assert receipt["inputs"][0]["pending_bytes"] == 20
     assert not layout.quarantine.exists() or not list(read_jsonl(layout.quarantine))
     write_stream(layout, "model_calls", [partial[20:] + b"\n"])
-    receipt = materialize.run(layout).receipt
+    receipt = pipeline.materialize(layout).receipt
     assert receipt["totals"]["emitted"] == 1
     assert sorted(r["source"]["line"] for r in jsonl_evidence(layout)) == [1, 2]
 
@@ -221,13 +222,13 @@ def test_file_that_shrank_or_was_replaced_is_read_again_without_duplicates(
     layout: Layout, change: str
 ) -> None:
     path = write_stream(layout, "model_calls", [call(i) for i in range(10)])
-    materialize.run(layout)
+    pipeline.materialize(layout)
     if change == "shrank":
         write_stream(layout, "model_calls", [call(i) for i in range(3)], mode="w")
     else:
         write_stream(layout, "model_calls", [call(i) for i in range(5, 25)], mode="w")
     assert path.exists()
-    receipt = materialize.run(layout).receipt
+    receipt = pipeline.materialize(layout).receipt
     assert receipt["inputs"][0]["reset"] == change
     expected_new = 0 if change == "shrank" else 15
     assert receipt["totals"]["emitted"] == expected_new
@@ -237,7 +238,7 @@ def test_file_that_shrank_or_was_replaced_is_read_again_without_duplicates(
 
 def test_receipt_lists_inputs_transforms_partitions(layout: Layout) -> None:
     write_stream(layout, "model_calls", [call(i, day=1 + i % 2) for i in range(6)])
-    receipt = materialize.run(layout).receipt
+    receipt = pipeline.materialize(layout).receipt
     assert receipt["schema"] == "materialize_receipt.v1"
     assert receipt["inputs"] == [
         {
@@ -268,10 +269,10 @@ def test_receipt_lists_inputs_transforms_partitions(layout: Layout) -> None:
 
 
 def test_all_twelve_streams_materialize(layout: Layout) -> None:
-    from lakehouse import synth
+    from lakehouse.demo import synth
 
     synth.write_streams(layout.kb, total=600, seed=1, end_day="2026-05-02", days=5)
-    receipt = materialize.run(layout).receipt
+    receipt = pipeline.materialize(layout).receipt
     kinds = {t["kind"]: t for t in receipt["transforms"]}
     assert len(kinds) == 12
     for stat in kinds.values():
@@ -282,7 +283,7 @@ def test_all_twelve_streams_materialize(layout: Layout) -> None:
 def test_missing_natural_key_falls_back_to_the_row_content(layout: Layout) -> None:
     row = {"ts": "2026-05-01T10:00:00Z", "model": "qwen"}
     write_stream(layout, "model_calls", [row, row, {**row, "model": "other"}])
-    materialize.run(layout)
+    pipeline.materialize(layout)
     assert len(jsonl_evidence(layout)) == 2  # same content, same id
 
 
@@ -290,7 +291,7 @@ def test_catalog_mirror_is_attachable_from_another_directory(
     layout: Layout, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     write_stream(layout, "model_calls", [call(i) for i in range(5)] + [b"oops\n"])
-    materialize.run(layout)
+    pipeline.materialize(layout)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
@@ -306,9 +307,9 @@ def test_catalog_mirror_is_attachable_from_another_directory(
 
 def test_moved_root_still_works(layout: Layout, tmp_path: Path) -> None:
     write_stream(layout, "model_calls", [call(i) for i in range(5)])
-    materialize.run(layout)
+    pipeline.materialize(layout)
     moved = tmp_path / "moved"
     shutil.move(layout.root, moved)
     write_stream(open_root(moved), "model_calls", [call(9)])
-    receipt = materialize.run(open_root(moved)).receipt
+    receipt = pipeline.materialize(open_root(moved)).receipt
     assert receipt["totals"]["emitted"] == 1

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import lakehouse
-from lakehouse.sqlfiles import load, sql_dir
-from lakehouse.transforms import builtin_dir
+from lakehouse.core.sqlfiles import load, sql_dir
+from lakehouse.ingest.transforms import builtin_dir
 
 pytestmark = pytest.mark.fast
 
@@ -32,7 +32,7 @@ def test_sql_is_shipped_inside_the_installed_package() -> None:
 def test_extensions_load_offline() -> None:
     import duckdb
 
-    from lakehouse.db import load_extension
+    from lakehouse.core.db import load_extension
 
     con = duckdb.connect()
     try:

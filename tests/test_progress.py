@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from lakehouse.progress import Bar
+from lakehouse.cli.progress import Bar
 
 pytestmark = pytest.mark.fast
 

@@ -16,11 +16,12 @@ from click.testing import CliRunner
 from stub_gateway import StubGateway
 from support import invoke
 
-from lakehouse import corpus, replay, retrieval
-from lakehouse.errors import UsageError
+from lakehouse import replay, retrieval
+from lakehouse.core.errors import UsageError
+from lakehouse.core.paths import Layout
+from lakehouse.core.types import Document
 from lakehouse.gateway import Gateway
-from lakehouse.paths import Layout
-from lakehouse.types import Document
+from lakehouse.retrieval import corpus
 
 pytestmark = pytest.mark.fast
 

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lakehouse import output
-from lakehouse.results import Result, unique_names
-from lakehouse.sqlfiles import constant_list, quote_literal
+from lakehouse.catalog.results import Result, unique_names
+from lakehouse.cli import output
+from lakehouse.core.sqlfiles import constant_list, quote_literal
 
 pytestmark = pytest.mark.fast
 

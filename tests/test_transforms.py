@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 from support import write_stream
 
-from lakehouse import materialize
-from lakehouse.errors import TransformError
-from lakehouse.files import read_jsonl
-from lakehouse.paths import Layout
-from lakehouse.transforms import load_transforms, parse
+from lakehouse import pipeline
+from lakehouse.core.errors import TransformError
+from lakehouse.core.files import read_jsonl
+from lakehouse.core.paths import Layout
+from lakehouse.ingest import materialize
+from lakehouse.ingest.transforms import load_transforms, parse
 
 pytestmark = pytest.mark.fast
 
@@ -65,7 +66,7 @@ def test_user_transform_dir_adds_a_thirteenth_kind(layout: Layout, tmp_path: Pat
             {"ts": "2026-05-01T09:05:00Z", "ticket_id": "T-2", "body": "typo", "priority": "high"},
         ],
     )
-    receipt = materialize.run(layout, materialize.Options(transforms_dir=extra)).receipt
+    receipt = pipeline.materialize(layout, materialize.Options(transforms_dir=extra)).receipt
     assert len(receipt["transforms"]) == 13
     [record] = read_jsonl(layout.jsonl_day("2026-05-01"))
     assert (record["kind"], record["text"], record["score"], record["tags"]) == (
@@ -115,7 +116,7 @@ def test_transform_sql_errors_name_the_file(
     (extra / "tickets.sql").write_text(TICKETS.split("SELECT")[0] + select)
     write_stream(layout, "tickets", [{"ts": "2026-05-01T09:00:00Z", "ticket_id": "T-1", "body": "x"}])
     with pytest.raises(TransformError, match="tickets") as info:
-        materialize.run(layout, materialize.Options(transforms_dir=extra))
+        pipeline.materialize(layout, materialize.Options(transforms_dir=extra))
     assert message in str(info.value)
     assert not layout.receipts.exists()
 
@@ -127,4 +128,4 @@ def test_broken_transform_fails_even_when_its_stream_has_no_new_lines(layout: La
         TICKETS.split("SELECT")[0] + "SELECT line_no, nope AS text FROM source"
     )
     with pytest.raises(TransformError, match="nope"):
-        materialize.run(layout, materialize.Options(transforms_dir=extra))
+        pipeline.materialize(layout, materialize.Options(transforms_dir=extra))

@@ -18,12 +18,14 @@ from click.testing import CliRunner
 from stub_gateway import EMBEDDING_DIM, StubGateway, word_vector
 from support import invoke, write_stream
 
-from lakehouse import catalog, corpus, db, materialize, retrieval, vectors
-from lakehouse.batch import Session
-from lakehouse.errors import EmbeddingError
+from lakehouse import catalog, pipeline, retrieval
+from lakehouse.core import db
+from lakehouse.core.errors import EmbeddingError
+from lakehouse.core.paths import Layout
+from lakehouse.core.types import Document
 from lakehouse.gateway import Gateway
-from lakehouse.paths import Layout
-from lakehouse.types import Document
+from lakehouse.replay.batch import Session
+from lakehouse.retrieval import corpus, vectors
 
 pytestmark = pytest.mark.fast
 MODEL = "stub-embed"
@@ -334,10 +336,11 @@ def test_rebuild_carries_the_side_store_over(
 KILLED_ADDER = textwrap.dedent(
     """
     import sys
-    from lakehouse import corpus, retrieval, vectors
+    from lakehouse import retrieval
+    from lakehouse.retrieval import corpus, vectors
     from lakehouse.gateway import Gateway
-    from lakehouse.paths import open_root
-    from lakehouse.types import Document
+    from lakehouse.core.paths import open_root
+    from lakehouse.core.types import Document
 
     layout = open_root(sys.argv[1])
     embedder = vectors.Embedder(Gateway(sys.argv[2]), "stub-embed")
@@ -417,11 +420,11 @@ def test_materialize_embeds_new_playbooks_and_a_down_gateway_is_only_a_warning(
     write_stream(layout, "playbooks", [playbook])
     monkeypatch.setenv(vectors.EMBEDDING_ENV, MODEL)
     monkeypatch.setenv("LH_GATEWAY_URL", stub.url)
-    outcome = materialize.run(layout)
+    outcome = pipeline.materialize(layout)
     assert outcome.mirror_warning is None and set(side_store(layout)) == {"rag:flaky"}
     monkeypatch.setenv("LH_GATEWAY_URL", "http://127.0.0.1:9")  # nothing listens there
     write_stream(layout, "playbooks", [{**playbook, "version": 2, "steps": ["rerun", "quarantine"]}])
-    outcome = materialize.run(layout)
+    outcome = pipeline.materialize(layout)
     assert "1 playbooks not embedded (rag:flaky: embedding call: connection error" in (
         outcome.mirror_warning or ""
     )

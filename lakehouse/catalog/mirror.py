@@ -1,0 +1,196 @@
+"""The catalog ``data/lakehouse.duckdb``: what analysts attach for SQL (PRODUCT.md §6).
+
+``evidence`` is a view over the root's committed Parquet parts, by absolute path, so it
+is never behind and never copies a row; ``sync`` re-points it when the root moved.
+``receipts`` and ``quarantine`` are mirror tables of their JSONL logs; ``rag_corpus`` and
+its postings are the retrieval index of ``data/_kb/rag_corpus.jsonl`` (``retrieval``).
+
+Every write connection is short-lived. When another process holds the file, writers
+record that the mirror is behind (``data/_state/catalog_behind``) and carry on; the next
+run or ``lakehouse sync`` catches up. Syncs insert only rows whose key is missing, so
+they are idempotent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from lakehouse import retrieval
+from lakehouse.core import db
+from lakehouse.core.errors import CatalogError, CatalogLockedError
+from lakehouse.core.files import size_of
+from lakehouse.core.paths import Layout
+from lakehouse.core.sqlfiles import load, quote_literal, render
+from lakehouse.ingest import evidence
+from lakehouse.retrieval import vectors
+
+# Bump when a mirror table's columns change: catalogs of another version re-mirror from the logs.
+MIRROR_SCHEMA_VERSION = "3"
+
+
+@dataclass
+class SyncReport:
+    receipts: int = 0
+    quarantine: int = 0
+    evidence_parts: int = 0
+    documents: int = 0  # corpus documents (re)indexed for retrieval
+    vectors: int = 0  # side-store vectors carried over by a rebuild
+    replay_runs: int = 0
+    repaired: str | None = None  # where a damaged catalog was moved aside
+
+
+def behind_flag(layout: Layout) -> Path:
+    return layout.state_dir / "catalog_behind"
+
+
+def is_behind(layout: Layout) -> bool:
+    return behind_flag(layout).exists()
+
+
+def _inserted(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> int:
+    row = db.run_sql(con, sql, params).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _point_evidence_view(con: duckdb.DuckDBPyConnection, layout: Layout) -> int:
+    parts = evidence.parquet_parts(layout)
+    if parts:
+        con.execute(render(load("schema/evidence_view"), parts=quote_literal(evidence.parquet_glob(layout))))
+    else:
+        con.execute(load("schema/evidence_view_empty"))
+    return len(parts)
+
+
+def _complete_end(path: Path, start: int, size: int) -> int:
+    """Offset just past the last newline in [start, size): a line being appended is left for later."""
+    with path.open("rb") as f:
+        end = size
+        while end > start:
+            step = min(1 << 16, end - start)
+            f.seek(end - step)
+            chunk = f.read(step)
+            cut = chunk.rfind(b"\n")
+            if cut >= 0:
+                return end - step + cut + 1
+            end -= step
+    return start
+
+
+def _mirror_log(con: duckdb.DuckDBPyConnection, sql_name: str, path: Path, scratch: Path) -> int:
+    """Mirror the lines of an append-only JSONL log that the catalog has not taken in yet.
+
+    Only the bytes after the last mirrored offset are read (copied to ``scratch`` for DuckDB),
+    so a mirror after each replay costs the new lines, not the history. A log that shrank
+    (replaced) is read again whole; keys keep that idempotent.
+    """
+    size = size_of(path)
+    seen = con.execute("SELECT bytes FROM mirror_state WHERE source = ?", [path.name]).fetchone()
+    start = seen[0] if seen is not None and seen[0] <= size else 0
+    end = _complete_end(path, start, size) if size > start else start
+    if end == start:
+        return 0
+    if start == 0 and end == size:
+        inserted = _inserted(con, load(sql_name), {"path": path.as_posix()})
+    else:
+        scratch.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("rb") as src:
+            src.seek(start)
+            scratch.write_bytes(src.read(end - start))
+        try:
+            inserted = _inserted(con, load(sql_name), {"path": scratch.as_posix()})
+        finally:
+            scratch.unlink(missing_ok=True)
+    con.execute("DELETE FROM mirror_state WHERE source = ?", [path.name])
+    con.execute("INSERT INTO mirror_state VALUES (?, ?)", [path.name, end])
+    return inserted
+
+
+def _migrate(con: duckdb.DuckDBPyConnection) -> None:
+    """Mirror tables of an older layout are dropped: they are mirrored again from the JSONL logs."""
+    con.execute("CREATE TABLE IF NOT EXISTS catalog_meta (key VARCHAR NOT NULL, value VARCHAR)")
+    row = con.execute("SELECT value FROM catalog_meta WHERE key = 'mirror_schema'").fetchone()
+    if row is None or row[0] != MIRROR_SCHEMA_VERSION:
+        db.run_sql(con, load("schema/drop_mirrors"))
+        con.execute("DELETE FROM catalog_meta WHERE key = 'mirror_schema'")
+        con.execute("INSERT INTO catalog_meta VALUES ('mirror_schema', ?)", [MIRROR_SCHEMA_VERSION])
+
+
+def _sync_into(con: duckdb.DuckDBPyConnection, layout: Layout) -> SyncReport:
+    report = SyncReport()
+    con.execute("BEGIN")
+    _migrate(con)
+    db.run_sql(con, load("schema/catalog"))
+    db.run_sql(con, load("schema/replay_runs"))
+    report.evidence_parts = _point_evidence_view(con, layout)
+    retrieval.prepare(con)
+    report.documents = retrieval.catch_up(con, layout)
+    scratch = layout.state_dir / "mirror_tail.jsonl"
+    report.receipts = _mirror_log(con, "schema/sync_receipts", layout.receipts, scratch)
+    report.quarantine = _mirror_log(con, "schema/sync_quarantine", layout.quarantine, scratch)
+    report.replay_runs = _mirror_log(con, "schema/sync_replay_runs", layout.replay_runs, scratch)
+    con.execute("COMMIT")
+    return report
+
+
+def sync(layout: Layout) -> SyncReport:
+    """Bring the catalog up to date with the files; move a damaged catalog aside and rebuild it."""
+    repaired = None
+    try:
+        report = _sync_once(layout)
+    except CatalogLockedError:
+        raise
+    except CatalogError:
+        if not layout.catalog.exists():
+            raise
+        repaired = str(_move_aside(layout.catalog))
+        report = _sync_once(layout)
+    report.repaired = repaired
+    behind_flag(layout).unlink(missing_ok=True)
+    return report
+
+
+def _sync_once(layout: Layout) -> SyncReport:
+    with db.catalog(layout.catalog) as con:
+        try:
+            return _sync_into(con, layout)
+        except duckdb.Error as exc:
+            raise CatalogError(f"catalog sync failed: {db.one_line(exc)}") from exc
+
+
+def _move_aside(path: Path) -> Path:
+    target = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}")
+    path.rename(target)
+    with contextlib.suppress(FileNotFoundError):
+        path.with_name(path.name + ".wal").rename(target.with_name(target.name + ".wal"))
+    return target
+
+
+def mirror_after_write(layout: Layout, what: str) -> str | None:
+    """Sync after a write; return a one-line warning instead of failing when the catalog is busy."""
+    try:
+        sync(layout)
+    except CatalogError as exc:
+        flag = behind_flag(layout)
+        flag.parent.mkdir(parents=True, exist_ok=True)
+        if not flag.exists():
+            flag.write_text(json.dumps({"behind": what}) + "\n")
+        return f"{what} written, but the catalog mirror is behind ({exc}); run 'lakehouse sync' to catch up"
+    return None
+
+
+def rebuild(layout: Layout) -> SyncReport:
+    """Drop the catalog and mirror everything again from the files (the vector side-store is carried over)."""
+    saved = vectors.save_side_store(layout)
+    for suffix in ("", ".wal"):
+        Path(str(layout.catalog) + suffix).unlink(missing_ok=True)
+    report = sync(layout)
+    if saved is not None:
+        report.vectors = vectors.restore_side_store(layout, saved)
+    return report

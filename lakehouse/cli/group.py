@@ -1,0 +1,126 @@
+"""The click group: one-line errors and exit codes, --debug, and the options commands share."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from lakehouse import __version__
+from lakehouse.core.errors import EXIT_INFRASTRUCTURE, LakehouseError
+from lakehouse.core.paths import ROOT_ENV
+from lakehouse.retrieval import vectors
+
+
+def say(message: str) -> None:
+    click.echo(message, err=True)
+
+
+class LakehouseGroup(click.Group):
+    """Turns every error into one line ``error: ...`` on stderr and an exit code (README, "Exit codes").
+
+    Library errors carry their exit code; click's usage errors exit 2; anything unexpected exits 4
+    and asks for ``--debug``, which shows the traceback instead.
+    """
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except click.ClickException as exc:  # usage errors before a command ran: one line, not click's four
+            hint = f" (see '{exc.ctx.command_path} --help')" if getattr(exc, "ctx", None) else ""
+            say(f"error: {exc.format_message()}{hint}")
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            say("interrupted")
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        def debug() -> bool:  # read late: --debug is stored by the group's callback, inside invoke
+            return bool(ctx.obj and ctx.obj.get("debug"))
+
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except LakehouseError as exc:
+            if debug():
+                raise
+            say(f"error: {exc}")
+            ctx.exit(exc.exit_code)
+        except BrokenPipeError:
+            # The reader went away (`lakehouse sql ... | head`): stop quietly, like other Unix tools.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(0)
+        except OSError as exc:
+            if debug():
+                raise
+            say(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
+            ctx.exit(EXIT_INFRASTRUCTURE)
+        except KeyboardInterrupt:
+            say("interrupted")
+            ctx.exit(130)
+        except Exception as exc:
+            if debug():
+                raise
+            message = " ".join(str(exc).split()) or "no message"
+            say(
+                f"error: internal error ({type(exc).__name__}: {message}); run with --debug for the traceback"
+            )
+            ctx.exit(EXIT_INFRASTRUCTURE)
+
+
+def embedding_model_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--embedding-model",
+        help="Embedding model for vector retrieval (default: $LH_EMBEDDING_MODEL; none: BM25 only).",
+    )(func)
+
+
+def gateway_url_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--gateway-url",
+        help="OpenAI-compatible base URL (default: $LH_GATEWAY_URL, else http://127.0.0.1:11434).",
+    )(func)
+
+
+def retrieval_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--retrieval",
+        "method",
+        type=click.Choice(vectors.METHODS),
+        default="bm25",
+        show_default=True,
+        help="bm25, vector (needs an embedding model), or hybrid (both, fused by reciprocal rank).",
+    )(func)
+
+
+def root_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--root",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help=f"Project root holding data/ (default: ${ROOT_ENV}, else the current directory).",
+    )(func)
+
+
+@click.group(cls=LakehouseGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="lakehouse")
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """lakehouse: an embedded evidence store for LLM agent logs.
+
+    Materialize JSONL logs into content-addressed evidence (Parquet + JSONL), and query it
+    with SQL. Everything lives under ROOT/data (see --root).
+
+    Example: lakehouse demo --root /tmp/lh
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug

@@ -1,0 +1,151 @@
+"""``lakehouse replay``: one task, or a batch of them."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from lakehouse import pipeline, replay
+from lakehouse.cli.group import (
+    cli,
+    embedding_model_option,
+    gateway_url_option,
+    retrieval_option,
+    root_option,
+    say,
+)
+from lakehouse.cli.progress import Bar
+from lakehouse.core.paths import Layout, open_root
+from lakehouse.replay import batch
+
+
+@cli.command("replay")
+@root_option
+@click.argument("task", required=False)
+@click.option(
+    "--tasks",
+    "tasks_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help='Replay every line of a JSONL file ({"task": ..., optional per-task options}).',
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1, max=512),
+    default=8,
+    show_default=True,
+    help="Replays in flight with --tasks.",
+)
+@click.option("--allow-escalation", is_flag=True, help="On a failed validation, call the escalation model.")
+@click.option("--local-only", is_flag=True, help="Never escalate, even with --allow-escalation.")
+@click.option("--no-retrieval", is_flag=True, help="No context bundle: the prompt carries the task alone.")
+@click.option("--dry-run", is_flag=True, help="No network: a deterministic answer stands in for the model.")
+@click.option("--local-model", help="Local model (default: $LH_LOCAL_MODEL, else qwen2.5-coder:7b).")
+@click.option(
+    "--escalation-model", help="Escalation model (default: $LH_ESCALATION_MODEL, else qwen2.5-coder:32b)."
+)
+@gateway_url_option
+@click.option(
+    "-k",
+    "k",
+    type=click.IntRange(min=1, max=50),
+    default=replay.DEFAULT_K,
+    show_default=True,
+    help="Playbooks to retrieve.",
+)
+@retrieval_option
+@embedding_model_option
+@click.option("--json", "as_json", is_flag=True, help="Print the run record (replay_run.v1) as JSON.")
+def replay_command(
+    root: Path | None,
+    task: str | None,
+    tasks_file: Path | None,
+    concurrency: int,
+    allow_escalation: bool,
+    local_only: bool,
+    no_retrieval: bool,
+    dry_run: bool,
+    local_model: str | None,
+    escalation_model: str | None,
+    gateway_url: str | None,
+    k: int,
+    method: str,
+    embedding_model: str | None,
+    as_json: bool,
+) -> None:
+    """Replay TASK (or every task of --tasks FILE): retrieve, prompt, call, validate, escalate, log.
+
+    Each run appends one replay_run.v1 line to data/_kb/replay_runs.jsonl and is mirrored
+    into the catalog's replay_runs table. Exit 0 when the run passed, 1 when it was
+    recorded but did not pass (a failed model call is a result), 2 usage, 4 infrastructure.
+    The bearer key comes from $LH_GATEWAY_API_KEY and is never written anywhere.
+    --retrieval vector|hybrid embeds the task through the gateway (also with --dry-run) and
+    records in the context bundle which method found each playbook.
+
+    Example: lakehouse replay "fix the flaky test in CI" --allow-escalation --dry-run
+    """
+    if (task is None) == (tasks_file is None):
+        raise click.UsageError("give either TASK or --tasks FILE")
+    layout = open_root(root, create=True)
+    request = replay.ReplayRequest(
+        task or "",
+        allow_escalation=allow_escalation,
+        local_only=local_only,
+        no_retrieval=no_retrieval,
+        dry_run=dry_run,
+        local_model=local_model,
+        escalation_model=escalation_model,
+        gateway_url=gateway_url,
+        k=k,
+        retrieval=method,
+        embedding_model=embedding_model,
+    )
+    if tasks_file is not None:
+        _replay_batch(layout, tasks_file, request, concurrency)
+        return
+    record = replay.run(request, layout)
+    warning = pipeline.mirror_runs(layout)
+    if warning:
+        say(f"warning: {warning}")
+    verdict = record["validation_result"]
+    if as_json:
+        click.echo(json.dumps(record, indent=2, ensure_ascii=False))
+    else:
+        click.echo(record["model_response"])
+        say(
+            f"{record['recorded_run_id']}: {'passed' if verdict['passed'] else 'not passed'} "
+            f"via {' -> '.join(record['escalation_path'])} in {record['duration_ms']} ms"
+            + (f" ({'; '.join(verdict['reasons'])})" if verdict["reasons"] else "")
+        )
+    sys.exit(0 if verdict["passed"] else 1)
+
+
+def _replay_batch(layout: Layout, tasks_file: Path, defaults: replay.ReplayRequest, concurrency: int) -> None:
+    report = batch.BatchReport()
+    requests = batch.read_tasks(tasks_file, defaults, report)
+    for problem in report.skipped:
+        say(f"skipped {problem}")
+    bar = Bar()
+    try:
+        if requests:
+            batch.run(
+                layout,
+                requests,
+                concurrency,
+                report,
+                on_done=lambda done, total: bar.update("replay", done, total),
+            )
+    finally:
+        bar.close()
+    for error in report.errors:
+        say(f"error: {error}")
+    warning = pipeline.mirror_runs(layout)
+    if warning:
+        say(f"warning: {warning}")
+    say(
+        f"{report.runs} runs: {report.passed} passed, {report.runs - report.passed} not passed, "
+        f"{report.escalated} escalated; {len(report.skipped)} task lines skipped, {len(report.errors)} errors"
+    )
+    sys.exit(4 if report.errors else 0 if report.passed == report.runs else 1)

@@ -1,0 +1,7 @@
+"""What every stage stands on; imports nothing of lakehouse above it.
+
+``errors`` (the exception hierarchy and exit codes), ``types`` (shared records), ``paths`` (the root
+and everything under ``data/``), ``files`` (atomic writes, locked appends, group commit, locks),
+``db`` (DuckDB connections, offline extensions), ``sqlfiles`` (``sql/`` loaded by name, quoting),
+``coalesce`` (concurrent callers' items flushed together), ``failpoints`` (crash points for tests).
+"""

@@ -1,0 +1,210 @@
+"""Crash-safe file primitives: atomic replace, locked single-write appends, advisory locks."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from lakehouse.core.coalesce import Coalescer
+from lakehouse.core.errors import LockBusyError, StorageError, UsageError
+
+
+def dumps(record: Any) -> str:
+    """One JSONL line's JSON: compact, UTF-8 kept as is."""
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+
+
+def fsync_path(path: Path) -> None:
+    """Flush a file (or a directory's entries) to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_output(path: Path) -> Iterator[BinaryIO]:
+    """A binary handle whose bytes replace ``path`` whole when the block ends without an error.
+
+    Readers see the old file or the new one, never half; on an error the new bytes are dropped.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        handle = open(tmp, "wb")  # noqa: SIM115 (closed below, before the rename)
+    except OSError as exc:
+        raise StorageError(f"cannot write {path}: {exc.strerror}") from exc
+    try:
+        with handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        fsync_path(path.parent)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise StorageError(f"cannot write {path}: {exc.strerror}") from exc
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half."""
+    with atomic_output(path) as handle:
+        handle.write(data)
+
+
+def append_lines(path: Path, lines: Iterable[str], *, fsync: bool = True) -> int:
+    """Append JSONL lines in one ``write`` under an exclusive lock on the file.
+
+    Several processes may append to the same log at once; each call's lines stay
+    together and whole. Returns the number of bytes written.
+    """
+    payload = "".join(line + "\n" for line in lines).encode("utf-8")
+    if not payload:
+        return 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise StorageError(f"cannot open {path} for appending: {exc.strerror}") from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        written = 0
+        while written < len(payload):  # a regular file takes it in one go; be exact anyway
+            written += os.write(fd, payload[written:])
+        if fsync:
+            os.fsync(fd)
+        return written
+    except OSError as exc:
+        raise StorageError(f"cannot append to {path}: {exc.strerror}") from exc
+    finally:
+        os.close(fd)
+
+
+class GroupAppender:
+    """Appends JSONL lines for many threads of one process with group commit.
+
+    Lines submitted while another thread is writing are written together in the next single
+    locked ``write`` and ``fsync`` (see :func:`append_lines`); each caller returns once its line
+    is on disk. At 50 concurrent replays this turns ~300 small locked appends a second into
+    a few dozen.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._group: Coalescer[str, None] = Coalescer(self._write)
+
+    def append(self, line: str) -> None:
+        self._group.submit(line)
+
+    def _write(self, lines: list[str]) -> None:
+        append_lines(self.path, lines)
+
+
+def truncate(path: Path, size: int) -> None:
+    """Cut ``path`` back to ``size`` bytes (undoing an append a crash left unaccounted)."""
+    if path.exists() and path.stat().st_size > size:
+        with open(path, "r+b") as handle:
+            handle.truncate(size)
+            os.fsync(handle.fileno())
+
+
+def size_of(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    """The objects of a JSONL file we wrote ourselves (skips blank lines)."""
+    if not path.exists():
+        return
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                yield json.loads(line)
+
+
+def user_jsonl(path: Path, problems: list[str]) -> Iterator[tuple[str, Any]]:
+    """``(where, value)`` for each parsed line of a user's JSONL file, ``where`` being ``file:line``.
+
+    Blank lines are skipped; a line that is not UTF-8 JSON is reported in ``problems`` and skipped.
+    """
+    try:
+        raw_lines = path.read_bytes().splitlines()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
+    for number, raw in enumerate(raw_lines, start=1):
+        if not raw.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            yield where, json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            problems.append(f"{where}: not UTF-8")
+        except json.JSONDecodeError as exc:
+            problems.append(f"{where}: invalid JSON ({exc.msg})")
+
+
+@contextlib.contextmanager
+def exclusive_lock(
+    path: Path, *, wait: bool, on_wait: Callable[[str], None] | None = None, timeout: float | None = None
+) -> Iterator[None]:
+    """An advisory lock held for the duration of the block; the holder's pid is written in the file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        _acquire(fd, path, wait=wait, on_wait=on_wait, timeout=timeout)
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _acquire(
+    fd: int, path: Path, *, wait: bool, on_wait: Callable[[str], None] | None, timeout: float | None
+) -> None:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return
+    except OSError as exc:
+        if exc.errno not in (errno.EAGAIN, errno.EACCES):
+            raise StorageError(f"cannot lock {path}: {exc.strerror}") from exc
+    holder = _holder(path)
+    if not wait:
+        raise LockBusyError(f"another process ({holder}) holds {path}; try again when it finishes")
+    if on_wait:
+        on_wait(f"waiting for {holder} to release {path.name} ...")
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except OSError:
+            if deadline is not None and time.monotonic() > deadline:
+                raise LockBusyError(
+                    f"gave up after {timeout:.0f}s waiting for {holder} to release {path}"
+                ) from None
+            time.sleep(0.05)
+
+
+def _holder(path: Path) -> str:
+    try:
+        pid = path.read_text().strip()
+    except OSError:
+        pid = ""
+    return f"pid {pid}" if pid else "another process"

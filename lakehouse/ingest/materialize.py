@@ -1,0 +1,326 @@
+"""``lakehouse materialize``: new stream lines in, evidence out (PRODUCT.md §3.3).
+
+One run, under the root's lock:
+
+1. finish a commit a crash interrupted, delete temporaries of a run that died before it;
+2. for each stream, read the bytes appended since the last run (``streams``), stage them
+   in a private DuckDB and apply its transforms (``transforms``): evidence rows or
+   quarantine reasons;
+3. keep each evidence id once, and only if no earlier run wrote it;
+4. write each day's Parquet part and JSONL under temporary names (``evidence``);
+5. commit through the journal: rename into place, append quarantine, save offsets,
+   append the receipt last;
+6. run the caller's ``after_commit`` (the pipeline re-points the catalog there).
+
+Distilling playbooks into the RAG corpus comes after, in :mod:`lakehouse.pipeline`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+
+from lakehouse import __version__
+from lakehouse.core import db, failpoints
+from lakehouse.core.errors import StorageError, TransformError
+from lakehouse.core.files import dumps
+from lakehouse.core.paths import Layout
+from lakehouse.core.sqlfiles import load, quote_ident
+from lakehouse.ingest import evidence, journal, streams
+from lakehouse.ingest.transforms import MAPPED_COLUMNS, Transform, load_transforms
+
+RECEIPT_SCHEMA = "materialize_receipt.v1"
+Progress = Callable[[str, int, int], None]  # (stream, bytes done, bytes total)
+
+
+@dataclass
+class Options:
+    transforms_dir: os.PathLike[str] | None = None
+    max_line_bytes: int = streams.DEFAULT_MAX_LINE_BYTES
+    wait: bool = True
+    memory_limit: str = "512MB"  # DuckDB's buffer pool; it spills to data/_state/duckdb_tmp beyond
+    embedding_model: str | None = None  # embed new playbooks (default: $LH_EMBEDDING_MODEL; none: BM25 only)
+
+
+@dataclass
+class Outcome:
+    """What a run did: its receipt, and whether the catalog mirror is behind."""
+
+    receipt: dict[str, Any]
+    mirror_warning: str | None = None
+    recovered: bool = False
+
+
+def new_receipt_id(now: datetime) -> str:
+    return f"mr-{now.strftime('%Y%m%dT%H%M%S%fZ')}-{secrets.token_hex(3)}"
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def load_state(layout: Layout) -> dict[str, streams.FileState]:
+    if not layout.materialize_state.exists():
+        return {}
+    try:
+        data = json.loads(layout.materialize_state.read_text(encoding="utf-8"))
+        return {path: streams.FileState.from_json(s) for path, s in data["files"].items()}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise StorageError(
+            f"materialize state {layout.materialize_state} is unreadable ({exc}); "
+            "delete it to re-read every stream (evidence ids prevent duplicates)"
+        ) from exc
+
+
+def run(
+    layout: Layout,
+    options: Options | None = None,
+    progress: Progress | None = None,
+    on_wait: Callable[[str], None] | None = None,
+    after_commit: Callable[[], str | None] | None = None,
+) -> Outcome:
+    """Materialize everything appended since the last run; raise ``LakehouseError`` on infrastructure failure.
+
+    ``after_commit`` runs once the run is committed, still under the root's lock (the pipeline
+    mirrors the catalog there, which also catches up after a killed run); what it returns is the
+    outcome's ``mirror_warning``.
+    """
+    options = options or Options()
+    transforms = load_transforms(options.transforms_dir)
+    with journal.exclusive_root(layout, wait=options.wait, on_wait=on_wait) as recovered:
+        receipt = _Run(layout, transforms, options, progress).execute()
+        failpoints.hit("before_mirror")
+        warning = after_commit() if after_commit else None
+    return Outcome(receipt=receipt, mirror_warning=warning, recovered=recovered)
+
+
+def wrote_playbooks(receipt: dict[str, Any]) -> bool:
+    """Whether a run's receipt says it wrote playbook evidence (the RAG corpus is distilled from it)."""
+    return any(t["kind"] == "playbook" and t["emitted"] for t in receipt["transforms"])
+
+
+class _Run:
+    """One materialize run's scratch state; ``execute`` returns the committed receipt."""
+
+    def __init__(
+        self, layout: Layout, transforms: list[Transform], options: Options, progress: Progress | None
+    ) -> None:
+        self.layout = layout
+        self.transforms = transforms
+        self.options = options
+        self.progress = progress
+        self.started = datetime.now(UTC)
+        self.clock = time.perf_counter()
+        self.receipt_id = new_receipt_id(self.started)
+        self.state = load_state(layout)
+        self.new_state = dict(self.state)
+        self.inputs: list[dict[str, Any]] = []
+        self.quarantine: list[dict[str, Any]] = []
+        self.stats = [
+            {
+                "name": t.name,
+                "stream": t.stream,
+                "kind": t.kind,
+                "read": 0,
+                "emitted": 0,
+                "duplicates": 0,
+                "quarantined": 0,
+            }
+            for t in transforms
+        ]
+
+    def execute(self) -> dict[str, Any]:
+        con = self._scratch_connection()
+        try:
+            produced = [
+                _output_columns(con, t) for t in self.transforms
+            ]  # bad transforms fail before any read
+            for stream in dict.fromkeys(t.stream for t in self.transforms):
+                self._stage_stream(con, stream, produced)
+            self._collect_quarantine(con)
+            partitions = self._write_fresh(con)
+            failpoints.hit("after_temporaries")
+        except duckdb.Error as exc:
+            raise StorageError(f"materialize failed in DuckDB: {db.one_line(exc)}") from exc
+        finally:
+            con.close()
+        return self._commit(partitions)
+
+    def _scratch_connection(self) -> duckdb.DuckDBPyConnection:
+        con = db.memory()
+        con.execute(f"SET memory_limit = '{self.options.memory_limit}'")
+        con.execute(f"SET temp_directory = '{(self.layout.state_dir / 'duckdb_tmp').as_posix()}'")
+        con.execute("SET preserve_insertion_order = false")
+        con.execute(load("materialize/tables"))
+        return con
+
+    def _stage_stream(self, con: duckdb.DuckDBPyConnection, stream: str, produced: list[set[str]]) -> None:
+        path = self.layout.stream(stream)
+        if not path.exists():
+            return
+        rel = self.layout.relative(path)
+        read_plan = streams.plan(path, self.state.get(rel))
+        if read_plan.size == read_plan.start.offset:
+            return
+        result = streams.ReadResult()
+        lines_table = f"lines_{stream}"
+        lines = quote_ident(lines_table)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {lines} (line_no BIGINT, byte_offset BIGINT, raw VARCHAR)")
+        total = read_plan.size - read_plan.start.offset
+        for block in streams.read_new_lines(read_plan, result, max_line_bytes=self.options.max_line_bytes):
+            con.register("block_view", block)
+            con.execute(f"INSERT INTO {lines} SELECT * FROM block_view")
+            con.unregister("block_view")
+            if self.progress:
+                self.progress(stream, block.column("byte_offset")[-1].as_py() - read_plan.start.offset, total)
+        self.new_state[rel] = result.end
+        self.quarantine.extend(rejected.to_quarantine(stream, rel) for rejected in result.rejected)
+        for order, t in enumerate(self.transforms):
+            if t.stream == stream:
+                quarantined = _apply_transform(con, t, order, lines_table, rel, produced[order])
+                self.stats[order]["read"] = result.lines - result.blank
+                self.stats[order]["quarantined"] = quarantined + len(result.rejected)
+        con.execute(f"DROP TABLE {lines}")
+        self.inputs.append(
+            {
+                "stream": stream,
+                "path": rel,
+                "start_offset": read_plan.start.offset,
+                "end_offset": result.end.offset,
+                "lines": result.lines,
+                "blank_lines": result.blank,
+                "pending_bytes": result.pending_bytes,
+                "reset": read_plan.reset,
+            }
+        )
+
+    def _collect_quarantine(self, con: duckdb.DuckDBPyConnection) -> None:
+        cursor = con.execute("SELECT * FROM new_quarantine")
+        names = [d[0] for d in cursor.description]
+        self.quarantine.extend(dict(zip(names, row, strict=True)) for row in cursor.fetchall())
+        self.quarantine.sort(key=lambda q: (q["path"], q["line"]))
+
+    def _write_fresh(self, con: duckdb.DuckDBPyConnection) -> list[evidence.Partition]:
+        if con.execute("SELECT count(*) FROM new_evidence").fetchone()[0] == 0:
+            return []  # nothing mapped: no need to read the ids of earlier runs
+        if evidence.parquet_parts(self.layout):
+            con.execute(load("materialize/existing_ids"), {"glob": evidence.parquet_glob(self.layout)})
+        con.execute(load("materialize/fresh"))
+        for order, mapped, kept in con.execute(load("materialize/counts")).fetchall():
+            self.stats[order]["emitted"] = kept
+            self.stats[order]["duplicates"] = mapped - kept
+        con.execute("DROP TABLE new_evidence")
+        days = [day for (day,) in con.execute("SELECT DISTINCT day FROM fresh ORDER BY day").fetchall()]
+        output = load("materialize/output")
+        partitions = []
+        for day in days:  # one query a day keeps memory to a day's rows
+            params = {"receipt_id": self.receipt_id, "day": day}
+            table = con.execute(output, params).to_arrow_reader(evidence.ROW_GROUP_ROWS).read_all()
+            partitions.append(evidence.write_day(self.layout, self.receipt_id, day, table))
+        return partitions
+
+    def _commit(self, partitions: list[evidence.Partition]) -> dict[str, Any]:
+        finished = datetime.now(UTC)
+        receipt = self._receipt(finished, partitions)
+        commit = journal.Journal(self.layout.root)
+        for part in partitions:
+            commit.rename(part.parquet_tmp, part.parquet)
+            commit.rename(part.jsonl_tmp, part.jsonl)
+        at = rfc3339(finished)
+        commit.append(
+            self.layout.quarantine,
+            [dumps(_quarantine_entry(q, self.receipt_id, at)) for q in self.quarantine],
+        )
+        files = {path: state.to_json() for path, state in self.new_state.items()}
+        commit.write_json(self.layout.materialize_state, {"version": 1, "files": files})
+        commit.append(self.layout.receipts, [dumps(receipt)])
+        commit.commit(self.layout.commit_journal)
+        return receipt
+
+    def _receipt(self, finished: datetime, partitions: list[evidence.Partition]) -> dict[str, Any]:
+        return {
+            "schema": RECEIPT_SCHEMA,
+            "receipt_id": self.receipt_id,
+            "started_at": rfc3339(self.started),
+            "finished_at": rfc3339(finished),
+            "duration_ms": int((time.perf_counter() - self.clock) * 1000),
+            "root": str(self.layout.root),
+            "inputs": self.inputs,
+            "transforms": self.stats,
+            "partitions": [
+                {
+                    "day": p.day,
+                    "parquet": self.layout.relative(p.parquet),
+                    "jsonl": self.layout.relative(p.jsonl),
+                    "rows": p.rows,
+                }
+                for p in partitions
+            ],
+            "totals": {
+                "lines": sum(i["lines"] for i in self.inputs),
+                "emitted": sum(p.rows for p in partitions),
+                "duplicates": sum(t["duplicates"] for t in self.stats),
+                "quarantined": len(self.quarantine),
+                "partitions": len(partitions),
+            },
+            "tool_version": __version__,
+            "pid": os.getpid(),
+        }
+
+
+def _apply_transform(
+    con: duckdb.DuckDBPyConnection, t: Transform, order: int, lines_table: str, rel: str, produced: set[str]
+) -> int:
+    """Stage and map one transform's lines; return how many it quarantined."""
+    staged = f"staged_{order}"
+    try:
+        con.execute(t.stage_sql(lines_table, staged))
+        con.execute(t.quarantine_sql(staged, rel))
+        con.execute(t.evidence_sql(staged, rel, order, produced))
+    except (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException) as exc:
+        raise TransformError(f"transform {t.name} ({t.path}): {db.one_line(exc)}") from exc
+    quarantined = con.execute(
+        f"SELECT count(*) FROM {quote_ident(staged)} WHERE problem IS NOT NULL"
+    ).fetchone()
+    con.execute(f"DROP TABLE {quote_ident(staged)}")
+    return int(quarantined[0])
+
+
+def _output_columns(con: duckdb.DuckDBPyConnection, t: Transform) -> set[str]:
+    """The columns a transform's SELECT returns, checked against what evidence can hold."""
+    try:
+        columns = [d[0] for d in con.execute(t.probe_sql()).description]
+    except duckdb.Error as exc:
+        raise TransformError(f"transform {t.name} ({t.path}): {db.one_line(exc)}") from exc
+    if "line_no" not in columns:
+        raise TransformError(f"transform {t.name} ({t.path}): its SELECT must return line_no")
+    unknown = set(columns) - set(MAPPED_COLUMNS) - {"line_no"}
+    if unknown:
+        raise TransformError(
+            f"transform {t.name} ({t.path}): unknown output columns {sorted(unknown)}; "
+            f"allowed: line_no, {', '.join(MAPPED_COLUMNS)}"
+        )
+    return set(columns)
+
+
+def _quarantine_entry(q: dict[str, Any], receipt_id: str, at: str) -> dict[str, Any]:
+    """A ``quarantine.v1`` line; its id is stable for the same bytes at the same place."""
+    material = f"{q['path']}\x1f{q['offset']}\x1f{q['kind']}\x1f{q['raw']}"
+    entry = {
+        "schema": "quarantine.v1",
+        "quarantine_id": "q:" + hashlib.sha256(material.encode("utf-8", "backslashreplace")).hexdigest()[:32],
+        **{key: q[key] for key in ("stream", "path", "line", "offset", "kind", "reason", "raw")},
+    }
+    if "raw_base64" in q:
+        entry["raw_base64"] = q["raw_base64"]
+    entry.update({"receipt_id": receipt_id, "quarantined_at": at})
+    return entry

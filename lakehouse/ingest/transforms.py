@@ -1,0 +1,267 @@
+"""Declarative transforms: one ``.sql`` file turns one stream into one kind of evidence.
+
+A transform file is a ``/* purpose */`` comment, a few ``-- name: value`` header lines and
+a ``SELECT ... FROM source``::
+
+    /* tickets → ticket: one record per support ticket. */
+    -- stream: tickets                       (reads data/_kb/tickets.jsonl)
+    -- kind: ticket
+    -- key: ticket_id                        (natural key fields; the evidence id hashes them)
+    -- time: ts                              (event-time field, default ts)
+    -- fields: ticket_id string, body string (fields read that stay in metadata)
+    -- moved: run_id string, priority integer (fields read whose value moves to a column)
+    SELECT line_no, run_id, body AS text, priority AS score FROM source
+
+``source`` has ``line_no`` and one typed column per declared field. A line whose field has
+another JSON type than declared is quarantined, and so is one without a parseable event time.
+The SELECT returns ``line_no`` plus any of :data:`MAPPED_COLUMNS`; missing ones are NULL.
+Metadata is the source object without the time field and the ``moved`` fields.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from lakehouse.core.errors import TransformError
+from lakehouse.core.sqlfiles import load, purpose, quote_ident, quote_literal, render, sql_dir
+
+
+@dataclass(frozen=True)
+class FieldType:
+    """A declared field type: the JSON types it accepts, the SQL type and expression of its column."""
+
+    json_types: tuple[str, ...]
+    sql_type: str
+    expression: str  # builds the column from the field's JSON value {v}
+
+
+FIELD_TYPES: dict[str, FieldType] = {
+    "string": FieldType(("VARCHAR",), "VARCHAR", "{v} ->> '$'"),
+    "integer": FieldType(("UBIGINT", "BIGINT"), "BIGINT", "TRY_CAST({v} AS BIGINT)"),
+    "number": FieldType(("UBIGINT", "BIGINT", "DOUBLE"), "DOUBLE", "TRY_CAST({v} AS DOUBLE)"),
+    "boolean": FieldType(("BOOLEAN",), "BOOLEAN", "TRY_CAST({v} AS BOOLEAN)"),
+    "object": FieldType(("OBJECT",), "JSON", "{v}"),
+    "array": FieldType(("ARRAY",), "JSON", "{v}"),
+    "strings": FieldType(("ARRAY",), "VARCHAR[]", "TRY_CAST({v} AS VARCHAR[])"),
+}
+
+# Evidence columns a transform may produce, with the SQL type they are cast to.
+MAPPED_COLUMNS: dict[str, str] = {
+    "run_id": "VARCHAR",
+    "task_id": "VARCHAR",
+    "model": "VARCHAR",
+    "text": "VARCHAR",
+    "passed": "BOOLEAN",
+    "score": "DOUBLE",
+    "prompt_tokens": "BIGINT",
+    "completion_tokens": "BIGINT",
+    "duration_ms": "BIGINT",
+    "tags": "VARCHAR[]",
+}
+
+_HEADER = re.compile(r"^--\s*([a-z_]+)\s*:\s*(.*?)\s*$")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_KNOWN_HEADERS = {"stream", "kind", "key", "time", "fields", "moved"}
+
+
+@dataclass(frozen=True)
+class Transform:
+    """One parsed transform file."""
+
+    name: str
+    path: Path
+    purpose: str
+    stream: str
+    kind: str
+    key: tuple[str, ...]
+    time_field: str
+    fields: dict[str, str]  # every declared field → type
+    moved: frozenset[str]
+    select: str
+
+    def stage_sql(self, lines_table: str, staged_table: str) -> str:
+        spec = {name: "JSON" for name in self.all_fields}
+        checks = [self._time_check(), *(self._type_check(n, t) for n, t in self.fields.items())]
+        return render(
+            load("materialize/stage"),
+            staged=quote_ident(staged_table),
+            lines=quote_ident(lines_table),
+            field_spec=quote_literal(json.dumps(spec)),
+            checks="coalesce(" + ", ".join(checks) + ")",
+            time_field=quote_ident(self.time_field),
+        )
+
+    def evidence_sql(self, staged_table: str, path: str, order: int, produced: set[str]) -> str:
+        typed = [
+            FIELD_TYPES[t].expression.format(v=f"f.{quote_ident(n)}") + f" AS {quote_ident(n)}"
+            for n, t in self.fields.items()
+        ]
+        mapped = [_mapped_column(c, sql_type, produced) for c, sql_type in MAPPED_COLUMNS.items()]
+        return render(
+            load("materialize/evidence"),
+            staged=quote_ident(staged_table),
+            typed_fields=", ".join(typed) if typed else "NULL AS _no_fields",
+            transform=self.select,
+            kind=quote_literal(self.kind),
+            natural_key=self._natural_key_sql(),
+            stream=quote_literal(self.stream),
+            path=quote_literal(path),
+            mapped_columns=",\n    ".join(mapped),
+            metadata_patch=quote_literal(json.dumps(dict.fromkeys([self.time_field, *sorted(self.moved)])))
+            + "::JSON",
+            order=str(order),
+        )
+
+    def quarantine_sql(self, staged_table: str, path: str) -> str:
+        return render(
+            load("materialize/quarantine"),
+            staged=quote_ident(staged_table),
+            stream=quote_literal(self.stream),
+            path=quote_literal(path),
+            kind=quote_literal(self.kind),
+        )
+
+    def probe_sql(self) -> str:
+        """The transform over an empty source, to learn its output columns."""
+        typed = [
+            f"CAST(NULL AS {FIELD_TYPES[t].sql_type}) AS {quote_ident(n)}" for n, t in self.fields.items()
+        ]
+        cols = ", ".join(["CAST(NULL AS BIGINT) AS line_no", *typed])
+        return f"WITH source AS (SELECT {cols} LIMIT 0)\n{self.select}"
+
+    @property
+    def all_fields(self) -> list[str]:
+        return [self.time_field, *[n for n in self.fields if n != self.time_field]]
+
+    def _time_check(self) -> str:
+        v = f"f.{quote_ident(self.time_field)}"
+        name = self.time_field
+        return (
+            f"CASE WHEN {v} IS NULL OR json_type({v}) = 'NULL' THEN {quote_literal('missing ' + name)} "
+            f"WHEN json_type({v}) <> 'VARCHAR' THEN {quote_literal(name + ' is not a string but ')} "
+            f"|| lower(json_type({v})) "
+            f"WHEN lh_parse_time({v} ->> '$') IS NULL THEN {quote_literal('unparseable ' + name + ': ')} "
+            f"|| left({v} ->> '$', 64) END"
+        )
+
+    def _type_check(self, name: str, declared: str) -> str:
+        v = f"f.{quote_ident(name)}"
+        accepted = ", ".join(quote_literal(t) for t in FIELD_TYPES[declared].json_types)
+        message = quote_literal(f"field {name!r} is ")
+        expected = quote_literal(f", expected {declared}")
+        check = (
+            f"CASE WHEN {v} IS NOT NULL AND json_type({v}) NOT IN ('NULL', {accepted}) "
+            f"THEN {message} || lower(json_type({v})) || {expected}"
+        )
+        if declared == "strings":
+            check += (
+                f" WHEN json_type({v}) = 'ARRAY' AND "
+                f"list_bool_or(list_transform(json_extract({v}, '$[*]'), e -> json_type(e) <> 'VARCHAR')) "
+                f"THEN {quote_literal(f'field {name!r} must be a list of strings')}"
+            )
+        return check + " END"
+
+    def _natural_key_sql(self) -> str:
+        if not self.key:
+            return "NULL"
+        parts = [f"(s.f.{quote_ident(k)} ->> '$')" for k in self.key]
+        complete = " AND ".join(f"{p} IS NOT NULL" for p in parts)
+        return f"CASE WHEN {complete} THEN concat_ws(chr(31), {', '.join(parts)}) END"
+
+
+def _mapped_column(column: str, sql_type: str, produced: set[str]) -> str:
+    expr = (
+        f"CAST(m.{quote_ident(column)} AS {sql_type})" if column in produced else f"CAST(NULL AS {sql_type})"
+    )
+    if column == "tags":
+        expr = f"coalesce({expr}, CAST([] AS VARCHAR[]))"
+    return f"{expr} AS {quote_ident(column)}"
+
+
+def parse(path: Path) -> Transform:
+    """Read one transform file; raise :class:`TransformError` naming the file and the problem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise TransformError(f"cannot read transform {path}: {exc.strerror}") from exc
+    headers: dict[str, str] = {}
+    body: list[str] = []
+    for line in _strip_purpose(text).splitlines():
+        match = _HEADER.match(line.strip())
+        if match and not body and match.group(1) in _KNOWN_HEADERS:
+            headers[match.group(1)] = match.group(2)
+        elif line.strip() or body:
+            body.append(line)
+    where = f"transform {path.name}"
+    for required in ("stream", "kind"):
+        if not headers.get(required):
+            raise TransformError(f"{where}: missing '-- {required}:' header")
+    fields = _parse_fields(headers.get("fields", ""), where)
+    moved = _parse_fields(headers.get("moved", ""), where)
+    overlap = set(fields) & set(moved)
+    if overlap:
+        raise TransformError(f"{where}: {sorted(overlap)} declared both in fields and moved")
+    time_field = headers.get("time", "ts")
+    all_fields = {**fields, **moved}
+    all_fields.pop(time_field, None)
+    key = tuple(k.strip() for k in headers.get("key", "").split(",") if k.strip())
+    for k in key:
+        if k not in all_fields and k != time_field:
+            raise TransformError(f"{where}: key field {k!r} is not declared in fields or moved")
+    for name in (headers["stream"], time_field, *key):
+        if not _NAME.match(name):
+            raise TransformError(f"{where}: {name!r} is not a plain name")
+    select = "\n".join(body).strip().rstrip(";")
+    if not select.lower().startswith(("select", "with")):
+        raise TransformError(f"{where}: the body must be a SELECT ... FROM source")
+    return Transform(
+        name=path.stem,
+        path=path,
+        purpose=purpose(text),
+        stream=headers["stream"],
+        kind=headers["kind"],
+        key=key,
+        time_field=time_field,
+        fields=all_fields,
+        moved=frozenset(moved),
+        select=select,
+    )
+
+
+def _strip_purpose(text: str) -> str:
+    return re.sub(r"\A\s*/\*.*?\*/", "", text, count=1, flags=re.S)
+
+
+def _parse_fields(spec: str, where: str) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        pieces = item.split()
+        if len(pieces) != 2 or pieces[1] not in FIELD_TYPES:
+            raise TransformError(
+                f"{where}: field {item!r} must be 'name type' with type one of {', '.join(FIELD_TYPES)}"
+            )
+        fields[pieces[0]] = pieces[1]
+    return fields
+
+
+def builtin_dir() -> Path:
+    return sql_dir() / "transforms"
+
+
+def load_transforms(extra_dir: Path | None = None) -> list[Transform]:
+    """The built-in transforms, then those of ``extra_dir`` (a user file of the same name replaces a built-in)."""
+    by_name = {p.stem: p for p in sorted(builtin_dir().glob("*.sql"))}
+    if extra_dir is not None:
+        if not extra_dir.is_dir():
+            raise TransformError(f"--transforms {extra_dir} is not a directory")
+        by_name.update({p.stem: p for p in sorted(extra_dir.glob("*.sql"))})
+    transforms = [parse(path) for _, path in sorted(by_name.items())]
+    kinds: dict[str, str] = {}
+    for t in transforms:
+        if t.kind in kinds:
+            raise TransformError(f"transforms {kinds[t.kind]} and {t.name} both emit kind {t.kind!r}")
+        kinds[t.kind] = t.name
+    return transforms

@@ -1,0 +1,70 @@
+"""The few functions that chain stages; the CLI and the benchmarks call these, the stages never each other.
+
+- :func:`materialize`: ingest (under the root's lock, the catalog mirrored at the end of it), then
+  playbooks distilled into the RAG corpus and indexed, then embedded when a model is configured;
+- :func:`rebuild`: Parquet parts from the evidence JSONL, then the catalog recreated, under one lock;
+- :func:`mirror_runs`: the catalog caught up with the replay log after replays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from lakehouse import catalog, retrieval
+from lakehouse.core.errors import LakehouseError
+from lakehouse.core.paths import Layout
+from lakehouse.ingest import evidence, maintenance
+from lakehouse.ingest import materialize as ingest
+from lakehouse.retrieval import corpus, vectors
+
+Progress = Callable[[str, int, int], None]
+
+
+def materialize(
+    layout: Layout,
+    options: ingest.Options | None = None,
+    progress: Progress | None = None,
+    on_wait: Callable[[str], None] | None = None,
+) -> ingest.Outcome:
+    """Materialize what was appended, mirror it, and distil new playbooks into the indexed corpus."""
+    options = options or ingest.Options()
+    outcome = ingest.run(
+        layout,
+        options,
+        progress,
+        on_wait,
+        after_commit=lambda: catalog.mirror_after_write(layout, "evidence"),
+    )
+    if ingest.wrote_playbooks(outcome.receipt) or (
+        not layout.rag_corpus.exists() and evidence.parquet_parts(layout)
+    ):
+        added = corpus.AddReport()
+        warning = retrieval.add_documents(layout, corpus.playbook_documents(layout), added)
+        warning = _embed_playbooks(layout, options.embedding_model, added.added) or warning
+        outcome.mirror_warning = warning or outcome.mirror_warning
+    return outcome
+
+
+def _embed_playbooks(layout: Layout, model_option: str | None, rag_ids: list[str]) -> str | None:
+    """Embed the playbooks just added; a failure is a warning (they are searchable by BM25)."""
+    try:
+        report = vectors.embed_with_configured_model(layout, model_option, None, rag_ids)
+    except LakehouseError as exc:
+        return f"playbooks not embedded ({exc}); run 'lakehouse corpus reindex'"
+    if report is not None and report.failed:
+        return f"{len(report.failed)} playbooks not embedded ({report.messages()[0]}); run 'lakehouse corpus reindex'"
+    return None
+
+
+def rebuild(
+    layout: Layout, *, wait: bool = True, on_wait: Callable[[str], None] | None = None
+) -> maintenance.RebuildReport:
+    """Recreate every Parquet part and the catalog from the evidence JSONL (the durable truth)."""
+    return maintenance.rebuild(
+        layout, wait=wait, on_wait=on_wait, after_commit=lambda: catalog.rebuild(layout)
+    )
+
+
+def mirror_runs(layout: Layout) -> str | None:
+    """Mirror new runs into the catalog; a one-line warning when it is busy."""
+    return catalog.mirror_after_write(layout, "replay run")

@@ -1,0 +1,51 @@
+"""Retrieval (PRODUCT.md §5): the RAG corpus and DuckDB queries over it, BM25 first, vectors optional.
+
+- ``corpus``: the corpus file ``data/_kb/rag_corpus.jsonl`` and documents distilled from playbook evidence;
+- ``index``: the BM25 index in the catalog (tokenizer, postings, incremental adds, ``add_documents``);
+- ``scoring``: one DuckDB statement per search (:func:`search`, :func:`ranked`, :func:`ranked_many`);
+- ``searcher``: :class:`Searcher`, a long-lived connection for many threads (coalesced adds and queries);
+- ``vectors``: embeddings, the side-store, the HNSW file and fusion.
+
+Reads evidence (for the corpus) and uses the gateway (for embeddings); nothing above.
+"""
+
+from lakehouse.core.types import Hit
+from lakehouse.retrieval.index import (
+    IndexView,
+    add_documents,
+    append_new_documents,
+    catch_up,
+    index_and_record,
+    index_documents,
+    is_current,
+    prepare,
+    query_terms,
+    refresh,
+    reindex,
+    tokenize,
+)
+from lakehouse.retrieval.scoring import PREPARE_ON_USE, TIE_LOOKAHEAD, documents, ranked, ranked_many, search
+from lakehouse.retrieval.searcher import Searcher
+
+__all__ = [
+    "PREPARE_ON_USE",
+    "TIE_LOOKAHEAD",
+    "Hit",
+    "IndexView",
+    "Searcher",
+    "add_documents",
+    "append_new_documents",
+    "catch_up",
+    "documents",
+    "index_and_record",
+    "index_documents",
+    "is_current",
+    "prepare",
+    "query_terms",
+    "ranked",
+    "ranked_many",
+    "refresh",
+    "reindex",
+    "search",
+    "tokenize",
+]

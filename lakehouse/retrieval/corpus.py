@@ -1,0 +1,179 @@
+"""The RAG corpus: ``data/_kb/rag_corpus.jsonl`` (append-only; the last line of a rag_id wins).
+
+Documents come from playbook evidence (``rag:<playbook_id>``, latest version, on every
+materialize) and from ``lakehouse corpus add FILE``. A document whose title, text and tags
+did not change is not written again, so re-adding the same file changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from lakehouse.core import db
+from lakehouse.core.errors import StorageError, UsageError
+from lakehouse.core.files import append_lines, dumps, user_jsonl
+from lakehouse.core.paths import Layout
+from lakehouse.core.sqlfiles import load as load_sql
+from lakehouse.core.types import Document
+from lakehouse.ingest import evidence
+
+RAG_ID = re.compile(r"^rag:[A-Za-z0-9_.\-]+$")
+
+
+class CorpusError(StorageError):
+    """The corpus file cannot be read (an infrastructure failure for replay: exit 4)."""
+
+
+def content_sha(doc: Document) -> str:
+    return hashlib.sha256(json.dumps(doc.content, ensure_ascii=False).encode()).hexdigest()
+
+
+def derived_rag_id(title: str, text: str) -> str:
+    """A stable id for a document given without one: ``rag:doc-`` + 16 hex of its content."""
+    return "rag:doc-" + hashlib.sha256(f"{title}\x1f{text}".encode()).hexdigest()[:16]
+
+
+def load(layout: Layout) -> dict[str, Document]:
+    """The current corpus, by rag_id; a malformed line is an error naming the file and line."""
+    reader = CorpusReader(layout.rag_corpus)
+    reader.read_new()
+    return reader.docs
+
+
+class CorpusReader:
+    """The corpus file read incrementally: its documents so far, and how far it has been read.
+
+    A long-lived reader (a replay session) reads only what was appended since its last call.
+    A line still being written (no newline yet) is left for the next call.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.docs: dict[str, Document] = {}
+        self.offset = 0
+        self._lines = 0
+
+    def read_new(self) -> list[Document]:
+        """Read the lines appended since the last call; return their documents, in file order."""
+        try:
+            with open(self.path, "rb") as handle:
+                if os.fstat(handle.fileno()).st_size < self.offset:  # replaced, not appended to
+                    self.docs, self.offset, self._lines = {}, 0, 0
+                handle.seek(self.offset)
+                data = handle.read()
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise CorpusError(f"cannot read corpus {self.path}: {exc.strerror}") from exc
+        complete = data[: data.rfind(b"\n") + 1]
+        new = []
+        for number, raw in enumerate(complete.splitlines(), start=self._lines + 1):
+            if raw.strip():
+                new.append(self._parse(raw, f"{self.path}:{number}"))
+        self.offset += len(complete)
+        self._lines += complete.count(b"\n")
+        for doc in new:
+            self.docs[doc.rag_id] = doc
+        return new
+
+    def _parse(self, raw: bytes, where: str) -> Document:
+        try:
+            return _document(json.loads(raw.decode("utf-8")), where)
+        except UnicodeDecodeError as exc:
+            raise CorpusError(f"corpus {where} is not UTF-8: {exc}") from exc
+        except json.JSONDecodeError as exc:
+            raise CorpusError(f"corpus {where} is not valid JSON: {exc.msg}") from exc
+        except UsageError as exc:
+            raise CorpusError(str(exc)) from exc
+
+
+def _document(data: Any, where: str, *, derive_id: bool = False) -> Document:
+    if not isinstance(data, dict):
+        raise UsageError(f"{where}: a document must be a JSON object")
+    title, text = data.get("title", ""), data.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise UsageError(f"{where}: 'text' must be a non-empty string")
+    if not isinstance(title, str):
+        raise UsageError(f"{where}: 'title' must be a string")
+    rag_id = data.get("rag_id") or (derived_rag_id(title, text) if derive_id else None)
+    if not isinstance(rag_id, str) or not RAG_ID.match(rag_id):
+        raise UsageError(f"{where}: rag_id {rag_id!r} must be 'rag:' followed by letters, digits, _ - or .")
+    tags = data.get("tags") or []
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise UsageError(f"{where}: 'tags' must be a list of strings")
+    sources = data.get("source_evidence_ids") or []
+    return Document(
+        rag_id, title, text, tuple(tags), tuple(map(str, sources)), str(data.get("updated_at") or "")
+    )
+
+
+@dataclass
+class AddReport:
+    added: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)  # "file:line: reason"
+    not_embedded: list[str] = field(default_factory=list)  # "rag_id: reason" (kept, found by BM25)
+
+
+def read_user_file(path: Path, report: AddReport) -> list[Document]:
+    """Documents of a user's JSONL (``{rag_id?, title, text, tags?}``); bad lines go to ``report.rejected``."""
+    docs: list[Document] = []
+    for where, data in user_jsonl(path, report.rejected):
+        try:
+            docs.append(_document(data, where, derive_id=True))
+        except UsageError as exc:
+            report.rejected.append(str(exc))
+    return docs
+
+
+def append(
+    layout: Layout, docs: list[Document], report: AddReport, reader: CorpusReader | None = None
+) -> list[Document]:
+    """Append the documents that are new or changed; return them (what the index must take in).
+
+    Call under the corpus lock. ``reader`` (kept by a long-lived caller) spares re-reading the file.
+    """
+    reader = reader or CorpusReader(layout.rag_corpus)
+    reader.read_new()
+    current = reader.docs
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    changed: dict[str, Document] = {}
+    for doc in docs:
+        previous = changed.get(doc.rag_id) or current.get(doc.rag_id)
+        if previous is not None and previous.content == doc.content:
+            report.unchanged.append(doc.rag_id)
+            continue
+        changed[doc.rag_id] = _stamped(doc, now)
+    if changed:
+        append_lines(layout.rag_corpus, [dumps(d.to_json()) for d in changed.values()])
+        report.added.extend(changed)
+        reader.read_new()
+    return list(changed.values())
+
+
+def _stamped(doc: Document, now: str) -> Document:
+    if doc.updated_at:
+        return doc
+    return Document(doc.rag_id, doc.title, doc.text, doc.tags, doc.source_evidence_ids, now)
+
+
+def playbook_documents(layout: Layout) -> list[Document]:
+    """The latest version of each playbook in the evidence, as documents ``rag:<playbook_id>``."""
+    if not evidence.parquet_parts(layout):
+        return []
+    con = db.memory()
+    try:
+        rows = con.execute(load_sql("corpus/playbooks"), {"glob": evidence.parquet_glob(layout)}).fetchall()
+    finally:
+        con.close()
+    return [
+        Document(rag_id, title, text, tuple(tags or ()), tuple(sources), ts)
+        for rag_id, title, text, tags, sources, ts in rows
+    ]

@@ -1,0 +1,166 @@
+"""Vector search (the index file plus an exact scan of the tail) and its fusion with BM25.
+
+Hybrid retrieval fuses the two rankings by reciprocal rank fusion; ``check_method`` says whether a
+retrieval method can run with the configured embedding model.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import duckdb
+
+from lakehouse.core import db
+from lakehouse.core.errors import CatalogError, UsageError
+from lakehouse.core.paths import Layout
+from lakehouse.core.sqlfiles import load
+from lakehouse.retrieval.vectors.embed import (
+    EMBEDDING_ENV,
+    Embedder,
+    rebuild_after,
+    vector_literal,
+)
+from lakehouse.retrieval.vectors.index_file import (
+    IndexFile,
+    IndexStamp,
+    build_index,
+    index_path,
+    remove_index,
+)
+from lakehouse.retrieval.vectors.store import EXACT_SCAN_BELOW, SideState, exact, side_state
+
+METHODS = ("bm25", "vector", "hybrid")
+
+
+class VectorSearch:
+    """Vector retrieval for a searcher: query embeddings, exact scans, and the HNSW index file.
+
+    Thread-safe; the index file is opened (or rebuilt) on the first query that needs it and
+    replaced when it falls behind. Superseded index files stay attached until :meth:`close`,
+    so a query running on one is never cut off.
+    """
+
+    def __init__(self, layout: Layout, embedder: Embedder) -> None:
+        self.layout = layout
+        self.embedder = embedder
+        self.warning: str | None = None
+        self._index: IndexFile | None = None
+        self._retired: list[IndexFile] = []
+        self._lock = threading.Lock()
+        self._dim: int | None = None  # the side-store's dimension, once it has one
+
+    def search(self, con: duckdb.DuckDBPyConnection, query: str, k: int) -> list[tuple[str, float]]:
+        """(rag_id, cosine similarity) of the k documents nearest to the query's embedding, best first."""
+        try:
+            state = side_state(con, self.embedder.model, after=0, dim=self._dim)
+            self._dim = state.dim
+        except duckdb.Error as exc:
+            raise CatalogError(f"vector query failed: {db.one_line(exc)}") from exc
+        if state.vectors == 0:
+            return []  # nothing to compare with: no embedding call
+        return self.nearest(con, self.embedder.query(query), k, state)
+
+    def nearest(
+        self, con: duckdb.DuckDBPyConnection, vector: list[float], k: int, state: SideState | None = None
+    ) -> list[tuple[str, float]]:
+        """(rag_id, cosine similarity) of the k nearest documents to a vector, best first (ties by rag_id)."""
+        model = self.embedder.model
+        try:
+            state = state or side_state(con, model, after=0)
+            if not state.vectors:
+                return []
+            literal = vector_literal(vector, state.dim)
+            index = self._usable_index(con, state) if state.vectors >= EXACT_SCAN_BELOW else None
+            nearest = exact(con, model, literal, k) if index is None else self._merged(con, index, literal, k)
+        except duckdb.Error as exc:
+            raise CatalogError(f"vector query failed: {db.one_line(exc)}") from exc
+        return [(rag_id, 1.0 - distance) for rag_id, distance in nearest]
+
+    def _merged(
+        self, con: duckdb.DuckDBPyConnection, index: IndexFile, literal: str, k: int
+    ) -> list[tuple[str, float]]:
+        """The index's answer with vectors stored since its build: those are scanned exactly and win."""
+        built = index.stamp.built_seq
+        model = self.embedder.model
+        newer = {
+            r for (r,) in con.execute(load("vectors/tail_ids"), {"model": model, "after": built}).fetchall()
+        }
+        # Twice k: equal distances come back from the graph in no particular order; rag_id breaks them.
+        # Hits whose document has a newer vector are stale; ask again for more while they crowd out k
+        # (asking for k + the whole tail up front cost 10x at 2,000 added vectors: HNSW slows with limit).
+        limit = 2 * k
+        while True:
+            rows = index.search(literal, limit)
+            indexed = [(r, d) for r, d in rows if r not in newer]
+            if len(indexed) >= 2 * k or len(rows) < limit:
+                break
+            limit *= 4
+        tail = exact(con, model, literal, k, after=built) if newer else []
+        return sorted(indexed + tail, key=lambda hit: (hit[1], hit[0]))[:k]
+
+    def _usable_index(self, con: duckdb.DuckDBPyConnection, state: SideState) -> IndexFile | None:
+        with self._lock:
+            if self._index is not None and self._fits(self._index.stamp, con, state):
+                return self._index
+            opened = self._open_file()
+            if opened is None or not self._fits(opened.stamp, con, state):
+                if opened is not None:
+                    opened.close()
+                build_index(self.layout, con, self.embedder.model)
+                opened = self._open_file()
+            if self._index is not None:
+                self._retired.append(self._index)
+            self._index = opened
+            return opened
+
+    def _fits(self, stamp: IndexStamp, con: duckdb.DuckDBPyConnection, state: SideState) -> bool:
+        if stamp.model != self.embedder.model or stamp.dim != state.dim or stamp.built_seq > state.last_seq:
+            return False
+        newer = side_state(con, self.embedder.model, after=stamp.built_seq, dim=state.dim).after
+        return newer <= rebuild_after(stamp.vectors)
+
+    def _open_file(self) -> IndexFile | None:
+        path = index_path(self.layout)
+        if not path.exists():
+            return None
+        try:
+            return IndexFile(path)
+        except (duckdb.Error, CatalogError, TypeError) as exc:
+            self.warning = f"the vector index file was unreadable ({db.one_line(exc)}); rebuilt it"
+            remove_index(self.layout)
+            return None
+
+    def close(self) -> None:
+        for index in [*self._retired, *([self._index] if self._index else [])]:
+            index.close()
+        self._retired.clear()
+        self._index = None
+
+
+# -- fusion ---------------------------------------------------------------------------------------
+
+RRF_K = 60  # reciprocal rank fusion's constant (Cormack et al.): score = sum of 1 / (60 + rank)
+
+
+def reciprocal_rank_fusion(
+    rankings: dict[str, list[str]], k: int
+) -> list[tuple[str, float, tuple[str, ...]]]:
+    """(rag_id, fused score, methods that found it) of the best k, best first, ties by rag_id."""
+    scores: dict[str, float] = {}
+    found_by: dict[str, list[str]] = {}
+    for method, ranking in rankings.items():
+        for rank, rag_id in enumerate(ranking, start=1):
+            scores[rag_id] = scores.get(rag_id, 0.0) + 1.0 / (RRF_K + rank)
+            found_by.setdefault(rag_id, []).append(method)
+    best = sorted(scores, key=lambda r: (-scores[r], r))[:k]
+    return [(r, scores[r], tuple(found_by[r])) for r in best]
+
+
+def check_method(method: str, model: str | None) -> None:
+    """A usage error unless ``method`` is known and has the embedding model it needs."""
+    if method not in METHODS:
+        raise UsageError(f"retrieval method {method!r}: choose one of {', '.join(METHODS)}")
+    if method != "bm25" and model is None:
+        raise UsageError(
+            f"--retrieval {method} needs an embedding model: pass --embedding-model or set ${EMBEDDING_ENV}"
+        )
