@@ -15,6 +15,17 @@ from click.testing import CliRunner
 from lakehouse.cli import cli
 from lakehouse.core.paths import Layout
 
+# What PRODUCT.md §6 promises an analyst who attaches the catalog.
+ANALYST_TABLES = (
+    "evidence",
+    "replay_runs",
+    "replay_calls",
+    "escalations",
+    "receipts",
+    "quarantine",
+    "rag_corpus",
+)
+
 
 def write_stream(layout: Layout, stream: str, rows: list[Any], *, mode: str = "a") -> Path:
     """Append rows (dicts become JSON lines, bytes are written as given) to a stream."""

@@ -12,7 +12,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from support import invoke, write_stream
+from support import ANALYST_TABLES, invoke, write_stream
 
 from lakehouse import catalog
 from lakehouse.catalog import analytics
@@ -275,16 +275,7 @@ def test_analysts_read_every_table_from_another_directory(
     catalog.sync(layout)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    tables = [
-        "evidence",
-        "replay_runs",
-        "replay_calls",
-        "escalations",
-        "receipts",
-        "quarantine",
-        "rag_corpus",
-    ]
-    sql = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM {t}" for t in tables)
+    sql = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM {t}" for t in ANALYST_TABLES)
     proc = shell(
         "-readonly",
         "-csv",

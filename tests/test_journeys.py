@@ -20,7 +20,7 @@ from typing import Any
 import duckdb
 import pyarrow.parquet as pq
 import pytest
-from support import lakehouse_command
+from support import ANALYST_TABLES, lakehouse_command
 
 from lakehouse.catalog.analytics import named_query_sql
 from lakehouse.cli.output import FORMATS
@@ -101,15 +101,7 @@ def run_format(
 
 def test_select_star_from_every_catalog_object_in_every_format(demo_root: Path, tmp_path: Path) -> None:
     objects = catalog_objects(demo_root)
-    assert {
-        "evidence",
-        "replay_runs",
-        "replay_calls",
-        "escalations",
-        "receipts",
-        "quarantine",
-        "rag_corpus",
-    } <= set(objects)
+    assert set(ANALYST_TABLES) <= set(objects)
     cases = [(name, fmt) for name in objects for fmt in FORMATS]
 
     def check(case: tuple[str, str]) -> str | None:
@@ -235,35 +227,21 @@ def test_every_type_in_a_table(demo_root: Path) -> None:
         assert cell in row
 
 
+def as_text(con: duckdb.DuckDBPyConnection, source: str, params: list[str] | None = None) -> dict[str, str]:
+    """Each EVERY_TYPE column of ``source``'s one row, as DuckDB's own text."""
+    columns = ", ".join(f"CAST({quote_ident(c)} AS VARCHAR)" for c in EXPECTED_JSON)
+    return dict(
+        zip(EXPECTED_JSON, con.execute(f"SELECT {columns} FROM {source}", params).fetchone(), strict=True)
+    )
+
+
 def test_every_type_in_parquet(demo_root: Path, tmp_path: Path) -> None:
     target = tmp_path / "types.parquet"
     proc = lakehouse("sql", EVERY_TYPE, "--root", str(demo_root), "--output", str(target))
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.strip() == f"wrote 1 row to {target}"
     con = duckdb.connect()
-    read_back = dict(
-        zip(
-            EXPECTED_JSON,
-            con.execute(
-                "SELECT "
-                + ", ".join(f"CAST({quote_ident(c)} AS VARCHAR)" for c in EXPECTED_JSON)
-                + " FROM read_parquet(?)",
-                [str(target)],
-            ).fetchone(),
-            strict=True,
-        )
-    )
-    original = dict(
-        zip(
-            EXPECTED_JSON,
-            con.execute(
-                "SELECT "
-                + ", ".join(f"CAST({quote_ident(c)} AS VARCHAR)" for c in EXPECTED_JSON)
-                + f" FROM ({EVERY_TYPE})"
-            ).fetchone(),
-            strict=True,
-        )
-    )
+    read_back, original = as_text(con, "read_parquet(?)", [str(target)]), as_text(con, f"({EVERY_TYPE})")
     assert read_back == original  # every value survives, typed where Parquet has the type
     types = dict(
         con.execute(
