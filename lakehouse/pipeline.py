@@ -2,6 +2,7 @@
 
 - :func:`materialize`: ingest (under the root's lock, the catalog mirrored at the end of it), then
   playbooks distilled into the RAG corpus and indexed, then embedded when a model is configured;
+- :func:`retry_quarantine`: open quarantined lines through the current transforms, then mirrored;
 - :func:`rebuild`: Parquet parts from the evidence JSONL, then the catalog recreated, under one lock;
 - :func:`mirror_runs`: the catalog caught up with the replay log after replays.
 """
@@ -13,7 +14,7 @@ from collections.abc import Callable
 from lakehouse import catalog, retrieval
 from lakehouse.core.errors import LakehouseError
 from lakehouse.core.paths import Layout
-from lakehouse.ingest import evidence, maintenance
+from lakehouse.ingest import evidence, maintenance, retry
 from lakehouse.ingest import materialize as ingest
 from lakehouse.retrieval import corpus, vectors
 
@@ -35,6 +36,23 @@ def materialize(
         on_wait,
         after_commit=lambda: catalog.mirror_after_write(layout, "evidence"),
     )
+    return _distil(layout, options, outcome)
+
+
+def retry_quarantine(
+    layout: Layout,
+    options: ingest.Options | None = None,
+    on_wait: Callable[[str], None] | None = None,
+) -> ingest.Outcome:
+    """Materialize the open quarantined lines again; what passes is evidence, then mirrored and distilled."""
+    outcome = retry.run(
+        layout, options, None, on_wait, after_commit=lambda: catalog.mirror_after_write(layout, "evidence")
+    )
+    return _distil(layout, options or ingest.Options(), outcome)
+
+
+def _distil(layout: Layout, options: ingest.Options, outcome: ingest.Outcome) -> ingest.Outcome:
+    """New playbooks (or a corpus never distilled) into the indexed corpus, then embedded."""
     if ingest.wrote_playbooks(outcome.receipt) or (
         not layout.rag_corpus.exists() and evidence.parquet_parts(layout)
     ):

@@ -25,3 +25,77 @@ CREATE OR REPLACE MACRO lh_tag(name, value) AS
 -- A tag list without NULLs or duplicates, in first-seen order.
 CREATE OR REPLACE MACRO lh_tags(tags) AS
     list_filter(tags, (t, i) -> t IS NOT NULL AND t <> '' AND list_position(tags, t) = i);
+
+-- Declared field types (README, "Field types and coercion"): each macro reads a JSON value for what
+-- it means and returns NULL when it has none (the line is then quarantined, naming what was found).
+
+-- string: a string as it is; a number or boolean as its JSON text (a numeric id 7 reads as '7').
+CREATE OR REPLACE MACRO lh_as_string(v) AS
+    CASE json_type(v) WHEN 'VARCHAR' THEN v ->> '$'
+                      WHEN 'BIGINT' THEN CAST(v AS VARCHAR) WHEN 'UBIGINT' THEN CAST(v AS VARCHAR)
+                      WHEN 'DOUBLE' THEN CAST(v AS VARCHAR) WHEN 'BOOLEAN' THEN CAST(v AS VARCHAR) END;
+
+-- A double that holds a whole number within BIGINT, as BIGINT.
+CREATE OR REPLACE MACRO lh_whole(x) AS
+    CASE WHEN isfinite(x) AND x = floor(x) AND abs(x) < 9.2e18 THEN CAST(x AS BIGINT) END;
+
+-- integer: an integer, a number with no fraction (12.0), a string holding one ("12", "12.0").
+CREATE OR REPLACE MACRO lh_as_integer(v) AS
+    CASE json_type(v) WHEN 'BIGINT' THEN TRY_CAST(v AS BIGINT) WHEN 'UBIGINT' THEN TRY_CAST(v AS BIGINT)
+                      WHEN 'DOUBLE' THEN lh_whole(TRY_CAST(v AS DOUBLE))
+                      WHEN 'VARCHAR' THEN coalesce(TRY_CAST(trim(v ->> '$') AS BIGINT),
+                                                   lh_whole(TRY_CAST(trim(v ->> '$') AS DOUBLE))) END;
+
+-- number: a number, or a string holding a finite one ("12.7").
+CREATE OR REPLACE MACRO lh_as_number(v) AS
+    CASE json_type(v) WHEN 'BIGINT' THEN TRY_CAST(v AS DOUBLE) WHEN 'UBIGINT' THEN TRY_CAST(v AS DOUBLE)
+                      WHEN 'DOUBLE' THEN TRY_CAST(v AS DOUBLE)
+                      WHEN 'VARCHAR' THEN CASE WHEN isfinite(TRY_CAST(trim(v ->> '$') AS DOUBLE))
+                                               THEN TRY_CAST(trim(v ->> '$') AS DOUBLE) END END;
+
+-- boolean: true/false, or the strings "true"/"false" (any case).
+CREATE OR REPLACE MACRO lh_as_boolean(v) AS
+    CASE json_type(v) WHEN 'BOOLEAN' THEN TRY_CAST(v AS BOOLEAN)
+                      WHEN 'VARCHAR' THEN CASE lower(trim(v ->> '$')) WHEN 'true' THEN true
+                                                                      WHEN 'false' THEN false END END;
+
+-- strings: a list of scalars (their text; null items dropped), or one scalar as a list of one.
+CREATE OR REPLACE MACRO lh_as_strings(v) AS
+    CASE json_type(v)
+        WHEN 'ARRAY' THEN CASE WHEN NOT coalesce(list_bool_or(list_transform(json_extract(v, '$[*]'),
+                                                 e -> json_type(e) IN ('OBJECT', 'ARRAY'))), false)
+                               THEN list_filter(list_transform(json_extract(v, '$[*]'), e -> lh_as_string(e)),
+                                                s -> s IS NOT NULL) END
+        WHEN 'OBJECT' THEN NULL
+        ELSE [lh_as_string(v)] END;
+
+-- text (prose): a string, a scalar's text, or a list of them joined with newlines.
+CREATE OR REPLACE MACRO lh_as_text(v) AS
+    CASE json_type(v) WHEN 'ARRAY' THEN array_to_string(lh_as_strings(v), chr(10)) ELSE lh_as_string(v) END;
+
+-- object, array: the JSON value itself when it is one.
+CREATE OR REPLACE MACRO lh_as_object(v) AS CASE WHEN json_type(v) = 'OBJECT' THEN v END;
+CREATE OR REPLACE MACRO lh_as_array(v) AS CASE WHEN json_type(v) = 'ARRAY' THEN v END;
+
+-- An epoch number as a time, its unit told by magnitude (README): below 1e11 seconds (until the
+-- year 5138), below 1e14 milliseconds, below 1e17 microseconds, else nanoseconds. Whole numbers are
+-- converted in integer arithmetic, so no digit is lost to a double.
+CREATE OR REPLACE MACRO lh_epoch_time(x, whole) AS
+    CASE WHEN x IS NULL OR NOT isfinite(x) OR x < 0 OR x >= 1e20 THEN NULL
+         WHEN whole IS NOT NULL AND x >= 1e17 THEN make_timestamp(whole // 1000)::TIMESTAMPTZ
+         WHEN whole IS NOT NULL AND x >= 1e14 THEN make_timestamp(whole)::TIMESTAMPTZ
+         WHEN whole IS NOT NULL AND x >= 1e11 THEN make_timestamp(whole * 1000)::TIMESTAMPTZ
+         WHEN x >= 1e17 THEN to_timestamp(x / 1e9)
+         WHEN x >= 1e14 THEN to_timestamp(x / 1e6)
+         WHEN x >= 1e11 THEN to_timestamp(x / 1e3)
+         ELSE to_timestamp(x) END;
+
+-- An event time as producers write it: an RFC 3339 or "YYYY-MM-DD HH:MM[:SS[.f]]" string (no
+-- offset: UTC), or an epoch number (or a string holding one).
+CREATE OR REPLACE MACRO lh_event_time(v) AS
+    CASE WHEN json_type(v) = 'VARCHAR' AND lh_parse_time(v ->> '$') IS NOT NULL THEN lh_parse_time(v ->> '$')
+         WHEN json_type(v) IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'VARCHAR')
+         THEN lh_epoch_time(lh_as_number(v), CASE WHEN json_type(v) <> 'DOUBLE' THEN lh_as_integer(v) END) END;
+
+-- A duration in milliseconds as evidence keeps it: a whole number, rounded half away from zero.
+CREATE OR REPLACE MACRO lh_ms(x) AS CAST(round(x) AS BIGINT);

@@ -97,7 +97,7 @@ def test_every_bad_line_kind_is_quarantined_with_line_and_offset(layout: Layout)
         b"[1, 2]\n",
         b'{"call_id": "no-ts"}\n',
         b'{"ts": "tomorrow-ish", "call_id": "bad-ts"}\n',
-        b'{"ts": 1714557600, "call_id": "numeric-ts"}\n',
+        b'{"ts": true, "call_id": "boolean-ts"}\n',
         b'{"ts": "2026-05-01T10:00:00Z", "call_id": "c9", "prompt_tokens": "ten"}\n',
         b'{"ts": "2026-05-01T10:00:00Z", "call_id": "bad-utf8", "task": "caf\xe9"}\n',
         b'{"ts": "2026-05-01T10:00:00Z", "call_id": "long", "task": "' + b"x" * 5000 + b'"}\n',
@@ -115,7 +115,7 @@ def test_every_bad_line_kind_is_quarantined_with_line_and_offset(layout: Layout)
         3: "not a JSON object but array",
         4: "missing ts",
         5: "unparseable ts: tomorrow-ish",
-        6: "ts is not a string but ubigint",
+        6: "unparseable ts: true",
         7: "field 'prompt_tokens' is varchar, expected integer",
         8: f"invalid UTF-8 at byte {lines[7].index(bytes([0xE9]))}",
         9: f"line too long: {len(lines[8]) - 1} bytes (limit 4096)",
@@ -250,6 +250,8 @@ def test_receipt_lists_inputs_transforms_partitions(layout: Layout) -> None:
             "blank_lines": 0,
             "pending_bytes": 0,
             "reset": None,
+            "quarantined": 0,
+            "top_reason": None,
         }
     ]
     model_calls = next(t for t in receipt["transforms"] if t["kind"] == "model_call")

@@ -33,6 +33,8 @@ MINIMAL = {
     "demo": ["--lines", "100"],
     "materialize": [],
     "query": ["pass_rate_by_day_and_model"],
+    "quarantine list": [],
+    "quarantine retry": [],
     "rebuild": [],
     "replay": ["fix the flaky test", "--dry-run"],
     "sql": ["SELECT 1"],

@@ -51,11 +51,14 @@ def _ensure_mirror(layout: Layout) -> str | None:
 
 
 @contextlib.contextmanager
-def query(layout: Layout, sql: str, *, write: bool = False) -> Iterator[tuple[Result, str | None]]:
+def query(
+    layout: Layout, sql: str, *, write: bool = False, params: dict[str, Any] | None = None
+) -> Iterator[tuple[Result, str | None]]:
     """Run SQL on the catalog; yield the last statement's result (streamed while the block runs)
     and a warning when the mirror is behind.
 
-    Read-only unless ``write``: see :mod:`lakehouse.statements` for what that lets through.
+    Read-only unless ``write``: see :mod:`lakehouse.catalog.statements` for what that lets through.
+    ``params`` are bound to the last statement (the project's own SQL files; ad-hoc SQL has none).
     """
     parsed = statements.split(sql)
     if not write:
@@ -68,7 +71,7 @@ def query(layout: Layout, sql: str, *, write: bool = False) -> Iterator[tuple[Re
             execute = con.execute if write else statements.ReadOnlyRunner(con, layout.parquet).execute
             for statement in parsed[:-1]:
                 execute(statement)
-            cursor = execute(parsed[-1])
+            cursor = execute(parsed[-1], params)
             if cursor.description is None:
                 result = Result([], pa.RecordBatchReader.from_batches(pa.schema([]), []))
             else:
@@ -106,6 +109,7 @@ class Stats:
     pass_rate: float | None = None
     escalation_rate: float | None = None
     quarantined: int = 0
+    quarantine_by_stream: dict[str, int] = field(default_factory=dict)
     corpus_documents: int = 0
     mirror_lag: list[LogLag] = field(default_factory=list)
     behind_flag: bool = False
@@ -136,6 +140,7 @@ def stats(layout: Layout) -> Stats:
                 report.quarantined,
                 report.corpus_documents,
             ) = con.execute(load("stats/summary")).fetchone()
+            report.quarantine_by_stream = dict(con.execute(load("stats/quarantine_by_stream")).fetchall())
             seen = dict(con.execute("SELECT source, bytes FROM mirror_state").fetchall())
     except duckdb.Error as exc:
         raise CatalogError(f"cannot read the catalog: {db.one_line(exc)}") from exc

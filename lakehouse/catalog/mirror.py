@@ -32,7 +32,7 @@ from lakehouse.ingest import evidence
 from lakehouse.retrieval import vectors
 
 # Bump when a mirror table's columns change: catalogs of another version re-mirror from the logs.
-MIRROR_SCHEMA_VERSION = "3"
+MIRROR_SCHEMA_VERSION = "4"
 
 
 @dataclass
@@ -83,7 +83,9 @@ def _complete_end(path: Path, start: int, size: int) -> int:
     return start
 
 
-def _mirror_log(con: duckdb.DuckDBPyConnection, sql_name: str, path: Path, scratch: Path) -> int:
+def _mirror_log(
+    con: duckdb.DuckDBPyConnection, sql_name: str, path: Path, scratch: Path, then: tuple[str, ...] = ()
+) -> int:
     """Mirror the lines of an append-only JSONL log that the catalog has not taken in yet.
 
     Only the bytes after the last mirrored offset are read (copied to ``scratch`` for DuckDB),
@@ -97,19 +99,25 @@ def _mirror_log(con: duckdb.DuckDBPyConnection, sql_name: str, path: Path, scrat
     if end == start:
         return 0
     if start == 0 and end == size:
-        inserted = _inserted(con, load(sql_name), {"path": path.as_posix()})
+        inserted = _apply(con, (sql_name, *then), path)
     else:
         scratch.parent.mkdir(parents=True, exist_ok=True)
         with path.open("rb") as src:
             src.seek(start)
             scratch.write_bytes(src.read(end - start))
         try:
-            inserted = _inserted(con, load(sql_name), {"path": scratch.as_posix()})
+            inserted = _apply(con, (sql_name, *then), scratch)
         finally:
             scratch.unlink(missing_ok=True)
     con.execute("DELETE FROM mirror_state WHERE source = ?", [path.name])
     con.execute("INSERT INTO mirror_state VALUES (?, ?)", [path.name, end])
     return inserted
+
+
+def _apply(con: duckdb.DuckDBPyConnection, sql_names: tuple[str, ...], lines: Path) -> int:
+    """Run each SQL file over the new lines (``$path``); the first one's count is what was inserted."""
+    counts = [_inserted(con, load(name), {"path": lines.as_posix()}) for name in sql_names]
+    return counts[0]
 
 
 def _migrate(con: duckdb.DuckDBPyConnection) -> None:
@@ -133,7 +141,9 @@ def _sync_into(con: duckdb.DuckDBPyConnection, layout: Layout) -> SyncReport:
     report.documents = retrieval.catch_up(con, layout)
     scratch = layout.state_dir / "mirror_tail.jsonl"
     report.receipts = _mirror_log(con, "schema/sync_receipts", layout.receipts, scratch)
-    report.quarantine = _mirror_log(con, "schema/sync_quarantine", layout.quarantine, scratch)
+    report.quarantine = _mirror_log(
+        con, "schema/sync_quarantine", layout.quarantine, scratch, then=("schema/sync_quarantine_retries",)
+    )
     report.replay_runs = _mirror_log(con, "schema/sync_replay_runs", layout.replay_runs, scratch)
     con.execute("COMMIT")
     return report

@@ -53,8 +53,8 @@ def refuse_writes(statements: list[duckdb.Statement]) -> None:
     for statement in statements:
         if statement.type not in RUN_READ_ONLY | SANDBOXED | CHECKED_AFTER:
             raise UsageError(
-                f"read-only: {_shown(statement)} is a {statement.type.name} statement, which can create or "
-                "change files or databases; pass --write to run it"
+                f"read-only: {statement.type.name} statements can create or change files or databases, "
+                f"so {_shown(statement)} is refused; pass --write to run it"
             )
 
 
@@ -72,16 +72,16 @@ class ReadOnlyRunner:
         # Reading s3:// or https:// would otherwise download and install an extension.
         con.execute("SET autoinstall_known_extensions = false")
 
-    def execute(self, statement: duckdb.Statement) -> duckdb.DuckDBPyConnection:
+    def execute(self, statement: duckdb.Statement, params: object = None) -> duckdb.DuckDBPyConnection:
         if statement.type in SANDBOXED:
             self._sandbox()
         if statement.type not in CHECKED_AFTER:
-            return self.con.execute(statement)
+            return self.con.execute(statement, params)
         # A sibling cursor sees the database's global settings but not this session's own ones.
         sibling = self.con.cursor()
         try:
             global_before, session_before = _settings(sibling), _settings(self.con)
-            cursor = self.con.execute(statement)
+            cursor = self.con.execute(statement, params)
             changed = [k for k, v in _settings(sibling).items() if global_before.get(k) != v]
             outputs = [
                 k

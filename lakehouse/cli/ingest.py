@@ -20,6 +20,9 @@ from lakehouse.cli.progress import Bar
 from lakehouse.core.paths import Layout, open_root
 from lakehouse.ingest import maintenance, materialize
 
+# A stream whose new lines are at least half quarantined, and at least this many, gets a warning.
+QUARANTINE_ALARM_LINES = 10
+
 
 def print_receipt_summary(receipt: dict[str, Any]) -> None:
     totals = receipt["totals"]
@@ -36,8 +39,15 @@ def print_receipt_summary(receipt: dict[str, Any]) -> None:
                 f"note: {item['path']} ends with {item['pending_bytes']} bytes without a newline; "
                 "left for the next run"
             )
+    for item in receipt["inputs"]:
+        read = item["lines"] - item["blank_lines"]
+        if item.get("quarantined", 0) >= QUARANTINE_ALARM_LINES and 2 * item["quarantined"] >= read:
+            say(
+                f"warning: {item['stream']}: {item['quarantined']:,} of {read:,} new lines quarantined, "
+                f"most often: {item['top_reason']} (see 'lakehouse quarantine list --stream {item['stream']}')"
+            )
     if totals["quarantined"]:
-        say("quarantined lines are in data/_kb/quarantine.jsonl (and the catalog's quarantine table)")
+        say("quarantined lines are in data/_kb/quarantine.jsonl (see 'lakehouse quarantine list')")
 
 
 def run_materialize(layout: Layout, options: materialize.Options) -> materialize.Outcome:

@@ -221,7 +221,10 @@ def stats_screen(report: Any) -> str:
         f"replay runs       {report.runs:,} (pass {_percent(report.pass_rate)}, "
         f"escalated {_percent(report.escalation_rate)})"
     )
-    lines.append(f"quarantine        {report.quarantined:,} lines")
+    by_stream = ", ".join(f"{stream} {n:,}" for stream, n in report.quarantine_by_stream.items())
+    lines.append(
+        f"quarantine        {report.quarantined:,} open lines" + (f" ({by_stream})" if by_stream else "")
+    )
     lines.append(f"corpus            {report.corpus_documents:,} documents")
     behind = [lag for lag in report.mirror_lag if lag.lines_behind]
     if behind or report.behind_flag:

@@ -57,13 +57,20 @@ def result_format(fmt: str | None, output_file: Path | None) -> str:
 
 
 def print_result(
-    layout: Layout, sql: str, *, write: bool, fmt: str | None, output_file: Path | None, limit: int | None
+    layout: Layout,
+    sql: str,
+    *,
+    write: bool = False,
+    fmt: str | None = None,
+    output_file: Path | None = None,
+    limit: int | None = None,
+    params: dict[str, Any] | None = None,
 ) -> None:
     """Run SQL and stream its result to stdout or --output in the chosen format."""
     fmt = result_format(fmt, output_file)
     if fmt == "parquet" and output_file is None:
         raise click.UsageError("--format parquet needs --output FILE")
-    with analytics.query(layout, sql, write=write) as (result, warning):
+    with analytics.query(layout, sql, write=write, params=params) as (result, warning):
         if warning:
             say(f"warning: {warning}")
         if output_file is None:

@@ -22,6 +22,7 @@ import json
 import os
 import secrets
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -184,12 +185,9 @@ class _Run:
                 self.progress(stream, block.column("byte_offset")[-1].as_py() - read_plan.start.offset, total)
         self.new_state[rel] = result.end
         self.quarantine.extend(rejected.to_quarantine(stream, rel) for rejected in result.rejected)
-        for order, t in enumerate(self.transforms):
-            if t.stream == stream:
-                quarantined = _apply_transform(con, t, order, lines_table, rel, produced[order])
-                self.stats[order]["read"] = result.lines - result.blank
-                self.stats[order]["quarantined"] = quarantined + len(result.rejected)
-        con.execute(f"DROP TABLE {lines}")
+        self._apply_transforms(
+            con, stream, lines_table, rel, produced, result.lines - result.blank, len(result.rejected)
+        )
         self.inputs.append(
             {
                 "stream": stream,
@@ -202,6 +200,38 @@ class _Run:
                 "reset": read_plan.reset,
             }
         )
+
+    def _apply_transforms(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        stream: str,
+        lines_table: str,
+        rel: str,
+        produced: list[set[str]],
+        read: int,
+        rejected: int,
+    ) -> None:
+        """Map a stream's staged lines through each of its transforms, then drop them."""
+        for order, t in enumerate(self.transforms):
+            if t.stream == stream:
+                quarantined = _apply_transform(con, t, order, lines_table, rel, produced[order])
+                self.stats[order]["read"] = read
+                self.stats[order]["quarantined"] = quarantined + rejected
+        con.execute(f"DROP TABLE {quote_ident(lines_table)}")
+
+    def _inputs_with_quarantine(self) -> list[dict[str, Any]]:
+        """Each input with how many of its lines were quarantined and the most frequent reason."""
+        reasons: dict[str, list[str]] = {}
+        for q in self.quarantine:
+            reasons.setdefault(q["path"], []).append(q["reason"])
+        return [
+            {
+                **i,
+                "quarantined": len(reasons.get(i["path"], [])),
+                "top_reason": _most_frequent(reasons.get(i["path"], [])),
+            }
+            for i in self.inputs
+        ]
 
     def _collect_quarantine(self, con: duckdb.DuckDBPyConnection) -> None:
         cursor = con.execute("SELECT * FROM new_quarantine")
@@ -235,16 +265,16 @@ class _Run:
         for part in partitions:
             commit.rename(part.parquet_tmp, part.parquet)
             commit.rename(part.jsonl_tmp, part.jsonl)
-        at = rfc3339(finished)
-        commit.append(
-            self.layout.quarantine,
-            [dumps(_quarantine_entry(q, self.receipt_id, at)) for q in self.quarantine],
-        )
+        commit.append(self.layout.quarantine, self._quarantine_lines(rfc3339(finished)))
         files = {path: state.to_json() for path, state in self.new_state.items()}
         commit.write_json(self.layout.materialize_state, {"version": 1, "files": files})
         commit.append(self.layout.receipts, [dumps(receipt)])
         commit.commit(self.layout.commit_journal)
         return receipt
+
+    def _quarantine_lines(self, at: str) -> list[str]:
+        """What this run appends to quarantine.jsonl: every line it quarantined."""
+        return [dumps(quarantine_entry(q, self.receipt_id, at)) for q in self.quarantine]
 
     def _receipt(self, finished: datetime, partitions: list[evidence.Partition]) -> dict[str, Any]:
         return {
@@ -254,7 +284,7 @@ class _Run:
             "finished_at": rfc3339(finished),
             "duration_ms": int((time.perf_counter() - self.clock) * 1000),
             "root": str(self.layout.root),
-            "inputs": self.inputs,
+            "inputs": self._inputs_with_quarantine(),
             "transforms": self.stats,
             "partitions": [
                 {
@@ -275,6 +305,10 @@ class _Run:
             "tool_version": __version__,
             "pid": os.getpid(),
         }
+
+
+def _most_frequent(reasons: list[str]) -> str | None:
+    return Counter(reasons).most_common(1)[0][0] if reasons else None
 
 
 def _apply_transform(
@@ -312,7 +346,7 @@ def _output_columns(con: duckdb.DuckDBPyConnection, t: Transform) -> set[str]:
     return set(columns)
 
 
-def _quarantine_entry(q: dict[str, Any], receipt_id: str, at: str) -> dict[str, Any]:
+def quarantine_entry(q: dict[str, Any], receipt_id: str, at: str) -> dict[str, Any]:
     """A ``quarantine.v1`` line; its id is stable for the same bytes at the same place."""
     material = f"{q['path']}\x1f{q['offset']}\x1f{q['kind']}\x1f{q['raw']}"
     entry = {

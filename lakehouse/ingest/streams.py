@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 FINGERPRINT_BYTES = 4096
+BOM = b"\xef\xbb\xbf"  # UTF-8 byte-order mark, as Windows tools write it
 BLOCK_BYTES = 32 * 1024 * 1024
 DEFAULT_MAX_LINE_BYTES = 1024 * 1024
 
@@ -155,10 +156,12 @@ def _lines_table(
 ) -> pa.Table:
     parts = block.split(b"\n")
     parts.pop()  # the block ends with a newline: the last piece is empty
+    steps = pc.add(pc.binary_length(pa.array(parts, pa.binary())), 1)
+    offsets = pc.subtract(pc.add(pc.cumulative_sum(steps), offset), steps)
+    if offset == 0 and parts and parts[0].startswith(BOM):
+        parts[0] = parts[0][len(BOM) :]  # a byte-order mark opens the file, not the first line's JSON
     raw = pa.array(parts, pa.binary())
     lengths = pc.binary_length(raw)
-    steps = pc.add(lengths, 1)
-    offsets = pc.subtract(pc.add(pc.cumulative_sum(steps), offset), steps)
     line_nos = pa.array(range(first_line + 1, first_line + 1 + len(parts)), pa.int64())
     table = pa.table({"line_no": line_nos, "byte_offset": offsets.cast(pa.int64()), "raw": raw})
     result.lines += len(parts)

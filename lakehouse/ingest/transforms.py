@@ -31,21 +31,25 @@ from lakehouse.core.sqlfiles import load, purpose, quote_ident, quote_literal, r
 
 @dataclass(frozen=True)
 class FieldType:
-    """A declared field type: the JSON types it accepts, the SQL type and expression of its column."""
+    """A declared field type: its column's SQL type, and the macro (sql/macros.sql) that reads a JSON
+    value for what it means, NULL when it has no reading (the line is then quarantined)."""
 
-    json_types: tuple[str, ...]
     sql_type: str
-    expression: str  # builds the column from the field's JSON value {v}
+    macro: str
+
+    def expression(self, value: str) -> str:
+        return f"{self.macro}({value})"
 
 
 FIELD_TYPES: dict[str, FieldType] = {
-    "string": FieldType(("VARCHAR",), "VARCHAR", "{v} ->> '$'"),
-    "integer": FieldType(("UBIGINT", "BIGINT"), "BIGINT", "TRY_CAST({v} AS BIGINT)"),
-    "number": FieldType(("UBIGINT", "BIGINT", "DOUBLE"), "DOUBLE", "TRY_CAST({v} AS DOUBLE)"),
-    "boolean": FieldType(("BOOLEAN",), "BOOLEAN", "TRY_CAST({v} AS BOOLEAN)"),
-    "object": FieldType(("OBJECT",), "JSON", "{v}"),
-    "array": FieldType(("ARRAY",), "JSON", "{v}"),
-    "strings": FieldType(("ARRAY",), "VARCHAR[]", "TRY_CAST({v} AS VARCHAR[])"),
+    "string": FieldType("VARCHAR", "lh_as_string"),
+    "integer": FieldType("BIGINT", "lh_as_integer"),
+    "number": FieldType("DOUBLE", "lh_as_number"),
+    "boolean": FieldType("BOOLEAN", "lh_as_boolean"),
+    "strings": FieldType("VARCHAR[]", "lh_as_strings"),
+    "text": FieldType("VARCHAR", "lh_as_text"),
+    "object": FieldType("JSON", "lh_as_object"),
+    "array": FieldType("JSON", "lh_as_array"),
 }
 
 # Evidence columns a transform may produce, with the SQL type they are cast to.
@@ -96,7 +100,7 @@ class Transform:
 
     def evidence_sql(self, staged_table: str, path: str, order: int, produced: set[str]) -> str:
         typed = [
-            FIELD_TYPES[t].expression.format(v=f"f.{quote_ident(n)}") + f" AS {quote_ident(n)}"
+            FIELD_TYPES[t].expression(f"f.{quote_ident(n)}") + f" AS {quote_ident(n)}"
             for n, t in self.fields.items()
         ]
         mapped = [_mapped_column(c, sql_type, produced) for c, sql_type in MAPPED_COLUMNS.items()]
@@ -141,28 +145,19 @@ class Transform:
         name = self.time_field
         return (
             f"CASE WHEN {v} IS NULL OR json_type({v}) = 'NULL' THEN {quote_literal('missing ' + name)} "
-            f"WHEN json_type({v}) <> 'VARCHAR' THEN {quote_literal(name + ' is not a string but ')} "
-            f"|| lower(json_type({v})) "
-            f"WHEN lh_parse_time({v} ->> '$') IS NULL THEN {quote_literal('unparseable ' + name + ': ')} "
-            f"|| left({v} ->> '$', 64) END"
+            f"WHEN lh_event_time({v}) IS NULL THEN {quote_literal('unparseable ' + name + ': ')} "
+            f"|| left(coalesce({v} ->> '$', CAST({v} AS VARCHAR)), 64) END"
         )
 
     def _type_check(self, name: str, declared: str) -> str:
+        """Why a present value has no reading as its declared type: the JSON type found, the type expected
+        (the value itself is in the quarantined line; leaving it out keeps one reason per problem)."""
         v = f"f.{quote_ident(name)}"
-        accepted = ", ".join(quote_literal(t) for t in FIELD_TYPES[declared].json_types)
-        message = quote_literal(f"field {name!r} is ")
-        expected = quote_literal(f", expected {declared}")
-        check = (
-            f"CASE WHEN {v} IS NOT NULL AND json_type({v}) NOT IN ('NULL', {accepted}) "
-            f"THEN {message} || lower(json_type({v})) || {expected}"
+        return (
+            f"CASE WHEN {v} IS NOT NULL AND json_type({v}) <> 'NULL' AND {FIELD_TYPES[declared].expression(v)} IS NULL "
+            f"THEN {quote_literal(f'field {name!r} is ')} || lower(json_type({v})) "
+            f"|| {quote_literal(f', expected {declared}')} END"
         )
-        if declared == "strings":
-            check += (
-                f" WHEN json_type({v}) = 'ARRAY' AND "
-                f"list_bool_or(list_transform(json_extract({v}, '$[*]'), e -> json_type(e) <> 'VARCHAR')) "
-                f"THEN {quote_literal(f'field {name!r} must be a list of strings')}"
-            )
-        return check + " END"
 
     def _natural_key_sql(self) -> str:
         if not self.key:

@@ -21,5 +21,5 @@ SELECT
     raw,
     f,
     coalesce(problem, {{checks}}) AS problem,
-    lh_parse_time(f.{{time_field}} ->> '$') AS event_time
+    lh_event_time(f.{{time_field}}) AS event_time
 FROM parsed

@@ -23,7 +23,8 @@ CREATE TABLE IF NOT EXISTS quarantine (
     raw VARCHAR,
     raw_base64 VARCHAR,
     receipt_id VARCHAR,
-    quarantined_at TIMESTAMPTZ
+    quarantined_at TIMESTAMPTZ,
+    resolved_receipt_id VARCHAR  -- the retry that turned the line into evidence; NULL while open
 );
 
 -- Bytes of each mirrored JSONL log the catalog has taken in: an unchanged log is not read again.

@@ -2,8 +2,8 @@
 -- stream: model_calls
 -- kind: model_call
 -- key: call_id
--- fields: call_id string, task string, status string, error string
--- moved: run_id string, task_id string, model string, prompt_tokens integer, completion_tokens integer, latency_ms integer
+-- fields: call_id string, task text, status string, error text
+-- moved: run_id string, task_id string, model string, prompt_tokens integer, completion_tokens integer, latency_ms number
 SELECT
     line_no,
     run_id,
@@ -13,6 +13,6 @@ SELECT
     status = 'ok' AS passed,
     prompt_tokens,
     completion_tokens,
-    latency_ms AS duration_ms,
+    lh_ms(latency_ms) AS duration_ms,
     lh_tags(['status:' || status]) AS tags
 FROM source

@@ -2,8 +2,8 @@
 -- stream: task_outcomes
 -- kind: task_outcome
 -- key: task_id, ts
--- fields: task string, notes string
--- moved: task_id string, run_id string, model string, passed boolean, score number, duration_ms integer
+-- fields: task text, notes text
+-- moved: task_id string, run_id string, model string, passed boolean, score number, duration_ms number
 SELECT
     line_no,
     run_id,
@@ -12,5 +12,5 @@ SELECT
     lh_join(' — ', [task, notes]) AS text,
     passed,
     score,
-    duration_ms
+    lh_ms(duration_ms) AS duration_ms
 FROM source

@@ -3,7 +3,7 @@
 -- kind: audit_finding
 -- key: audit_id, finding_id
 -- fields: audit_id string, finding_id string, verdict string
--- moved: run_id string, task_id string, model string, phase string, severity string, finding string
+-- moved: run_id string, task_id string, model string, phase string, severity string, finding text
 SELECT
     line_no,
     run_id,

@@ -2,7 +2,7 @@
 -- stream: escalations
 -- kind: escalation
 -- key: run_id, ts
--- fields: to_model string, reason string
+-- fields: to_model string, reason text
 -- moved: run_id string, task_id string, from_model string, recovered boolean
 SELECT
     line_no,

@@ -2,7 +2,7 @@
 -- stream: reviews
 -- kind: review
 -- key: review_id
--- fields: review_id string, target string, verdict string, comments string, reviewer string
+-- fields: review_id string, target text, verdict string, comments text, reviewer string
 -- moved: run_id string, task_id string, model string
 SELECT
     line_no,

@@ -3,7 +3,7 @@
 -- kind: incident
 -- key: incident_id, ts
 -- fields: incident_id string, resolved_at string, service string
--- moved: run_id string, task_id string, severity string, summary string
+-- moved: run_id string, task_id string, severity string, summary text
 SELECT
     line_no,
     run_id,

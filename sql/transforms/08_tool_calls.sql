@@ -2,8 +2,8 @@
 -- stream: tool_calls
 -- kind: tool_call
 -- key: call_id
--- fields: call_id string, args object, error string
--- moved: run_id string, task_id string, model string, tool string, ok boolean, duration_ms integer
+-- fields: call_id string, args object, error text
+-- moved: run_id string, task_id string, model string, tool string, ok boolean, duration_ms number
 SELECT
     line_no,
     run_id,
@@ -11,6 +11,6 @@ SELECT
     model,
     lh_join(' — ', [tool || CASE WHEN ok THEN ' ok' WHEN NOT ok THEN ' failed' ELSE '' END, error]) AS text,
     ok AS passed,
-    duration_ms,
+    lh_ms(duration_ms) AS duration_ms,
     lh_tags([lh_tag('tool', tool)]) AS tags
 FROM source

@@ -3,7 +3,7 @@
 -- kind: feedback
 -- key: feedback_id
 -- fields: feedback_id string, rating number, user string
--- moved: run_id string, task_id string, model string, comment string
+-- moved: run_id string, task_id string, model string, comment text
 SELECT
     line_no,
     run_id,

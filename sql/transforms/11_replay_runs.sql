@@ -3,8 +3,8 @@
 -- kind: replay
 -- key: recorded_run_id
 -- time: recorded_at
--- fields: recorded_run_id string, validation_result object, calls array, duration_ms integer
--- moved: input_task string, model_used string
+-- fields: recorded_run_id string, validation_result object, calls array, duration_ms number
+-- moved: input_task text, model_used string
 SELECT
     line_no,
     recorded_run_id AS run_id,
@@ -13,5 +13,5 @@ SELECT
     TRY_CAST(validation_result ->> '$.passed' AS BOOLEAN) AS passed,
     (SELECT sum(TRY_CAST(c ->> '$.prompt_tokens' AS BIGINT)) FROM unnest(calls::JSON[]) AS u(c)) AS prompt_tokens,
     (SELECT sum(TRY_CAST(c ->> '$.completion_tokens' AS BIGINT)) FROM unnest(calls::JSON[]) AS u(c)) AS completion_tokens,
-    duration_ms
+    lh_ms(duration_ms) AS duration_ms
 FROM source

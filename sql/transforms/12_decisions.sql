@@ -2,7 +2,7 @@
 -- stream: decisions
 -- kind: decision
 -- key: decision_id, status
--- fields: decision_id string, status string, title string, rationale string, owner string
+-- fields: decision_id string, status string, title text, rationale text, owner string
 -- moved: run_id string, task_id string
 SELECT
     line_no,
