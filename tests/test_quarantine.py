@@ -69,7 +69,9 @@ def test_retry_after_fixing_a_transform_brings_back_exactly_the_lines_that_pass(
 
     outcome = pipeline.retry_quarantine(layout, materialize.Options(transforms_dir=lenient))
     receipt = outcome.receipt
-    assert receipt["retry"] is True and receipt["totals"]["resolved"] == 2 and receipt["totals"]["emitted"] == 2
+    assert (
+        receipt["retry"] is True and receipt["totals"]["resolved"] == 2 and receipt["totals"]["emitted"] == 2
+    )
     back = tickets(layout)
     assert set(back) == {"T-1", "T-2", "T-4"}
     assert (back["T-2"]["source"]["line"], back["T-4"]["source"]["line"]) == (2, 4)
@@ -78,7 +80,9 @@ def test_retry_after_fixing_a_transform_brings_back_exactly_the_lines_that_pass(
 
     # exactly as if the lines had been read from their stream with the fixed transform
     fresh = seeded(tmp_path / "fresh", lenient)
-    assert {k: v["evidence_id"] for k, v in tickets(fresh).items()} == {k: v["evidence_id"] for k, v in back.items()}
+    assert {k: v["evidence_id"] for k, v in tickets(fresh).items()} == {
+        k: v["evidence_id"] for k, v in back.items()
+    }
 
     [still] = retry.open_entries(layout)
     assert (still["line"], still["reason"]) == (3, "invalid JSON")
@@ -92,7 +96,9 @@ def test_retry_after_fixing_a_transform_brings_back_exactly_the_lines_that_pass(
     assert set(tickets(layout)) == {"T-1", "T-2", "T-4"}
 
     con = duckdb.connect(str(layout.catalog), read_only=True)
-    rows = con.execute("SELECT line, resolved_receipt_id IS NOT NULL FROM quarantine ORDER BY line").fetchall()
+    rows = con.execute(
+        "SELECT line, resolved_receipt_id IS NOT NULL FROM quarantine ORDER BY line"
+    ).fetchall()
     con.close()
     assert rows == [(2, True), (3, False), (4, True)]
 
@@ -125,7 +131,9 @@ def visible(layout: Layout) -> dict[str, Any]:
         "tickets": sorted((k, v["evidence_id"]) for k, v in tickets(layout).items()),
         "open": [(q["line"], q["reason"]) for q in retry.open_entries(layout)],
         "resolutions": sorted(
-            r["quarantine_id"] for r in read_jsonl(layout.quarantine) if r["schema"] == retry.RESOLUTION_SCHEMA
+            r["quarantine_id"]
+            for r in read_jsonl(layout.quarantine)
+            if r["schema"] == retry.RESOLUTION_SCHEMA
         ),
         "parquet_parts": sum(1 for _ in layout.parquet.rglob("*.parquet")),
         "journal": layout.commit_journal.exists(),
