@@ -5,9 +5,11 @@ CREATE OR REPLACE MACRO lh_parse_time(value) AS
     CASE WHEN regexp_full_match(value, '\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?')
          THEN TRY_CAST(value AS TIMESTAMPTZ) END;
 
--- Event time as written in evidence: RFC 3339, UTC, fractional seconds only when present.
-CREATE OR REPLACE MACRO lh_format_time(t) AS
-    CASE WHEN microsecond(t) % 1000000 = 0 THEN strftime(t::TIMESTAMP, '%Y-%m-%dT%H:%M:%SZ')
+-- Event time as written in evidence: RFC 3339, UTC, fractional seconds only when present: six digits,
+-- nine when the source had nanoseconds (``nanos``: the 0-999 ns past t's microsecond, lh_event_nanos).
+CREATE OR REPLACE MACRO lh_format_time(t, nanos := 0) AS
+    CASE WHEN coalesce(nanos, 0) > 0 THEN strftime(t::TIMESTAMP, '%Y-%m-%dT%H:%M:%S.%f') || lpad(CAST(nanos AS VARCHAR), 3, '0') || 'Z'
+         WHEN microsecond(t) % 1000000 = 0 THEN strftime(t::TIMESTAMP, '%Y-%m-%dT%H:%M:%SZ')
          ELSE strftime(t::TIMESTAMP, '%Y-%m-%dT%H:%M:%S.%fZ') END;
 
 -- Non-null texts joined with a separator; NULL when there is none.
@@ -99,3 +101,11 @@ CREATE OR REPLACE MACRO lh_event_time(v) AS
 
 -- A duration in milliseconds as evidence keeps it: a whole number, rounded half away from zero.
 CREATE OR REPLACE MACRO lh_ms(x) AS CAST(round(x) AS BIGINT);
+
+-- The nanoseconds past the microsecond of an event time written with more than six fractional digits
+-- or as epoch nanoseconds (0 otherwise); lh_event_time keeps microseconds, ts keeps these too.
+CREATE OR REPLACE MACRO lh_event_nanos(v) AS
+    CASE WHEN json_type(v) = 'VARCHAR' AND regexp_matches(v ->> '$', '\.\d{7}')
+         THEN coalesce(nanosecond(TRY_CAST(v ->> '$' AS TIMESTAMP_NS)) % 1000, 0)
+         WHEN json_type(v) <> 'DOUBLE' AND lh_as_integer(v) >= 1e17 THEN lh_as_integer(v) % 1000
+         ELSE 0 END;

@@ -90,7 +90,9 @@ def test_each_row_of_the_coercion_table(
 EVENT_TIMES = [
     ("2026-05-01T10:00:00Z", "2026-05-01T10:00:00Z"),
     ("2026-05-01T12:00:00+02:00", "2026-05-01T10:00:00Z"),
-    ("2026-05-01T10:00:00.123456789Z", "2026-05-01T10:00:00.123456Z"),
+    ("2026-05-01T10:00:00.123456789Z", "2026-05-01T10:00:00.123456789Z"),
+    ("2026-05-01T12:00:00.000000001+02:00", "2026-05-01T10:00:00.000000001Z"),
+    ("2026-05-01T10:00:00.1234567Z", "2026-05-01T10:00:00.123456700Z"),
     ("2026-05-01 10:00", "2026-05-01T10:00:00Z"),
     ("2026-05-01 10:00:00.5", "2026-05-01T10:00:00.500000Z"),
     (1730000000, "2024-10-27T03:33:20Z"),
@@ -98,7 +100,7 @@ EVENT_TIMES = [
     ("1730000000", "2024-10-27T03:33:20Z"),
     (1730000000123, "2024-10-27T03:33:20.123000Z"),
     (1730000000123456, "2024-10-27T03:33:20.123456Z"),
-    (1730000000123456789, "2024-10-27T03:33:20.123456Z"),
+    (1730000000123456789, "2024-10-27T03:33:20.123456789Z"),
 ]
 
 
@@ -107,9 +109,8 @@ EVENT_TIMES = [
 def test_event_times_as_producers_write_them(
     con: duckdb.DuckDBPyConnection, written: Any, expected: str
 ) -> None:
-    (ts,) = con.execute(
-        "SELECT lh_format_time(lh_event_time(CAST(? AS JSON)))", [json.dumps(written)]
-    ).fetchone()
+    query = "SELECT lh_format_time(lh_event_time(CAST(? AS JSON)), lh_event_nanos(CAST(? AS JSON)))"
+    (ts,) = con.execute(query, [json.dumps(written)] * 2).fetchone()
     assert ts == expected
 
 

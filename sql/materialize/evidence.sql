@@ -12,7 +12,7 @@ SELECT
     'ev:' || left(sha256({{kind}} || chr(10) || coalesce({{natural_key}}, json(s.raw)::VARCHAR)), 32) AS evidence_id,
     {{kind}} AS kind,
     strftime(s.event_time::TIMESTAMP, '%Y-%m-%d') AS day,
-    lh_format_time(s.event_time) AS ts,
+    lh_format_time(s.event_time, s.event_nanos) AS ts,
     {'stream': {{stream}}, 'path': {{path}}, 'line': s.line_no} AS source,
     {{mapped_columns}},
     json_merge_patch(s.raw, {{metadata_patch}}) AS metadata,

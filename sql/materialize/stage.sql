@@ -21,5 +21,6 @@ SELECT
     raw,
     f,
     coalesce(problem, {{checks}}) AS problem,
-    lh_event_time(f.{{time_field}}) AS event_time
+    lh_event_time(f.{{time_field}}) AS event_time,
+    lh_event_nanos(f.{{time_field}}) AS event_nanos
 FROM parsed
