@@ -13,6 +13,8 @@ import click
 from lakehouse import __version__
 from lakehouse.core.errors import EXIT_INFRASTRUCTURE, LakehouseError
 from lakehouse.core.paths import ROOT_ENV
+from lakehouse.ingest.materialize import Outcome
+from lakehouse.ingest.streams import DEFAULT_MAX_LINE_BYTES
 from lakehouse.retrieval import vectors
 
 
@@ -99,6 +101,41 @@ def retrieval_option(func: Callable[..., Any]) -> Callable[..., Any]:
         show_default=True,
         help="bm25, vector (needs an embedding model), or hybrid (both, fused by reciprocal rank).",
     )(func)
+
+
+def run_options(max_line_bytes_help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The options of a materialize-like run: --transforms, --json, --no-wait, --max-line-bytes."""
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        func = click.option(
+            "--max-line-bytes",
+            type=click.IntRange(min=1024),
+            default=DEFAULT_MAX_LINE_BYTES,
+            show_default=True,
+            help=max_line_bytes_help,
+        )(func)
+        func = click.option(
+            "--no-wait", is_flag=True, help="Exit at once if another materialize holds the root's lock."
+        )(func)
+        func = click.option(
+            "--json", "as_json", is_flag=True, help="Print the run's receipt as JSON on stdout."
+        )(func)
+        return click.option(
+            "--transforms",
+            "transforms_dir",
+            type=click.Path(file_okay=False, exists=True, path_type=Path),
+            help="Folder of extra transform .sql files (a file named like a built-in replaces it).",
+        )(func)
+
+    return decorate
+
+
+def say_outcome(outcome: Outcome) -> None:
+    """What a materialize-like run wants a person to know besides its summary."""
+    if outcome.recovered:
+        say("note: finished the commit of a run that was interrupted")
+    if outcome.mirror_warning:
+        say(f"warning: {outcome.mirror_warning}")
 
 
 def root_option(func: Callable[..., Any]) -> Callable[..., Any]:

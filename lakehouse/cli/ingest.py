@@ -14,7 +14,9 @@ from lakehouse.cli.group import (
     cli,
     embedding_model_option,
     root_option,
+    run_options,
     say,
+    say_outcome,
 )
 from lakehouse.cli.progress import Bar
 from lakehouse.core.paths import Layout, open_root
@@ -56,30 +58,13 @@ def run_materialize(layout: Layout, options: materialize.Options) -> materialize
         outcome = pipeline.materialize(layout, options, progress=bar.update, on_wait=say)
     finally:
         bar.close()
-    if outcome.recovered:
-        say("note: finished the commit of a run that was interrupted")
-    if outcome.mirror_warning:
-        say(f"warning: {outcome.mirror_warning}")
+    say_outcome(outcome)
     return outcome
 
 
 @cli.command("materialize")
 @root_option
-@click.option(
-    "--transforms",
-    "transforms_dir",
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="Folder of extra transform .sql files (a file named like a built-in replaces it).",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the run's receipt as JSON on stdout.")
-@click.option("--no-wait", is_flag=True, help="Exit at once if another materialize holds the root's lock.")
-@click.option(
-    "--max-line-bytes",
-    type=click.IntRange(min=1024),
-    default=materialize.streams.DEFAULT_MAX_LINE_BYTES,
-    show_default=True,
-    help="Longer lines are quarantined.",
-)
+@run_options("Longer lines are quarantined.")
 @embedding_model_option
 def materialize_command(
     root: Path | None,

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from lakehouse import pipeline
-from lakehouse.cli.group import cli, root_option, say
+from lakehouse.cli.group import cli, root_option, run_options, say, say_outcome
 from lakehouse.cli.sql import print_result
 from lakehouse.core.paths import open_root
 from lakehouse.core.sqlfiles import load
@@ -46,21 +46,7 @@ def quarantine_list_command(root: Path | None, stream: str | None, reason: str |
 
 @quarantine_group.command("retry")
 @root_option
-@click.option(
-    "--transforms",
-    "transforms_dir",
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="Folder of extra transform .sql files, as for materialize.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the retry's receipt as JSON on stdout.")
-@click.option("--no-wait", is_flag=True, help="Exit at once if a materialize holds the root's lock.")
-@click.option(
-    "--max-line-bytes",
-    type=click.IntRange(min=1024),
-    default=materialize.streams.DEFAULT_MAX_LINE_BYTES,
-    show_default=True,
-    help="Lines quarantined as too long are retried when they fit this limit.",
-)
+@run_options("Lines quarantined as too long are retried when they fit this limit.")
 def quarantine_retry_command(
     root: Path | None, transforms_dir: Path | None, as_json: bool, no_wait: bool, max_line_bytes: int
 ) -> None:
@@ -78,10 +64,7 @@ def quarantine_retry_command(
         transforms_dir=transforms_dir, wait=not no_wait, max_line_bytes=max_line_bytes
     )
     outcome = pipeline.retry_quarantine(layout, options, on_wait=say)
-    if outcome.recovered:
-        say("note: finished the commit of a run that was interrupted")
-    if outcome.mirror_warning:
-        say(f"warning: {outcome.mirror_warning}")
+    say_outcome(outcome)
     receipt = outcome.receipt
     if as_json:
         click.echo(json.dumps(receipt, indent=2))

@@ -96,9 +96,20 @@ def run(
     outcome's ``mirror_warning``.
     """
     options = options or Options()
+    return committed(layout, options, on_wait, after_commit, lambda ts: _Run(layout, ts, options, progress))
+
+
+def committed(
+    layout: Layout,
+    options: Options,
+    on_wait: Callable[[str], None] | None,
+    after_commit: Callable[[], str | None] | None,
+    new_run: Callable[[list[Transform]], _Run],
+) -> Outcome:
+    """One run made by ``new_run`` from the transforms, executed and committed under the root's lock."""
     transforms = load_transforms(options.transforms_dir)
     with journal.exclusive_root(layout, wait=options.wait, on_wait=on_wait) as recovered:
-        receipt = _Run(layout, transforms, options, progress).execute()
+        receipt = new_run(transforms).execute()
         failpoints.hit("before_mirror")
         warning = after_commit() if after_commit else None
     return Outcome(receipt=receipt, mirror_warning=warning, recovered=recovered)

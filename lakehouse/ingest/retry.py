@@ -24,9 +24,9 @@ import pyarrow as pa
 from lakehouse.core.files import dumps, read_jsonl
 from lakehouse.core.paths import Layout
 from lakehouse.core.sqlfiles import quote_ident
-from lakehouse.ingest import evidence, journal, streams
-from lakehouse.ingest.materialize import Options, Outcome, Progress, _Run, quarantine_entry
-from lakehouse.ingest.transforms import load_transforms
+from lakehouse.ingest import evidence, streams
+from lakehouse.ingest.materialize import Options, Outcome, Progress, _Run, committed, quarantine_entry
+from lakehouse.ingest.transforms import Transform
 
 QUARANTINE_SCHEMA = "quarantine.v1"
 RESOLUTION_SCHEMA = "quarantine_resolution.v1"
@@ -58,12 +58,12 @@ def run(
 ) -> Outcome:
     """Retry every open quarantined line; ``after_commit`` as for :func:`materialize.run`."""
     options = options or Options()
-    transforms = load_transforms(options.transforms_dir)
-    with journal.exclusive_root(layout, wait=options.wait, on_wait=on_wait) as recovered:
+
+    def new_retry(transforms: list[Transform]) -> _Retry:  # called under the lock: the open lines are current
         entries = [e for e in open_entries(layout) if retryable(e, options.max_line_bytes)]
-        receipt = _Retry(layout, transforms, options, progress, entries).execute()
-        warning = after_commit() if after_commit else None
-    return Outcome(receipt=receipt, mirror_warning=warning, recovered=recovered)
+        return _Retry(layout, transforms, options, progress, entries)
+
+    return committed(layout, options, on_wait, after_commit, new_retry)
 
 
 class _Retry(_Run):
@@ -72,7 +72,7 @@ class _Retry(_Run):
     def __init__(
         self,
         layout: Layout,
-        transforms: list[Any],
+        transforms: list[Transform],
         options: Options,
         progress: Progress | None,
         entries: list[dict[str, Any]],
