@@ -74,4 +74,9 @@ def quarantine_retry_command(
         f"retried {totals['lines']:,} open quarantined lines: {totals['resolved']:,} resolved "
         f"({totals['emitted']:,} new evidence records, {totals['duplicates']:,} already there), "
         f"{totals['quarantined']:,} still quarantined"
+        + (
+            f"; {totals['not_retried']:,} left as they are (not UTF-8, too long, or no transform reads the stream)"
+            if totals["not_retried"]
+            else ""
+        )
     )

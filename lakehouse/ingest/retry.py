@@ -60,8 +60,7 @@ def run(
     options = options or Options()
 
     def new_retry(transforms: list[Transform]) -> _Retry:  # called under the lock: the open lines are current
-        entries = [e for e in open_entries(layout) if retryable(e, options.max_line_bytes)]
-        return _Retry(layout, transforms, options, progress, entries)
+        return _Retry(layout, transforms, options, progress, open_entries(layout))
 
     return committed(layout, options, on_wait, after_commit, new_retry)
 
@@ -79,7 +78,8 @@ class _Retry(_Run):
     ) -> None:
         super().__init__(layout, transforms, options, progress)
         known = {t.stream for t in transforms}
-        self.entries = [e for e in entries if e["stream"] in known]
+        self.entries = [e for e in entries if e["stream"] in known and retryable(e, options.max_line_bytes)]
+        self.not_retried = len(entries) - len(self.entries)
         self.retried = {e["quarantine_id"]: e for e in self.entries}
 
     def _stage_stream(self, con: duckdb.DuckDBPyConnection, stream: str, produced: list[set[str]]) -> None:
@@ -139,4 +139,7 @@ class _Retry(_Run):
         receipt = super()._receipt(finished, partitions)
         receipt["retry"] = True
         receipt["totals"]["resolved"] = len(self._resolved())
+        receipt["totals"]["not_retried"] = (
+            self.not_retried
+        )  # not UTF-8, too long, or no transform reads the stream
         return receipt
