@@ -80,7 +80,7 @@ def parse(fmt: str, stdout: str, path: Path) -> tuple[list[str], list[Any]]:
         records = json.loads(stdout)
         return (list(records[0]) if records else []), records
     if fmt == "jsonl":
-        records = [json.loads(line) for line in stdout.splitlines()]
+        records = [json.loads(line) for line in stdout.split("\n")[:-1]]  # JSONL lines end at \n only
         return (list(records[0]) if records else []), records
     if fmt == "parquet":
         return pq.read_schema(path).names, [None] * pq.read_metadata(path).num_rows
@@ -356,3 +356,11 @@ def test_piped_output_is_jsonl_and_a_file_takes_its_format_from_its_name(
     target = tmp_path / "one.csv"
     to_file = lakehouse("sql", "SELECT 1 AS one", "--root", str(demo_root), "--output", str(target))
     assert to_file.returncode == 0 and target.read_text() == "one\n1\n"
+
+
+def test_explain_analyze_reads_the_evidence_inside_its_sandbox(demo_root: Path) -> None:
+    proc = lakehouse(
+        "sql", "EXPLAIN ANALYZE SELECT count(*) FROM evidence", "--root", str(demo_root), "--format", "jsonl"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["explain_key"] == "analyzed_plan"

@@ -34,6 +34,11 @@ def result_of(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | N
     return Result([d[0] for d in cursor.description], cursor.to_arrow_reader(1024))
 
 
+def jsonl_lines(text: str) -> list[str]:
+    """JSONL's lines: split on \\n only (str.splitlines would also split inside strings holding U+0085)."""
+    return text.split("\n")[:-1]
+
+
 def written(result: Result, fmt: str, limit: int | None = 0) -> str:
     sink = io.BytesIO()
     output.write(result, fmt, sink, limit=limit)
@@ -113,3 +118,52 @@ def test_limit_counts_every_row_and_writes_the_first(con: duckdb.DuckDBPyConnect
     report = output.write(result_of(con, "SELECT range AS i FROM range(5000)"), "jsonl", sink, limit=7)
     assert (report.rows, report.written, report.left_out) == (5000, 7, 4993)
     assert [json.loads(line)["i"] for line in sink.getvalue().decode().splitlines()] == list(range(7))
+
+
+NESTED = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**63), max_value=2**63 - 1) | st.text(),
+    lambda children: st.lists(children, max_size=4),
+    max_leaves=12,
+)
+
+
+@FAST
+@given(
+    st.lists(
+        st.lists(st.one_of(st.none(), st.integers(min_value=-(2**63), max_value=2**63 - 1)), max_size=5),
+        min_size=1,
+        max_size=10,
+    )
+)
+def test_lists_survive_json_exactly(con: duckdb.DuckDBPyConnection, values: list[list[int | None]]) -> None:
+    con.register("t", pa.table({"l": pa.array(values, pa.list_(pa.int64()))}))
+    back = [
+        json.loads(line)["l"] for line in jsonl_lines(written(result_of(con, "SELECT l FROM t"), "jsonl"))
+    ]
+    assert back == values
+
+
+@FAST
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                "name": st.one_of(st.none(), st.text()),
+                "tags": st.lists(st.text(), max_size=3),
+                "n": st.integers(0, 10**9),
+            }
+        ),
+        min_size=1,
+        max_size=10,
+    )
+)
+def test_structs_survive_json_and_csv(con: duckdb.DuckDBPyConnection, rows: list[dict[str, object]]) -> None:
+    rows = [{**r, "name": r["name"].replace("\0", "") if r["name"] else r["name"]} for r in rows]
+    rows = [{**r, "tags": [t.replace("\0", "") for t in r["tags"]]} for r in rows]  # type: ignore[union-attr]
+    con.register("t", pa.table({"s": pa.array(rows)}))
+    as_json = [
+        json.loads(line)["s"] for line in jsonl_lines(written(result_of(con, "SELECT s FROM t"), "jsonl"))
+    ]
+    assert as_json == rows
+    _, *cells = list(csv.reader(io.StringIO(written(result_of(con, "SELECT s FROM t"), "csv"), newline="")))
+    assert [json.loads(c[0]) for c in cells] == rows  # nested values are JSON text in csv
