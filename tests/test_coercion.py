@@ -22,10 +22,11 @@ from support import invoke, write_stream
 from lakehouse import pipeline
 from lakehouse.core import db
 from lakehouse.core.paths import Layout, open_root
+from lakehouse.ingest.transforms import load_transforms
 
 FAST = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SLOW = settings(
-    max_examples=15,
+    max_examples=25,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
@@ -142,10 +143,12 @@ def test_every_epoch_unit_reads_as_the_same_time(con: duckdb.DuckDBPyConnection,
     assert {con.execute(query, [json.dumps(s)]).fetchone()[0] for s in spellings} == {micros}
 
 
-def materialize_lines(root: Path, lines: list[bytes]) -> tuple[dict[str, Any], list[str]]:
+def materialize_lines(
+    root: Path, lines: list[bytes], stream: str = "model_calls"
+) -> tuple[dict[str, Any], list[str]]:
     root.mkdir()
     layout = open_root(root, create=True)
-    write_stream(layout, "model_calls", lines)
+    write_stream(layout, stream, lines)
     receipt = pipeline.materialize(layout).receipt
     ids = sorted(json.loads(line)["evidence_id"] for line in _evidence_lines(layout))
     return receipt, ids
@@ -169,47 +172,41 @@ TIMES = st.one_of(
     st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2100, 1, 1)).map(lambda d: d.isoformat()),
     st.text(max_size=20),
 )
-FIELDS = [
-    "call_id",
-    "task",
-    "status",
-    "error",
-    "run_id",
-    "task_id",
-    "model",
-    "prompt_tokens",
-    "completion_tokens",
-    "latency_ms",
-]
+TRANSFORMS = {t.stream: t for t in load_transforms()}
 
 
 @st.composite
-def stream_lines(draw: st.DrawFn) -> list[bytes]:
+def stream_lines(draw: st.DrawFn) -> tuple[str, list[bytes]]:
+    """Lines of one built-in stream: random JSON values in random subsets of its declared fields,
+    random event-time spellings, and now and then a few damaged bytes."""
+    transform = TRANSFORMS[draw(st.sampled_from(sorted(TRANSFORMS)))]
+    fields = sorted(transform.fields)
     lines = []
     for _ in range(draw(st.integers(min_value=1, max_value=12))):
-        record: dict[str, Any] = {"ts": draw(TIMES)}
-        for name in draw(st.lists(st.sampled_from(FIELDS), max_size=6, unique=True)):
+        record: dict[str, Any] = {transform.time_field: draw(TIMES)}
+        for name in draw(st.lists(st.sampled_from(fields), max_size=6, unique=True)):
             record[name] = draw(JSON_VALUES)
         line = json.dumps(record).encode()
         if draw(st.integers(min_value=0, max_value=9)) == 0:  # byte damage
             at = draw(st.integers(min_value=0, max_value=len(line)))
             line = line[:at] + draw(st.binary(min_size=1, max_size=3)).replace(b"\n", b"") + line[at:]
         lines.append(line + b"\n")
-    return lines
+    return transform.stream, lines
 
 
 @pytest.mark.slow
 @SLOW
-@given(stream_lines())
+@given(case=stream_lines())
 def test_every_line_is_accounted_for_once_and_ids_are_stable(
-    tmp_path_factory: pytest.TempPathFactory, lines: list[bytes]
+    tmp_path_factory: pytest.TempPathFactory, case: tuple[str, list[bytes]]
 ) -> None:
+    stream, lines = case
     base = tmp_path_factory.mktemp("shapes")
-    receipt, ids = materialize_lines(base / "a", lines)
-    _, again = materialize_lines(base / "b", lines)
+    receipt, ids = materialize_lines(base / "a", lines, stream)
+    _, again = materialize_lines(base / "b", lines, stream)
     assert ids == again  # same input, same ids, in any fresh root
-    (source,) = [i for i in receipt["inputs"] if i["stream"] == "model_calls"]
-    (transform,) = [t for t in receipt["transforms"] if t["stream"] == "model_calls"]
+    (source,) = [i for i in receipt["inputs"] if i["stream"] == stream]
+    (transform,) = [t for t in receipt["transforms"] if t["stream"] == stream]
     accounted = (
         transform["emitted"] + transform["duplicates"] + transform["quarantined"] + source["blank_lines"]
     )
