@@ -364,3 +364,11 @@ def test_explain_analyze_reads_the_evidence_inside_its_sandbox(demo_root: Path) 
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["explain_key"] == "analyzed_plan"
+
+
+@pytest.mark.parametrize("statement", ["SET search_path = 'main'", "SET VARIABLE k = 1", "BEGIN"])
+def test_a_script_may_end_with_a_statement_that_returns_nothing(demo_root: Path, statement: str) -> None:
+    for fmt in FORMATS:
+        extra = ["--output", str(demo_root.parent / "nothing.parquet")] if fmt == "parquet" else []
+        proc = lakehouse("sql", statement, "--root", str(demo_root), "--format", fmt, *extra)
+        assert proc.returncode == 0, (fmt, proc.stderr)

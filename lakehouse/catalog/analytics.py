@@ -72,7 +72,7 @@ def query(
             for statement in parsed[:-1]:
                 execute(statement)
             cursor = execute(parsed[-1], params)
-            if cursor.description is None:
+            if cursor is None or cursor.description is None:
                 result = Result([], pa.RecordBatchReader.from_batches(pa.schema([]), []))
             else:
                 columns = [column[0] for column in cursor.description]

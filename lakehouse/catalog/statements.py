@@ -72,7 +72,8 @@ class ReadOnlyRunner:
         # Reading s3:// or https:// would otherwise download and install an extension.
         con.execute("SET autoinstall_known_extensions = false")
 
-    def execute(self, statement: duckdb.Statement, params: object = None) -> duckdb.DuckDBPyConnection:
+    def execute(self, statement: duckdb.Statement, params: object = None) -> duckdb.DuckDBPyConnection | None:
+        """Run one statement; its cursor, or None for a SET (which has no rows, and whose check queried the session)."""
         if statement.type in SANDBOXED:
             self._sandbox()
         if statement.type not in CHECKED_AFTER:
@@ -81,7 +82,7 @@ class ReadOnlyRunner:
         sibling = self.con.cursor()
         try:
             global_before, session_before = _settings(sibling), _settings(self.con)
-            cursor = self.con.execute(statement, params)
+            self.con.execute(statement, params)
             changed = [k for k, v in _settings(sibling).items() if global_before.get(k) != v]
             outputs = [
                 k
@@ -93,7 +94,7 @@ class ReadOnlyRunner:
         if changed or outputs:
             what = f"changes the global setting {', '.join(changed)}" if changed else f"writes {outputs[0]}"
             raise UsageError(f"read-only: {_shown(statement)} {what}; pass --write to run it")
-        return cursor
+        return None
 
     def _sandbox(self) -> None:
         """DuckDB's external access off for the rest of the script: only the root's Parquet is readable."""

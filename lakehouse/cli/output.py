@@ -75,6 +75,9 @@ def write(result: Result, fmt: str, sink: BinaryIO, *, limit: int | None = None)
     """
     if limit is None:
         limit = TABLE_LIMIT if fmt == "table" else 0
+    if not result.columns:  # the last statement returns no result set (SET, BEGIN, ...)
+        _write_nothing(fmt, sink)
+        return Written(0, 0)
     rows = _Limited(result.batches, limit or None)
     try:
         with Renderer() as renderer:
@@ -83,6 +86,14 @@ def write(result: Result, fmt: str, sink: BinaryIO, *, limit: int | None = None)
     except (duckdb.Error, pa.ArrowException) as exc:
         raise UsageError(f"cannot convert the result: {db.one_line(exc)}") from exc
     return Written(rows.rows, rows.written)
+
+
+def _write_nothing(fmt: str, sink: BinaryIO) -> None:
+    """No result set: valid and empty in each format (a table and csv print nothing, as DuckDB's shell)."""
+    if fmt == "json":
+        sink.write(b"[]\n")
+    elif fmt == "parquet":
+        pq.write_table(pa.table({}), sink)
 
 
 def _write(renderer: Renderer, result: Result, rows: _Limited, fmt: str, sink: BinaryIO) -> None:
