@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -35,7 +36,7 @@ def word_vector(text: str, dim: int = EMBEDDING_DIM) -> list[float]:
 
 
 class StubGateway:
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.script: dict[str, list[tuple[Any, ...]]] = {}
         self.embed: Callable[[str], Any] = word_vector
         self.embedding_errors: list[tuple[Any, ...]] = []
@@ -70,7 +71,10 @@ class StubGateway:
         # socket is closed here, not garbage-collected later as a ResourceWarning in another test.
         self.server.daemon_threads = False
         self.server.block_on_close = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        if tls is not None:  # https://: the listening socket hands out TLS connections
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        scheme = "https" if tls is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def _answer(self, handler: BaseHTTPRequestHandler, reply: tuple[Any, ...], model: str) -> None:

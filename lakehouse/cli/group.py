@@ -13,6 +13,7 @@ import click
 from lakehouse import __version__
 from lakehouse.core.errors import EXIT_INFRASTRUCTURE, LakehouseError
 from lakehouse.core.paths import ROOT_ENV
+from lakehouse.gateway import CA_BUNDLE_ENV, DEFAULT_TIMEOUT_S, MAX_CONNECT_TIMEOUT_S, TIMEOUT_ENV
 from lakehouse.ingest.materialize import Outcome
 from lakehouse.ingest.streams import DEFAULT_MAX_LINE_BYTES
 from lakehouse.retrieval import vectors
@@ -85,10 +86,40 @@ def embedding_model_option(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
+def _to_environment(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A gateway setting given on the command line is the process's setting, as its variable would be:
+    every gateway the command opens (replays, batches, embeddings) reads it there."""
+
+    def store(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is not None:
+            os.environ[name] = str(value)
+        return value
+
+    return store
+
+
 def gateway_url_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--gateway-url, and the transport settings every gateway call of the command uses."""
+    func = click.option(
+        "--ca-bundle",
+        type=click.Path(exists=True, dir_okay=False),
+        expose_value=False,
+        callback=_to_environment(CA_BUNDLE_ENV),
+        help=f"PEM file of CAs to trust for an https:// gateway (default: ${CA_BUNDLE_ENV}, else the "
+        "system's store, which honours $SSL_CERT_FILE).",
+    )(func)
+    func = click.option(
+        "--timeout",
+        type=click.FloatRange(min=0, min_open=True),
+        expose_value=False,
+        callback=_to_environment(TIMEOUT_ENV),
+        help=f"Seconds to wait for a gateway answer (default: ${TIMEOUT_ENV}, else {DEFAULT_TIMEOUT_S:g}); "
+        f"connecting waits at most {MAX_CONNECT_TIMEOUT_S:g} s of it.",
+    )(func)
     return click.option(
         "--gateway-url",
-        help="OpenAI-compatible base URL (default: $LH_GATEWAY_URL, else http://127.0.0.1:11434).",
+        help="OpenAI-compatible base URL (default: $LH_GATEWAY_URL, else http://127.0.0.1:11434). "
+        "Proxies come from $HTTPS_PROXY, $HTTP_PROXY, $ALL_PROXY and $NO_PROXY.",
     )(func)
 
 

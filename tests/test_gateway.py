@@ -1,0 +1,208 @@
+"""The gateway as corporate networks need it: a forward proxy from the environment, TLS with a private CA.
+
+Real servers on loopback: a forward HTTP proxy this test starts, and the stub gateway behind TLS with a
+certificate from a test CA (trustme).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import ssl
+import threading
+import urllib.parse
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import trustme
+from click.testing import CliRunner
+from stub_gateway import StubGateway
+from support import invoke
+
+from lakehouse.core.errors import UsageError
+from lakehouse.core.paths import Layout
+from lakehouse.gateway import Gateway
+
+pytestmark = pytest.mark.fast
+
+
+class ForwardProxy:
+    """A plain HTTP forward proxy: requests with an absolute URI are sent on and recorded."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                target = urllib.parse.urlsplit(self.path)
+                proxy.seen.append(self.path)
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
+                headers = {
+                    k: v for k, v in self.headers.items() if k.lower() not in ("proxy-connection", "host")
+                }
+                upstream.request("POST", target.path, body, headers)
+                answer = upstream.getresponse()
+                data = answer.read()
+                upstream.close()
+                self.send_response(answer.status)
+                self.send_header("Content-Type", answer.getheader("Content-Type", "application/json"))
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> ForwardProxy:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def proxy() -> Iterator[ForwardProxy]:
+    with ForwardProxy() as running:
+        yield running
+
+
+@pytest.fixture
+def stub() -> Iterator[StubGateway]:
+    with StubGateway() as running:
+        running.script["m"] = [("ok", "hello")]
+        yield running
+
+
+def test_calls_go_through_the_proxy_the_environment_names(
+    stub: StubGateway, proxy: ForwardProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with Gateway(stub.url) as gateway:
+        result = gateway.chat("m", "system", "user")
+    assert (result.ok, result.content) == (True, "hello")
+    assert proxy.seen == [f"{stub.url}/v1/chat/completions"]
+    assert len(stub.requests) == 1
+
+
+def test_no_proxy_naming_the_gateway_host_goes_direct(
+    stub: StubGateway, proxy: ForwardProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    with Gateway(stub.url) as gateway:
+        assert gateway.chat("m", "system", "user").ok
+    assert proxy.seen == [] and len(stub.requests) == 1
+
+
+def test_a_replay_goes_through_the_proxy(
+    stub: StubGateway, proxy: ForwardProxy, layout: Layout, runner: CliRunner
+) -> None:
+    stub.script["m"] = [("ok", "no playbooks here")]
+    result = runner.invoke(
+        __import__("lakehouse.cli").cli.cli,
+        [
+            "replay",
+            "a task",
+            "--no-retrieval",
+            "--local-model",
+            "m",
+            "--gateway-url",
+            stub.url,
+            "--root",
+            str(layout.root),
+        ],
+        env={"HTTP_PROXY": proxy.url, "NO_PROXY": "", "no_proxy": ""},
+    )
+    assert result.exit_code == 0, result.output
+    assert proxy.seen == [f"{stub.url}/v1/chat/completions"]
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+def tls_stub(ca: trustme.CA) -> Iterator[StubGateway]:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    with StubGateway(tls=context) as running:
+        running.script["m"] = [("ok", "over TLS")]
+        yield running
+
+
+def test_a_tls_gateway_is_reached_with_its_ca_bundle(
+    tls_stub: StubGateway, ca: trustme.CA, tmp_path: Path
+) -> None:
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    assert tls_stub.url.startswith("https://")
+    with Gateway(tls_stub.url, ca_bundle_path=str(bundle)) as gateway:
+        result = gateway.chat("m", "system", "user")
+    assert (result.ok, result.content) == (True, "over TLS")
+
+
+def test_a_tls_gateway_without_its_ca_is_refused_clearly(
+    tls_stub: StubGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LH_GATEWAY_CA_BUNDLE", raising=False)
+    with Gateway(tls_stub.url) as gateway:
+        result = gateway.chat("m", "system", "user")
+    assert not result.ok
+    assert result.error == (
+        f"TLS error calling {tls_stub.url}: its certificate is not trusted by the system's CA store "
+        "(pass --ca-bundle FILE or set $LH_GATEWAY_CA_BUNDLE)"
+    )
+    assert tls_stub.requests == []
+
+
+@pytest.fixture
+def restored_gateway_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--timeout and --ca-bundle set the process's variables (as the CLI process's): undone after the test."""
+    for name in ("LH_GATEWAY_TIMEOUT", "LH_GATEWAY_CA_BUNDLE"):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+
+
+@pytest.mark.usefixtures("restored_gateway_env")
+def test_ca_bundle_and_timeout_on_the_command_line(
+    tls_stub: StubGateway, ca: trustme.CA, tmp_path: Path, layout: Layout, runner: CliRunner
+) -> None:
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    tls_stub.script["m"] = [("ok", "fine")]
+    args = ["replay", "a task", "--no-retrieval", "--local-model", "m", "--gateway-url", tls_stub.url]
+    trusted = invoke(
+        runner, *args, "--ca-bundle", str(bundle), "--timeout", "5", "--root", str(layout.root), "--json"
+    )
+    assert trusted.exit_code == 0 and json.loads(trusted.stdout)["model_response"] == "fine"
+    not_a_file = invoke(runner, *args, "--ca-bundle", str(tmp_path), "--root", str(layout.root))
+    assert not_a_file.exit_code == 2
+
+
+def test_a_bad_ca_bundle_is_a_usage_error(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate\n")
+    with pytest.raises(UsageError, match="cannot use CA bundle"):
+        Gateway("https://127.0.0.1:9", ca_bundle_path=str(junk))
+
+
+def test_a_timeout_from_the_environment_must_be_a_number(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LH_GATEWAY_TIMEOUT", "soon")
+    with pytest.raises(UsageError, match="LH_GATEWAY_TIMEOUT must be a number"):
+        Gateway("http://127.0.0.1:9")
+    monkeypatch.setenv("LH_GATEWAY_TIMEOUT", "2.5")
+    assert Gateway("http://127.0.0.1:9").timeout_s == 2.5
