@@ -239,6 +239,7 @@ def test_run_id_and_task_hash_formats(runner: CliRunner, seeded: Layout, stub: S
     suffix = hashlib.sha256(record["recorded_at"].encode()).hexdigest()[:12]
     assert record["recorded_run_id"] == f"replay:{task_hash[:16]}:{suffix}"
     assert set(record["provenance"]) == {
+        "label",
         "tool_version",
         "corpus_version",
         "prompt_sha256",
@@ -407,3 +408,28 @@ def test_gateway_reconnects_when_the_server_dropped_a_kept_alive_connection(stub
 def test_gateway_rejects_a_url_that_is_not_http(layout: Layout) -> None:
     with pytest.raises(UsageError, match="must be http:// or https://"):
         Gateway("ftp://example.org")
+
+
+def test_labels_name_runs_in_the_log_and_the_catalog(
+    runner: CliRunner, seeded: Layout, tmp_path: Path
+) -> None:
+    root = str(seeded.root)
+    single = invoke(runner, "replay", TASK, "--dry-run", "--label", "baseline", "--root", root, "--json")
+    assert single.exit_code == 0 and json.loads(single.stdout)["provenance"]["label"] == "baseline"
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text(
+        json.dumps({"task": "first task"}) + "\n" + json.dumps({"task": "second task", "label": "own"}) + "\n"
+    )
+    batch = invoke(
+        runner, "replay", "--tasks", str(tasks), "--dry-run", "--label", "candidate", "--root", root
+    )
+    assert batch.exit_code == 0, batch.stderr
+    assert sorted(r["provenance"]["label"] for r in logged(seeded)) == ["baseline", "candidate", "own"]
+    con = duckdb.connect(str(seeded.catalog), read_only=True)
+    try:
+        labels = dict(con.execute("SELECT input_task, label FROM replay_runs").fetchall())
+    finally:
+        con.close()
+    assert labels == {TASK: "baseline", "first task": "candidate", "second task": "own"}
+    unlabelled = invoke(runner, "replay", "another", "--dry-run", "--root", root, "--json")
+    assert json.loads(unlabelled.stdout)["provenance"]["label"] is None

@@ -57,6 +57,11 @@ from lakehouse.replay import batch
 )
 @retrieval_option
 @embedding_model_option
+@click.option(
+    "--label",
+    help="Name the runs (provenance.label, the catalog's replay_runs.label) to compare them with others later; "
+    'a --tasks line may carry its own "label".',
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the run record (replay_run.v1) as JSON.")
 def replay_command(
     root: Path | None,
@@ -73,6 +78,7 @@ def replay_command(
     k: int,
     method: str,
     embedding_model: str | None,
+    label: str | None,
     as_json: bool,
 ) -> None:
     """Replay TASK (or every task of --tasks FILE): retrieve, prompt, call, validate, escalate, log.
@@ -101,6 +107,7 @@ def replay_command(
         k=k,
         retrieval=method,
         embedding_model=embedding_model,
+        label=label,
     )
     if tasks_file is not None:
         _replay_batch(layout, tasks_file, request, concurrency)

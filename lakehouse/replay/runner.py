@@ -44,6 +44,7 @@ class ReplayRequest:
     k: int = DEFAULT_K
     retrieval: str = "bm25"  # bm25 | vector | hybrid
     embedding_model: str | None = None  # for vector and hybrid (default: $LH_EMBEDDING_MODEL)
+    label: str | None = None  # names a set of runs to compare with another (provenance.label)
 
 
 def sha256_hex(text: str) -> str:
@@ -138,6 +139,7 @@ def run(
         "duration_ms": int((time.perf_counter() - t0) * 1000),
         "calls": [c.to_json() for c in record["calls"]],
         "provenance": {
+            "label": request.label,
             "tool_version": __version__,
             "corpus_version": _corpus_version(layout),
             "prompt_sha256": prompt.sha256,

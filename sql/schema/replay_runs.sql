@@ -14,7 +14,8 @@ CREATE TABLE IF NOT EXISTS replay_runs (
     duration_ms BIGINT,
     calls STRUCT(call_index INTEGER, model VARCHAR, ok BOOLEAN, error VARCHAR, latency_ms BIGINT, prompt_tokens BIGINT,
                  completion_tokens BIGINT, gate_reasons VARCHAR[])[],
-    provenance JSON
+    provenance JSON,
+    label VARCHAR  -- provenance.label: the set of runs this one belongs to (lakehouse replay --label)
 );
 
 -- One row per model call (call_index 1 = the local model), with the run's day and task.
