@@ -27,6 +27,7 @@ ERROR_EXIT_CODES = {2, 4}
 # fails test_every_command_has_a_minimal_invocation, so new commands get their bad-input runs too.
 MINIMAL = {
     "compact": [],
+    "compare": ["baseline", "candidate"],
     "corpus add": ["{file}"],
     "corpus reindex": ["--embedding-model", "m", "--gateway-url", "http://127.0.0.1:9"],
     "corpus search": ["flaky test"],

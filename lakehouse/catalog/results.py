@@ -54,7 +54,7 @@ class Result:
 
 
 def _is_numeric(arrow_type: pa.DataType) -> bool:
-    if isinstance(arrow_type, pa.ExtensionType):
+    if isinstance(arrow_type, pa.BaseExtensionType):  # DuckDB's opaque hugeint, uhugeint
         return getattr(arrow_type, "type_name", "") in ("hugeint", "uhugeint")
     return (
         pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type) or pa.types.is_decimal(arrow_type)

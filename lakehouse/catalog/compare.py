@@ -1,0 +1,81 @@
+"""Did the change make anything worse? Two labels' runs paired by task, with the statistics to judge.
+
+The pairing and the statistics are SQL in the catalog (``sql/schema/compare.sql``: the table macros
+``compare_runs`` and ``compare_summary``), so an analyst's DuckDB shell and ``lakehouse compare``
+give the same answer; this module checks the labels and assembles the report.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+from lakehouse.catalog import mirror
+from lakehouse.core import db
+from lakehouse.core.errors import CatalogError, UsageError
+from lakehouse.core.paths import Layout
+from lakehouse.core.sqlfiles import load
+
+SUMMARY_KEYS = (
+    "pairs",
+    "regressions",
+    "fixes",
+    "unchanged_pass",
+    "unchanged_fail",
+    "base_pass_rate",
+    "candidate_pass_rate",
+    "delta",
+    "ci95",
+    "mcnemar_p",
+)
+
+
+def compare(layout: Layout, base: str, candidate: str) -> dict[str, Any]:
+    """The comparison of ``candidate``'s runs against ``base``'s (README, "Compare"); a usage error
+    when a label has no runs or the two share no task."""
+    if mirror.is_behind(layout) or not layout.catalog.exists():
+        mirror.mirror_after_write(layout, "compare")
+    try:
+        with db.catalog(layout.catalog, read_only=True) as con:
+            return _report(con, base, candidate)
+    except duckdb.Error as exc:
+        raise CatalogError(f"cannot compare: {db.one_line(exc)}") from exc
+
+
+def _report(con: duckdb.DuckDBPyConnection, base: str, candidate: str) -> dict[str, Any]:
+    sides = {
+        label: (runs, tasks, versions)
+        for label, runs, tasks, versions in con.execute(load("compare/sides"), [base, candidate]).fetchall()
+    }
+    for label in (base, candidate):
+        if label not in sides:
+            known = [row[0] for row in con.execute(load("compare/labels")).fetchall()]
+            raise UsageError(f"no runs labelled {label!r} (labels: {', '.join(known) or 'none yet'})")
+    summary = dict(
+        zip(
+            SUMMARY_KEYS,
+            con.execute("SELECT * FROM compare_summary(?, ?)", [base, candidate]).fetchone(),
+            strict=True,
+        )
+    )
+    if not summary["pairs"]:
+        raise UsageError(f"labels {base!r} and {candidate!r} have no task in common")
+    cursor = con.execute(load("compare/tasks"), [base, candidate])
+    names = [d[0] for d in cursor.description]
+    tasks = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return {
+        "base": base,
+        "candidate": candidate,
+        **summary,
+        "unpaired": {
+            "base": sides[base][1] - summary["pairs"],
+            "candidate": sides[candidate][1] - summary["pairs"],
+        },
+        "repeats": {
+            "base": sides[base][0] - sides[base][1],
+            "candidate": sides[candidate][0] - sides[candidate][1],
+        },
+        "corpus_versions": {"base": sides[base][2], "candidate": sides[candidate][2]},
+        "tasks": tasks,
+    }

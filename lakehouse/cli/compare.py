@@ -1,0 +1,104 @@
+"""``lakehouse compare``: did the candidate's runs get worse than the base's?"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from lakehouse.catalog import compare
+from lakehouse.cli.group import cli, root_option, say
+from lakehouse.cli.output import table
+from lakehouse.core.paths import open_root
+
+TASK_COLUMNS = [
+    "change",
+    "input_task",
+    "base_passed",
+    "candidate_passed",
+    "retrieval_jaccard",
+    "answer_changed",
+]
+
+
+@cli.command("compare")
+@root_option
+@click.argument("base")
+@click.argument("candidate")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="table: the summary, then regressions first; json: one object; csv: one row per paired task.",
+)
+@click.option(
+    "--fail-on-regression", is_flag=True, help="Exit 1 when the candidate has a regression (for CI)."
+)
+@click.option(
+    "--max-regressions",
+    type=click.IntRange(min=0),
+    default=None,
+    help="With --fail-on-regression: exit 1 only with more than N regressions.",
+)
+def compare_command(
+    root: Path | None,
+    base: str,
+    candidate: str,
+    fmt: str,
+    fail_on_regression: bool,
+    max_regressions: int | None,
+) -> None:
+    """Pair BASE's and CANDIDATE's runs (labels) by task and say what got worse.
+
+    A task's latest run on each side is paired. A regression passed in BASE and not in CANDIDATE,
+    a fix the reverse. The report has both pass rates, their paired difference with a 95 %
+    interval, and McNemar's exact p on the discordant pairs (README, "Compare"). The same rows come
+    from the catalog: SELECT * FROM compare_runs('BASE', 'CANDIDATE').
+
+    Example: lakehouse compare baseline candidate --fail-on-regression
+    """
+    report = compare.compare(open_root(root), base, candidate)
+    if fmt == "json":
+        click.echo(json.dumps(report, ensure_ascii=False))
+    elif fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        names = list(report["tasks"][0])
+        writer.writerow(names)
+        writer.writerows([[_cell(task[n]) for n in names] for task in report["tasks"]])
+        click.echo(buffer.getvalue(), nl=False)
+    else:
+        click.echo(_screen(report))
+    allowed = max_regressions or 0
+    if fail_on_regression and report["regressions"] > allowed:
+        say(f"{report['regressions']} regressions (allowed: {allowed})")
+        raise SystemExit(1)
+
+
+def _cell(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, list | dict | bool) or value is None else str(value)
+
+
+def _screen(report: dict[str, Any]) -> str:
+    low, high = report["ci95"]
+    lines = [
+        f"{report['candidate']} against {report['base']}: {report['pairs']:,} tasks paired "
+        f"(unpaired: {report['unpaired']['base']:,} only in base, {report['unpaired']['candidate']:,} only in candidate)",
+        f"pass rate      {report['base_pass_rate']:.1%} -> {report['candidate_pass_rate']:.1%} "
+        f"({report['delta']:+.1%}, 95% interval {low:+.1%} to {high:+.1%})",
+        f"regressions    {report['regressions']:,}",
+        f"fixes          {report['fixes']:,}",
+        f"unchanged      {report['unchanged_pass']:,} passing, {report['unchanged_fail']:,} failing",
+        f"McNemar p      {report['mcnemar_p']:.4g}",
+    ]
+    changed = [t for t in report["tasks"] if t["change"] != "same"]
+    if changed:
+        rows = [[t[c] for c in TASK_COLUMNS] for t in changed]
+        lines += ["", table(TASK_COLUMNS, rows)]
+    return "\n".join(lines)

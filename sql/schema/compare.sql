@@ -1,0 +1,77 @@
+/* Compare two labels' runs in SQL (lakehouse compare, and analysts: SELECT * FROM compare_runs('base', 'candidate')). */
+
+-- One row per task run under both labels, paired by task_hash: the latest run of the task on each side.
+-- change: 'regression' (passed in base, not in candidate), 'fix' (the reverse) or 'same'.
+CREATE OR REPLACE MACRO compare_runs(base, candidate) AS TABLE
+WITH sides AS (
+    SELECT
+        *,
+        coalesce(validation_result.passed, false) AS passed,
+        count(*) OVER (PARTITION BY label, task_hash) AS runs_of_task,
+        row_number() OVER (PARTITION BY label, task_hash ORDER BY recorded_at DESC, recorded_run_id DESC) AS nth,
+        list_sum(list_transform(calls, c -> coalesce(c.prompt_tokens, 0) + coalesce(c.completion_tokens, 0))) AS tokens
+    FROM replay_runs
+    WHERE label = base OR label = candidate
+),
+b AS (SELECT * FROM sides WHERE label = base AND nth = 1),
+c AS (SELECT * FROM sides WHERE label = candidate AND nth = 1)
+SELECT
+    b.task_hash,
+    b.input_task,
+    b.recorded_run_id AS base_run,
+    c.recorded_run_id AS candidate_run,
+    b.passed AS base_passed,
+    c.passed AS candidate_passed,
+    CASE WHEN b.passed AND NOT c.passed THEN 'regression'
+         WHEN c.passed AND NOT b.passed THEN 'fix'
+         ELSE 'same' END AS change,
+    CASE WHEN len(list_distinct(list_concat(b.retrieved_artifacts.rag_ids, c.retrieved_artifacts.rag_ids))) = 0 THEN CAST(1 AS DOUBLE)
+         ELSE len(list_intersect(list_distinct(b.retrieved_artifacts.rag_ids), list_distinct(c.retrieved_artifacts.rag_ids)))
+              / len(list_distinct(list_concat(b.retrieved_artifacts.rag_ids, c.retrieved_artifacts.rag_ids))) END
+        AS retrieval_jaccard,
+    b.model_response IS DISTINCT FROM c.model_response AS answer_changed,
+    [len(b.escalation_path) > 1, len(c.escalation_path) > 1] AS escalated,
+    coalesce(c.tokens, 0) - coalesce(b.tokens, 0) AS tokens_delta,
+    c.duration_ms - b.duration_ms AS latency_delta_ms,
+    c.validation_result.reasons AS candidate_reasons,
+    b.runs_of_task AS base_runs_of_task,
+    c.runs_of_task AS candidate_runs_of_task,
+    b.provenance ->> 'corpus_version' AS base_corpus_version,
+    c.provenance ->> 'corpus_version' AS candidate_corpus_version
+FROM b JOIN c USING (task_hash);
+
+-- The comparison in one row: counts, pass rates, the paired difference with a 95 % interval, McNemar's exact p.
+-- ci95: normal approximation for paired proportions, d = (fixes - regressions) / n,
+--   se = sqrt(fixes + regressions - (fixes - regressions)^2 / n) / n, [d - 1.96 se, d + 1.96 se].
+-- mcnemar_p: exact two-sided binomial test on the discordant pairs (m = fixes + regressions, k = the smaller):
+--   min(1, 2 * sum_{i <= k} C(m, i) / 2^m); 1 when there are none.
+CREATE OR REPLACE MACRO compare_summary(base, candidate) AS TABLE
+WITH p AS (SELECT * FROM compare_runs(base, candidate)),
+s AS (
+    SELECT
+        count(*) AS pairs,
+        count(*) FILTER (WHERE change = 'regression') AS regressions,
+        count(*) FILTER (WHERE change = 'fix') AS fixes,
+        count(*) FILTER (WHERE change = 'same' AND base_passed) AS unchanged_pass,
+        count(*) FILTER (WHERE change = 'same' AND NOT base_passed) AS unchanged_fail,
+        CAST(avg(CASE WHEN base_passed THEN 1 ELSE 0 END) AS DOUBLE) AS base_pass_rate,
+        CAST(avg(CASE WHEN candidate_passed THEN 1 ELSE 0 END) AS DOUBLE) AS candidate_pass_rate
+    FROM p
+),
+stats AS (
+    SELECT
+        *,
+        candidate_pass_rate - base_pass_rate AS delta,
+        CASE WHEN pairs > 0 THEN sqrt(greatest(fixes + regressions - (fixes - regressions) ^ 2 / pairs, 0)) / pairs END AS se,
+        fixes + regressions AS discordant,
+        least(fixes, regressions) AS smaller
+    FROM s
+)
+SELECT
+    pairs, regressions, fixes, unchanged_pass, unchanged_fail, base_pass_rate, candidate_pass_rate, delta,
+    [delta - 1.96 * se, delta + 1.96 * se] AS ci95,
+    CASE WHEN discordant = 0 THEN CAST(1 AS DOUBLE)
+         ELSE least(CAST(1 AS DOUBLE), 2 * (SELECT sum(exp(lgamma(discordant + 1) - lgamma(i + 1) - lgamma(discordant - i + 1)
+                                             - discordant * ln(2)))
+                              FROM range(0, smaller + 1) AS t(i))) END AS mcnemar_p
+FROM stats;
