@@ -23,6 +23,7 @@ BENCHMARKS = [
     ("analytics", [sys.executable, str(HERE / "analytics.py"), "--json"]),
     ("load", [sys.executable, str(HERE / "load.py"), "--concurrency", "50", "--duration", "60", "--json"]),
     ("vectors", [sys.executable, str(HERE / "vectors.py"), "--json"]),
+    ("compare", [sys.executable, str(HERE / "compare.py"), "--json"]),
 ]
 RESULTS = HERE / "results.json"  # the last figures of every benchmark, what BENCHMARKS.md is written from
 
@@ -114,6 +115,24 @@ def analytics_section(r: dict, evidence_query_ms: float) -> list[str]:
         *rows,
         f"| `evidence_by_kind_and_day` (over the materialize benchmark's evidence) | {evidence_query_ms:.1f} ms "
         f"| ≤ {target} ms | {verdict(evidence_query_ms <= target)} |",
+        "",
+    ]
+
+
+def compare_section(r: dict) -> list[str]:
+    target = r["targets"]["compare_s"]
+    return [
+        "## compare (`bench/compare.py --json`)",
+        "",
+        f"{r['pairs']:,} tasks run under two labels ({r['regressions']:,} regressions, {r['fixes']:,} fixes), "
+        "synced into a fresh catalog; then `lakehouse compare base candidate --format json` as a whole CLI "
+        "process (median of runs), its ~47 MB of JSON read by the benchmark.",
+        "",
+        "| figure | measured | target | |",
+        "|---|---|---|---|",
+        f"| `lakehouse sync` of {2 * r['pairs']:,} runs | {r['sync_s']:.2f} s | | |",
+        f"| `lakehouse compare` end to end (runs: {', '.join(f'{s:.2f}' for s in r['compare_runs_s'])} s) "
+        f"| {r['compare_s']:.2f} s | ≤ {target} s | {verdict(r['compare_s'] <= target)} |",
         "",
     ]
 
@@ -228,6 +247,8 @@ def main() -> None:
         ("load", load_section(results["load"])),
         ("vectors", vectors_section(results["vectors"])),
     ]
+    if "compare" in results:
+        sections.append(("compare", compare_section(results["compare"])))
     for name, section in sections:
         measured = results[name].get("measured_at", "an earlier run")
         lines += [section[0], "", f"Measured {measured}.", *section[1:]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,11 @@ def compare_command(
     """
     report = compare.compare(open_root(root), base, candidate)
     if fmt == "json":
-        click.echo(json.dumps(report, ensure_ascii=False))
+        sys.stdout.flush()
+        sys.stdout.buffer.write(
+            json.dumps(report, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+        )
+        sys.stdout.buffer.flush()
     elif fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")

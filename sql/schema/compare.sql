@@ -3,18 +3,26 @@
 -- One row per task run under both labels, paired by task_hash: the latest run of the task on each side.
 -- change: 'regression' (passed in base, not in candidate), 'fix' (the reverse) or 'same'.
 CREATE OR REPLACE MACRO compare_runs(base, candidate) AS TABLE
-WITH sides AS (
+WITH latest AS (
     SELECT
-        *,
-        coalesce(validation_result.passed, false) AS passed,
-        count(*) OVER (PARTITION BY label, task_hash) AS runs_of_task,
-        row_number() OVER (PARTITION BY label, task_hash ORDER BY recorded_at DESC, recorded_run_id DESC) AS nth,
-        list_sum(list_transform(calls, c -> coalesce(c.prompt_tokens, 0) + coalesce(c.completion_tokens, 0))) AS tokens
+        label,
+        task_hash,
+        count(*) AS runs_of_task,
+        arg_max(
+            {'recorded_run_id': recorded_run_id, 'input_task': input_task,
+             'passed': coalesce(validation_result.passed, false), 'reasons': validation_result.reasons,
+             'rag_ids': retrieved_artifacts.rag_ids, 'model_response': model_response,
+             'escalated': len(escalation_path) > 1, 'duration_ms': duration_ms,
+             'tokens': list_sum(list_transform(calls, c -> coalesce(c.prompt_tokens, 0) + coalesce(c.completion_tokens, 0))),
+             'corpus_version': provenance ->> 'corpus_version'},
+            (recorded_at, recorded_run_id)
+        ) AS r
     FROM replay_runs
     WHERE label = base OR label = candidate
+    GROUP BY label, task_hash
 ),
-b AS (SELECT * FROM sides WHERE label = base AND nth = 1),
-c AS (SELECT * FROM sides WHERE label = candidate AND nth = 1)
+b AS (SELECT task_hash, runs_of_task, unnest(r) FROM latest WHERE label = base),
+c AS (SELECT task_hash, runs_of_task, unnest(r) FROM latest WHERE label = candidate)
 SELECT
     b.task_hash,
     b.input_task,
@@ -25,19 +33,18 @@ SELECT
     CASE WHEN b.passed AND NOT c.passed THEN 'regression'
          WHEN c.passed AND NOT b.passed THEN 'fix'
          ELSE 'same' END AS change,
-    CASE WHEN len(list_distinct(list_concat(b.retrieved_artifacts.rag_ids, c.retrieved_artifacts.rag_ids))) = 0 THEN CAST(1 AS DOUBLE)
-         ELSE len(list_intersect(list_distinct(b.retrieved_artifacts.rag_ids), list_distinct(c.retrieved_artifacts.rag_ids)))
-              / len(list_distinct(list_concat(b.retrieved_artifacts.rag_ids, c.retrieved_artifacts.rag_ids))) END
-        AS retrieval_jaccard,
+    CASE WHEN len(list_distinct(list_concat(b.rag_ids, c.rag_ids))) = 0 THEN CAST(1 AS DOUBLE)
+         ELSE len(list_intersect(list_distinct(b.rag_ids), list_distinct(c.rag_ids)))
+              / len(list_distinct(list_concat(b.rag_ids, c.rag_ids))) END AS retrieval_jaccard,
     b.model_response IS DISTINCT FROM c.model_response AS answer_changed,
-    [len(b.escalation_path) > 1, len(c.escalation_path) > 1] AS escalated,
-    coalesce(c.tokens, 0) - coalesce(b.tokens, 0) AS tokens_delta,
+    [b.escalated, c.escalated] AS escalated,
+    CAST(coalesce(c.tokens, 0) - coalesce(b.tokens, 0) AS BIGINT) AS tokens_delta,
     c.duration_ms - b.duration_ms AS latency_delta_ms,
-    c.validation_result.reasons AS candidate_reasons,
+    c.reasons AS candidate_reasons,
     b.runs_of_task AS base_runs_of_task,
     c.runs_of_task AS candidate_runs_of_task,
-    b.provenance ->> 'corpus_version' AS base_corpus_version,
-    c.provenance ->> 'corpus_version' AS candidate_corpus_version
+    b.corpus_version AS base_corpus_version,
+    c.corpus_version AS candidate_corpus_version
 FROM b JOIN c USING (task_hash);
 
 -- The comparison in one row: counts, pass rates, the paired difference with a 95 % interval, McNemar's exact p.
