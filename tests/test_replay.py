@@ -240,6 +240,7 @@ def test_run_id_and_task_hash_formats(runner: CliRunner, seeded: Layout, stub: S
     assert record["recorded_run_id"] == f"replay:{task_hash[:16]}:{suffix}"
     assert set(record["provenance"]) == {
         "label",
+        "replay_of",
         "tool_version",
         "corpus_version",
         "prompt_sha256",
@@ -433,3 +434,80 @@ def test_labels_name_runs_in_the_log_and_the_catalog(
     assert labels == {TASK: "baseline", "first task": "candidate", "second task": "own"}
     unlabelled = invoke(runner, "replay", "another", "--dry-run", "--root", root, "--json")
     assert json.loads(unlabelled.stdout)["provenance"]["label"] is None
+
+
+def test_rerun_a_label_under_a_new_model_and_compare(
+    runner: CliRunner, seeded: Layout, stub: StubGateway, tmp_path: Path
+) -> None:
+    root = ["--root", str(seeded.root), "--gateway-url", stub.url]
+    stub.script[LOCAL] = [("ok", GROUNDED)]
+    stub.script["new-model"] = [("ok", "No citation at all.")]  # the candidate model regresses every task
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text("".join(json.dumps({"task": f"{TASK} {i}"}) + "\n" for i in range(3)))
+    base = invoke(
+        runner, "replay", "--tasks", str(tasks), "--local-model", LOCAL, "-k", "3", "--label", "base", *root
+    )
+    assert base.exit_code == 0, base.stderr
+    originals = {r["recorded_run_id"]: r for r in logged(seeded)}
+
+    rerun = invoke(runner, "replay", "--of", "label:base", "--local-model", "new-model", *root)
+    assert rerun.exit_code == 1, rerun.stderr  # recorded, not passed
+    reruns = [r for r in logged(seeded) if r["provenance"]["label"] == "rerun"]
+    assert sorted(r["provenance"]["replay_of"] for r in reruns) == sorted(originals)
+    for r in reruns:
+        original = originals[r["provenance"]["replay_of"]]
+        assert r["input_task"] == original["input_task"] and r["model_used"] == "new-model"
+        assert r["provenance"]["options"]["k"] == 3  # recorded by the original, not the default 5
+    report = json.loads(
+        invoke(runner, "compare", "base", "rerun", "--format", "json", "--root", str(seeded.root)).stdout
+    )
+    assert (report["pairs"], report["regressions"], report["fixes"]) == (3, 3, 0)
+    con = duckdb.connect(str(seeded.catalog), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM replay_runs WHERE replay_of IS NOT NULL").fetchone()[0] == 3
+    finally:
+        con.close()
+
+
+def test_rerun_reports_unknown_ids_and_runs_the_rest(
+    runner: CliRunner, seeded: Layout, stub: StubGateway
+) -> None:
+    stub.script[LOCAL] = [("ok", GROUNDED)]
+    code, record = run_cli(runner, seeded, stub)
+    assert code == 0
+    result = invoke(
+        runner,
+        "replay",
+        "--of",
+        record["recorded_run_id"],
+        "--of",
+        "replay:nope",
+        "--dry-run",
+        "--root",
+        str(seeded.root),
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "skipped replay:nope: no recorded run with that id or label" in result.stderr
+    [again] = [r for r in logged(seeded) if r["provenance"].get("replay_of")]
+    assert (
+        again["provenance"]["replay_of"] == record["recorded_run_id"]
+        and again["provenance"]["label"] == "rerun"
+    )
+    assert again["provenance"]["options"]["dry_run"] is True  # given on the command line: it wins
+    nothing = invoke(runner, "replay", "--of", "label:none", "--root", str(seeded.root))
+    assert nothing.exit_code == 2 and nothing.stderr.strip().startswith("error: nothing to re-run")
+
+
+def test_a_run_without_provenance_is_rerun_with_the_defaults(runner: CliRunner, seeded: Layout) -> None:
+    foreign = {
+        "schema": "replay_run.v1",
+        "input_task": "written by another tool",
+        "recorded_run_id": "replay:foreign:1",
+    }
+    with seeded.replay_runs.open("a") as log:
+        log.write(json.dumps(foreign) + "\n")
+    result = invoke(runner, "replay", "--of", "replay:foreign:1", "--dry-run", "--root", str(seeded.root))
+    assert result.exit_code == 0, result.stderr
+    assert "1 runs recorded no options (no provenance): re-run with the defaults" in result.stderr
+    [again] = [r for r in logged(seeded) if r.get("provenance", {}).get("replay_of") == "replay:foreign:1"]
+    assert again["input_task"] == "written by another tool" and again["provenance"]["options"]["k"] == 5

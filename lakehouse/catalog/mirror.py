@@ -32,7 +32,7 @@ from lakehouse.ingest import evidence
 from lakehouse.retrieval import vectors
 
 # Bump when a mirror table's columns change: catalogs of another version re-mirror from the logs.
-MIRROR_SCHEMA_VERSION = "5"
+MIRROR_SCHEMA_VERSION = "6"
 
 
 @dataclass

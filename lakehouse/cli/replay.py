@@ -18,8 +18,9 @@ from lakehouse.cli.group import (
     say,
 )
 from lakehouse.cli.progress import Bar
+from lakehouse.core.errors import UsageError
 from lakehouse.core.paths import Layout, open_root
-from lakehouse.replay import batch
+from lakehouse.replay import batch, rerun
 
 
 @cli.command("replay")
@@ -58,6 +59,14 @@ from lakehouse.replay import batch
 @retrieval_option
 @embedding_model_option
 @click.option(
+    "--of",
+    "of",
+    multiple=True,
+    metavar="RUN_ID|label:NAME",
+    help="Re-run a recorded run (repeatable; label:NAME: every run with that label) under the options it "
+    "recorded; options given here win. The re-runs get --label (default: rerun) and provenance.replay_of.",
+)
+@click.option(
     "--label",
     help="Name the runs (provenance.label, the catalog's replay_runs.label) to compare them with others later; "
     'a --tasks line may carry its own "label".',
@@ -78,6 +87,7 @@ def replay_command(
     k: int,
     method: str,
     embedding_model: str | None,
+    of: tuple[str, ...],
     label: str | None,
     as_json: bool,
 ) -> None:
@@ -92,9 +102,12 @@ def replay_command(
 
     Example: lakehouse replay "fix the flaky test in CI" --allow-escalation --dry-run
     """
-    if (task is None) == (tasks_file is None):
-        raise click.UsageError("give either TASK or --tasks FILE")
+    if sum(given is not None and given != () for given in (task, tasks_file, of)) != 1:
+        raise click.UsageError("give one of TASK, --tasks FILE or --of RUN_ID|label:NAME")
     layout = open_root(root, create=True)
+    if of:
+        _rerun(layout, list(of), label or "rerun", concurrency)
+        return
     request = replay.ReplayRequest(
         task or "",
         allow_escalation=allow_escalation,
@@ -129,11 +142,53 @@ def replay_command(
     sys.exit(0 if verdict["passed"] else 1)
 
 
+# Options a re-run takes from the command line only when given there: parameter name -> request field.
+OVERRIDABLE = {
+    "allow_escalation": "allow_escalation",
+    "local_only": "local_only",
+    "no_retrieval": "no_retrieval",
+    "dry_run": "dry_run",
+    "local_model": "local_model",
+    "escalation_model": "escalation_model",
+    "gateway_url": "gateway_url",
+    "k": "k",
+    "method": "retrieval",
+    "embedding_model": "embedding_model",
+}
+
+
+def _rerun(layout: Layout, selectors: list[str], label: str, concurrency: int) -> None:
+    ctx = click.get_current_context()
+    overrides = {
+        field: ctx.params[param]
+        for param, field in OVERRIDABLE.items()
+        if ctx.get_parameter_source(param) not in (None, click.core.ParameterSource.DEFAULT)
+    }
+    selection = rerun.select(layout, selectors, overrides, label)
+    if not selection.requests:
+        raise UsageError(
+            "nothing to re-run: no recorded run with the id or label " + ", ".join(selection.unknown)
+        )
+    for selector in selection.unknown:
+        say(f"skipped {selector}: no recorded run with that id or label")
+    if selection.without_provenance:
+        count = len(selection.without_provenance)
+        say(f"note: {count} runs recorded no options (no provenance): re-run with the defaults")
+    _run_batch(layout, selection.requests, concurrency, batch.BatchReport())
+
+
 def _replay_batch(layout: Layout, tasks_file: Path, defaults: replay.ReplayRequest, concurrency: int) -> None:
     report = batch.BatchReport()
     requests = batch.read_tasks(tasks_file, defaults, report)
     for problem in report.skipped:
         say(f"skipped {problem}")
+    _run_batch(layout, requests, concurrency, report)
+
+
+def _run_batch(
+    layout: Layout, requests: list[replay.ReplayRequest], concurrency: int, report: batch.BatchReport
+) -> None:
+    """Run requests with the batch mode's concurrency, progress and summary; exits with its code."""
     bar = Bar()
     try:
         if requests:

@@ -45,6 +45,7 @@ class ReplayRequest:
     retrieval: str = "bm25"  # bm25 | vector | hybrid
     embedding_model: str | None = None  # for vector and hybrid (default: $LH_EMBEDDING_MODEL)
     label: str | None = None  # names a set of runs to compare with another (provenance.label)
+    replay_of: str | None = None  # the recorded run this one re-runs (provenance.replay_of)
 
 
 def sha256_hex(text: str) -> str:
@@ -140,6 +141,7 @@ def run(
         "calls": [c.to_json() for c in record["calls"]],
         "provenance": {
             "label": request.label,
+            "replay_of": request.replay_of,
             "tool_version": __version__,
             "corpus_version": _corpus_version(layout),
             "prompt_sha256": prompt.sha256,

@@ -15,7 +15,8 @@ CREATE TABLE IF NOT EXISTS replay_runs (
     calls STRUCT(call_index INTEGER, model VARCHAR, ok BOOLEAN, error VARCHAR, latency_ms BIGINT, prompt_tokens BIGINT,
                  completion_tokens BIGINT, gate_reasons VARCHAR[])[],
     provenance JSON,
-    label VARCHAR  -- provenance.label: the set of runs this one belongs to (lakehouse replay --label)
+    label VARCHAR,  -- provenance.label: the set of runs this one belongs to (lakehouse replay --label)
+    replay_of VARCHAR  -- provenance.replay_of: the recorded run this one re-ran (lakehouse replay --of)
 );
 
 -- One row per model call (call_index 1 = the local model), with the run's day and task.

@@ -9,7 +9,8 @@ SELECT DISTINCT ON (recorded_run_id)
         'prompt_tokens': c.prompt_tokens, 'completion_tokens': c.completion_tokens, 'gate_reasons': c.gate_reasons
     }),
     provenance,
-    provenance ->> 'label' AS label
+    provenance ->> 'label' AS label,
+    provenance ->> 'replay_of' AS replay_of
 FROM read_json($path, format = 'newline_delimited', columns = {
     recorded_run_id: 'VARCHAR', recorded_at: 'TIMESTAMPTZ', input_task: 'VARCHAR', task_hash: 'VARCHAR',
     retrieved_artifacts: 'STRUCT(rag_ids VARCHAR[])', context_bundle: 'JSON', model_response: 'VARCHAR',
