@@ -90,9 +90,10 @@ def _cell(value: Any) -> str:
     return json.dumps(value) if isinstance(value, list | dict | bool) or value is None else str(value)
 
 
-def _screen(report: dict[str, Any]) -> str:
+def summary_lines(report: dict[str, Any]) -> list[str]:
+    """The comparison's summary, a line a figure."""
     low, high = report["ci95"]
-    lines = [
+    return [
         f"{report['candidate']} against {report['base']}: {report['pairs']:,} tasks paired "
         f"(unpaired: {report['unpaired']['base']:,} only in base, {report['unpaired']['candidate']:,} only in candidate)",
         f"pass rate      {report['base_pass_rate']:.1%} -> {report['candidate_pass_rate']:.1%} "
@@ -102,6 +103,10 @@ def _screen(report: dict[str, Any]) -> str:
         f"unchanged      {report['unchanged_pass']:,} passing, {report['unchanged_fail']:,} failing",
         f"McNemar p      {report['mcnemar_p']:.4g}",
     ]
+
+
+def _screen(report: dict[str, Any]) -> str:
+    lines = summary_lines(report)
     changed = [t for t in report["tasks"] if t["change"] != "same"]
     if changed:
         rows = [[t[c] for c in TASK_COLUMNS] for t in changed]

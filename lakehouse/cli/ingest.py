@@ -9,7 +9,9 @@ from typing import Any
 import click
 
 from lakehouse import catalog, demo, pipeline
+from lakehouse.catalog import compare
 from lakehouse.cli import output
+from lakehouse.cli.compare import summary_lines
 from lakehouse.cli.group import (
     cli,
     embedding_model_option,
@@ -130,6 +132,9 @@ def demo_command(root: Path | None, seed: int, lines: int, force: bool) -> None:
     for title, columns, rows in demo.summary(layout):
         click.echo(f"\n{title}")
         click.echo(output.table(columns, rows))
+    report = compare.compare(layout, *demo.COMPARED_LABELS)
+    click.echo(f"\nCompare (lakehouse compare {' '.join(demo.COMPARED_LABELS)})")
+    click.echo("\n".join(summary_lines(report)))
 
 
 @cli.command("compact")

@@ -5,6 +5,7 @@ synthetic streams, also used by the benchmarks). Sits above the pipeline it driv
 """
 
 from lakehouse.demo.examples import (
+    COMPARED_LABELS,
     DEFAULT_LINES,
     DEMO_TASKS,
     DemoData,
@@ -15,6 +16,7 @@ from lakehouse.demo.examples import (
 )
 
 __all__ = [
+    "COMPARED_LABELS",
     "DEFAULT_LINES",
     "DEMO_TASKS",
     "DemoData",

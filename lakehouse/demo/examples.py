@@ -18,6 +18,7 @@ from lakehouse.core.sqlfiles import load
 from lakehouse.demo import synth
 
 DEFAULT_LINES = 6000
+COMPARED_LABELS = ("baseline", "candidate")  # the labels of the synthetic replay history (synth._replay_run)
 DEFAULT_DAYS = 28
 DEFAULT_END_DAY = "2026-05-02"
 LONG_LINE_BYTES = 1024 * 1024 + 64

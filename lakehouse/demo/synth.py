@@ -6,6 +6,7 @@ benchmarks (a million lines). Rows are spread over ``days`` days ending on ``end
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -294,35 +295,50 @@ def _scenario(r: random.Random, c: Clock, i: int) -> Row:
 
 
 def _replay_run(r: random.Random, c: Clock, i: int) -> Row:
-    model = r.choice(MODELS)
-    passed = r.random() < 0.8
-    rag = f"rag:{PLAYBOOKS[i % len(PLAYBOOKS)][0]}"
+    """Runs of the same tasks under two labels (even lines ``baseline``, odd ``candidate``), as a team
+    trying a new model would record them: a few regressions and fixes, a retrieval change on some
+    tasks, a quarter of the runs escalated (and recovered when they pass)."""
+    pair, side = divmod(i, 2)
+    label = ("baseline", "candidate")[side]
+    task = f"{TASKS[pair % len(TASKS)]} (case {pair})"
+    outcome = random.Random(pair)  # one draw per task, shared by both sides
+    base_passed = outcome.random() < 0.8
+    changed = outcome.random() < 0.12
+    passed = base_passed != (side == 1 and changed)
+    local = MODELS[pair % len(MODELS)] if side == 0 else MODELS[(pair + 1) % len(MODELS)]
+    escalated = r.random() < 0.25
+    path = [local, "qwen2.5-coder:32b"] if escalated else [local]
+    retrieval_changed = side == 1 and outcome.random() < 0.2
+    rag = f"rag:{PLAYBOOKS[(pair + (3 if retrieval_changed else 0)) % len(PLAYBOOKS)][0]}"
+    reasons = [] if passed else ["response cites no retrieved rag_id"]
+    if escalated and passed:
+        reasons = [f"recovered via escalation to {path[-1]}"]
+    calls = [
+        {
+            "model": model,
+            "ok": True,
+            "error": None,
+            "latency_ms": r.randint(50, 4000),
+            "prompt_tokens": r.randint(300, 3000),
+            "completion_tokens": r.randint(20, 400),
+        }
+        for model in path
+    ]
     return {
         "schema": "replay_run.v1",
-        "input_task": r.choice(TASKS),
-        "task_hash": f"{i:064x}",
+        "input_task": task,
+        "task_hash": hashlib.sha256(task.encode()).hexdigest(),
         "retrieved_artifacts": {"rag_ids": [rag]},
         "context_bundle": None,
         "model_response": f"Follow [{rag}].",
-        "model_used": model,
-        "escalation_path": [model],
-        "validation_result": {
-            "passed": passed,
-            "reasons": [] if passed else ["response cites no retrieved rag_id"],
-        },
+        "model_used": path[-1],
+        "escalation_path": path,
+        "validation_result": {"passed": passed, "reasons": reasons},
         "recorded_run_id": f"replay:{i:016x}:{i:012x}",
         "recorded_at": c.ts(),
-        "duration_ms": r.randint(50, 4000),
-        "calls": [
-            {
-                "model": model,
-                "ok": True,
-                "error": None,
-                "latency_ms": r.randint(50, 4000),
-                "prompt_tokens": r.randint(300, 3000),
-                "completion_tokens": r.randint(20, 400),
-            }
-        ],
+        "duration_ms": sum(call["latency_ms"] for call in calls),
+        "calls": calls,
+        "provenance": {"label": label, "corpus_version": f"demo-{side + 1}"},
     }
 
 
