@@ -174,3 +174,14 @@ def test_csv_has_one_row_per_paired_task(layout: Layout, runner: CliRunner, tmp_
     out = invoke(runner, "compare", "base", "cand", "--format", "csv", "--root", str(layout.root)).stdout
     header, *rows = out.splitlines()
     assert header.split(",")[:3] == ["task_hash", "input_task", "base_run"] and len(rows) == len(BASE)
+
+
+def test_a_catalog_written_before_the_macros_gets_them(layout: Layout, runner: CliRunner) -> None:
+    history(layout)
+    assert invoke(runner, "compare", "base", "cand", "--root", str(layout.root)).exit_code == 0
+    con = duckdb.connect(str(layout.catalog))
+    con.execute("DROP MACRO TABLE compare_summary; DROP MACRO TABLE compare_runs")
+    con.close()
+    again = invoke(runner, "compare", "base", "cand", "--format", "json", "--root", str(layout.root))
+    assert again.exit_code == 0, again.stderr
+    assert json.loads(again.stdout)["pairs"] == len(BASE)
