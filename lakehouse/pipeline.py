@@ -34,7 +34,7 @@ def materialize(
         options,
         progress,
         on_wait,
-        after_commit=lambda: catalog.mirror_after_write(layout, "evidence"),
+        after_commit=lambda: _mirror_evidence(layout),
     )
     return _distil(layout, options, outcome)
 
@@ -45,10 +45,13 @@ def retry_quarantine(
     on_wait: Callable[[str], None] | None = None,
 ) -> ingest.Outcome:
     """Materialize the open quarantined lines again; what passes is evidence, then mirrored and distilled."""
-    outcome = retry.run(
-        layout, options, None, on_wait, after_commit=lambda: catalog.mirror_after_write(layout, "evidence")
-    )
+    outcome = retry.run(layout, options, None, on_wait, after_commit=lambda: _mirror_evidence(layout))
     return _distil(layout, options or ingest.Options(), outcome)
+
+
+def _mirror_evidence(layout: Layout) -> str | None:
+    """After a commit, under the root's lock: the catalog re-pointed (a warning when it is busy)."""
+    return catalog.mirror_after_write(layout, "evidence")
 
 
 def _distil(layout: Layout, options: ingest.Options, outcome: ingest.Outcome) -> ingest.Outcome:

@@ -34,23 +34,24 @@ SUMMARY_KEYS = (
 def compare(layout: Layout, base: str, candidate: str) -> dict[str, Any]:
     """The comparison of ``candidate``'s runs against ``base``'s (README, "Compare"); a usage error
     when a label has no runs or the two share no task."""
-    if mirror.is_behind(layout) or not layout.catalog.exists() or not _has_macros(layout):
-        # a catalog written by an older version lacks the macros: a sync (re)creates them
-        warning = mirror.mirror_after_write(layout, "compare")
-        if warning and not _has_macros(layout):
-            raise CatalogError(f"the catalog has no compare macros yet and {warning}")
+    if mirror.is_behind(layout) or not layout.catalog.exists():
+        mirror.mirror_after_write(layout, "compare")
     try:
         with db.catalog(layout.catalog, read_only=True) as con:
+            if _has_macros(con):
+                return _report(con, base, candidate)
+        # A catalog written by an older version lacks the macros: a sync (re)creates them.
+        warning = mirror.mirror_after_write(layout, "compare")
+        with db.catalog(layout.catalog, read_only=True) as con:
+            if not _has_macros(con):
+                raise CatalogError(f"the catalog has no compare macros yet and {warning}")
             return _report(con, base, candidate)
     except duckdb.Error as exc:
         raise CatalogError(f"cannot compare: {db.one_line(exc)}") from exc
 
 
-def _has_macros(layout: Layout) -> bool:
-    if not layout.catalog.exists():
-        return False
-    with db.catalog(layout.catalog, read_only=True) as con:
-        (count,) = con.execute(load("compare/has_macros")).fetchone()
+def _has_macros(con: duckdb.DuckDBPyConnection) -> bool:
+    (count,) = con.execute(load("compare/has_macros")).fetchone()
     return count == 2
 
 

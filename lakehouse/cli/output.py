@@ -84,7 +84,8 @@ def write(result: Result, fmt: str, sink: BinaryIO, *, limit: int | None = None)
             _write(renderer, result, rows, fmt, sink)
         rows.drain()
     except (duckdb.Error, pa.ArrowException) as exc:
-        raise UsageError(f"cannot convert the result: {db.one_line(exc)}") from exc
+        # DuckDB streams: a statement's own runtime error (a failed cast, say) surfaces here too.
+        raise UsageError(db.one_line(exc)) from exc
     return Written(rows.rows, rows.written)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 import duckdb
@@ -116,29 +117,31 @@ class _Retry(_Run):
                 }
             )
 
+    @cached_property
     def _still_failing(self) -> dict[tuple[str, int], dict[str, Any]]:
-        """This run's quarantined lines by place (path, byte offset): a place identifies a line."""
+        """This run's quarantined lines by place (path, byte offset): a place identifies a line.
+        Read at commit, once the run's quarantine is final."""
         return {(q["path"], q["offset"]): q for q in self.quarantine}
 
+    @cached_property
     def _resolved(self) -> list[str]:
-        still = self._still_failing()
-        return [qid for qid, e in self.retried.items() if (e["path"], e["offset"]) not in still]
+        return [qid for qid, e in self.retried.items() if (e["path"], e["offset"]) not in self._still_failing]
 
     def _quarantine_lines(self, at: str) -> list[str]:
         """New reasons of lines still failing (unchanged ones append nothing), then resolutions."""
         before = {(e["path"], e["offset"]): e for e in self.retried.values()}
         lines = [
             dumps(quarantine_entry(q, self.receipt_id, at))
-            for place, q in self._still_failing().items()
+            for place, q in self._still_failing.items()
             if place not in before or before[place]["reason"] != q["reason"]
         ]
         resolution = {"schema": RESOLUTION_SCHEMA, "resolved_receipt_id": self.receipt_id, "resolved_at": at}
-        return lines + [dumps({**resolution, "quarantine_id": qid}) for qid in self._resolved()]
+        return lines + [dumps({**resolution, "quarantine_id": qid}) for qid in self._resolved]
 
     def _receipt(self, finished: datetime, partitions: list[evidence.Partition]) -> dict[str, Any]:
         receipt = super()._receipt(finished, partitions)
         receipt["retry"] = True
-        receipt["totals"]["resolved"] = len(self._resolved())
+        receipt["totals"]["resolved"] = len(self._resolved)
         receipt["totals"]["not_retried"] = (
             self.not_retried
         )  # not UTF-8, too long, or no transform reads the stream
