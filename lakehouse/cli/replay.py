@@ -86,6 +86,7 @@ def replay_command(
     gateway_url: str | None,
     k: int,
     method: str,
+    fusion: str,
     embedding_model: str | None,
     of: tuple[str, ...],
     label: str | None,
@@ -119,6 +120,7 @@ def replay_command(
         gateway_url=gateway_url,
         k=k,
         retrieval=method,
+        fusion=fusion,
         embedding_model=embedding_model,
         label=label,
     )
@@ -153,6 +155,7 @@ OVERRIDABLE = {
     "gateway_url": "gateway_url",
     "k": "k",
     "method": "retrieval",
+    "fusion": "fusion",
     "embedding_model": "embedding_model",
 }
 

@@ -1,7 +1,7 @@
 """The OpenAI-compatible gateway client: chat completions and embeddings (PRODUCT.md §4).
 
 Used by retrieval (embeddings) and replay (chat), over httpx (proxies from the environment, TLS with
-the system's or a given CA bundle). Offers :class:`Gateway`, :class:`CallResult`, and the settings
+the system's or a given CA bundle). Offers :class:`Gateway`, :class:`CallResult`, ``Vector`` (an embedding), and the settings
 with their documented defaults: :func:`gateway_url`, :func:`gateway_timeout`, :func:`ca_bundle`,
 :func:`model_names`.
 """
@@ -16,6 +16,7 @@ from lakehouse.gateway.client import (
     TIMEOUT_ENV,
     CallResult,
     Gateway,
+    Vector,
     ca_bundle,
     gateway_timeout,
     gateway_url,
@@ -32,6 +33,7 @@ __all__ = [
     "TIMEOUT_ENV",
     "CallResult",
     "Gateway",
+    "Vector",
     "ca_bundle",
     "gateway_timeout",
     "gateway_url",

@@ -14,9 +14,13 @@ bundle of the user's (``--ca-bundle`` / ``$LH_GATEWAY_CA_BUNDLE``), a read timeo
 
 from __future__ import annotations
 
+import array
+import base64
+import binascii
 import json
 import os
 import ssl
+import sys
 import threading
 import time
 import urllib.parse
@@ -35,6 +39,8 @@ MAX_CONNECT_TIMEOUT_S = 10.0
 GATEWAY_ENV, KEY_ENV = "LH_GATEWAY_URL", "LH_GATEWAY_API_KEY"
 TIMEOUT_ENV, CA_BUNDLE_ENV = "LH_GATEWAY_TIMEOUT", "LH_GATEWAY_CA_BUNDLE"
 LOCAL_MODEL_ENV, ESCALATION_MODEL_ENV = "LH_LOCAL_MODEL", "LH_ESCALATION_MODEL"
+# An embedding: float32 unpacked from base64, or the JSON numbers of a server that sent numbers.
+Vector = list[float] | array.array
 
 
 @dataclass
@@ -136,6 +142,7 @@ class Gateway:
         self._local = threading.local()
         self._clients: list[httpx.Client] = []
         self._clients_lock = threading.Lock()
+        self._base64_embeddings = True  # until the server refuses encoding_format
 
     def chat(self, model: str, system: str, user: str) -> CallResult:
         body = {
@@ -154,15 +161,27 @@ class Gateway:
         result.latency_ms = result.latency_ms or _ms(start)
         return result
 
-    def embed(self, model: str, texts: list[str]) -> list[list[float]]:
+    def embed(self, model: str, texts: list[str]) -> list[Vector]:
         """One embedding per text, in order (``POST /v1/embeddings``); raises :class:`EmbeddingError`.
 
+        Asks for ``encoding_format: "base64"`` (packed little-endian float32, as the OpenAI API
+        sends it: a quarter of the bytes of JSON floats and no float parsing); a vector that comes
+        back as JSON numbers anyway is taken as it is. A server that refuses the parameter (HTTP
+        400 or 422) is asked again without it, and never asked for base64 again by this client.
         Only the response's shape is checked here; whether a vector is usable (its dimension,
         finite values) is for the caller to judge per vector.
         """
-        body = json.dumps({"model": model, "input": texts}).encode("utf-8")
+        request: dict[str, object] = {"model": model, "input": texts}
+        packed = self._base64_embeddings
+        if packed:
+            request["encoding_format"] = "base64"
         try:
-            status, payload = self._post(self._embeddings_url, body)
+            status, payload = self._post(self._embeddings_url, json.dumps(request).encode("utf-8"))
+            if packed and status in (400, 422):
+                del request["encoding_format"]
+                status, payload = self._post(self._embeddings_url, json.dumps(request).encode("utf-8"))
+                if status == 200:
+                    self._base64_embeddings = False
         except _TransportFailure as exc:
             raise EmbeddingError(f"embedding call: {exc}") from exc
         return _read_embeddings(status, payload, len(texts))
@@ -267,21 +286,36 @@ def _read_completion(status: int, payload: bytes, result: CallResult) -> None:
     result.ok, result.content = True, content
 
 
-def _read_embeddings(status: int, payload: bytes, expected: int) -> list[list[float]]:
+def _read_embeddings(status: int, payload: bytes, expected: int) -> list[Vector]:
     text = payload.decode("utf-8", errors="replace")
     if status != 200:
         raise EmbeddingError(f"embedding call: {_http_error(status, text)}")
     try:
         data = json.loads(payload)
         items = sorted(data["data"], key=lambda item: item.get("index", 0))
-        vectors = [item["embedding"] for item in items]
+        vectors = [_vector(item["embedding"]) for item in items]
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise EmbeddingError(f"embedding call: body is not JSON ({text[:80]!r})") from exc
     except (KeyError, TypeError, AttributeError) as exc:
         raise EmbeddingError("embedding call: malformed response, no data[].embedding") from exc
+    except (binascii.Error, ValueError) as exc:
+        raise EmbeddingError(f"embedding call: a base64 embedding is not packed float32 ({exc})") from exc
     if len(vectors) != expected:
         raise EmbeddingError(f"embedding call: {len(vectors)} embeddings for {expected} inputs")
     return vectors
+
+
+def _vector(embedding: object) -> Vector:
+    """A base64 embedding unpacked to float32; JSON numbers (or anything else) as they came."""
+    if not isinstance(embedding, str):
+        return embedding  # type: ignore[return-value]  # judged by the caller, per vector
+    raw = base64.b64decode(embedding, validate=True)
+    if len(raw) % 4:
+        raise ValueError(f"{len(raw)} bytes is not a whole number of float32 values")
+    vector = array.array("f", raw)
+    if sys.byteorder == "big":
+        vector.byteswap()
+    return vector
 
 
 def _int(value: object) -> int | None:

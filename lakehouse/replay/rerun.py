@@ -53,6 +53,10 @@ def select(layout: Layout, selectors: list[str], overrides: dict[str, Any], labe
             selection.without_provenance.append(run_id)
             options = {}
         recorded = {k: v for k, v in options.items() if k in REPLAYABLE and v is not None}
+        if options and "fusion" not in options:
+            recorded["fusion"] = (
+                "rrf"  # recorded before --fusion: hybrid retrieval was reciprocal rank fusion
+            )
         selection.requests.append(
             ReplayRequest(
                 task=str(record.get("input_task") or ""),

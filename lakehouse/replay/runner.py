@@ -43,6 +43,7 @@ class ReplayRequest:
     gateway_url: str | None = None
     k: int = DEFAULT_K
     retrieval: str = "bm25"  # bm25 | vector | hybrid
+    fusion: str = "cc"  # hybrid's fusion: cc (convex combination, calibrated) | rrf
     embedding_model: str | None = None  # for vector and hybrid (default: $LH_EMBEDDING_MODEL)
     label: str | None = None  # names a set of runs to compare with another (provenance.label)
     replay_of: str | None = None  # the recorded run this one re-runs (provenance.replay_of)
@@ -75,8 +76,10 @@ def dry_run_caller(task: str, bundle: ContextBundle | None) -> Caller:
     return call
 
 
-def build_bundle(searcher: retrieval.Searcher, task: str, k: int, method: str = "bm25") -> ContextBundle:
-    hits, _ = searcher.retrieve(task, k, method)
+def build_bundle(
+    searcher: retrieval.Searcher, task: str, k: int, method: str = "bm25", fusion: str = "cc"
+) -> ContextBundle:
+    hits, _ = searcher.retrieve(task, k, method, fusion)
     texts = {rag_id: (title, text) for rag_id, title, text in searcher.documents([h.rag_id for h in hits])}
     playbooks = [
         RetrievedPlaybook(
@@ -143,7 +146,7 @@ def run(
             "label": request.label,
             "replay_of": request.replay_of,
             "tool_version": __version__,
-            "corpus_version": _corpus_version(layout),
+            "corpus_version": corpus.version(layout),
             "prompt_sha256": prompt.sha256,
             "gates_version": GATES_VERSION,
             "options": {
@@ -161,11 +164,11 @@ def run(
 
 def _retrieve(layout: Layout, request: ReplayRequest, searcher: retrieval.Searcher | None) -> ContextBundle:
     if searcher is not None:
-        return build_bundle(searcher, request.task, request.k, request.retrieval)
+        return build_bundle(searcher, request.task, request.k, request.retrieval, request.fusion)
     embedder = embedder_for(request)
     try:
         with retrieval.Searcher(layout, embedder=embedder) as own:
-            return build_bundle(own, request.task, request.k, request.retrieval)
+            return build_bundle(own, request.task, request.k, request.retrieval, request.fusion)
     finally:
         if embedder is not None:
             embedder.gateway.close()
@@ -218,15 +221,6 @@ def _replay(
         "validation": validation,
         "calls": calls,
     }
-
-
-def _corpus_version(layout: Layout) -> str | None:
-    """Which corpus a run saw: size and mtime of the append-only corpus file."""
-    try:
-        stat = layout.rag_corpus.stat()
-    except FileNotFoundError:
-        return None
-    return f"bytes={stat.st_size};mtime_ns={stat.st_mtime_ns}"
 
 
 def log(layout: Layout, result: dict[str, Any], appender: GroupAppender | None = None) -> None:

@@ -4,7 +4,8 @@
 - ``index``: the BM25 index in the catalog (tokenizer, postings, incremental adds, ``add_documents``);
 - ``scoring``: one DuckDB statement per search (:func:`search`, :func:`ranked`, :func:`ranked_many`);
 - ``searcher``: :class:`Searcher`, a long-lived connection for many threads (coalesced adds and queries);
-- ``vectors``: embeddings, the side-store, the HNSW file and fusion.
+- ``vectors``: embeddings, the side-store, the HNSW file and fusion;
+- ``tuning``: calibrating hybrid retrieval's fusion weight per corpus (:func:`tune_fusion`).
 
 Reads evidence (for the corpus) and uses the gateway (for embeddings); nothing above.
 """
@@ -26,6 +27,7 @@ from lakehouse.retrieval.index import (
 )
 from lakehouse.retrieval.scoring import PREPARE_ON_USE, TIE_LOOKAHEAD, documents, ranked, ranked_many, search
 from lakehouse.retrieval.searcher import Searcher
+from lakehouse.retrieval.tuning import tune_fusion
 
 __all__ = [
     "PREPARE_ON_USE",
@@ -48,4 +50,5 @@ __all__ = [
     "reindex",
     "search",
     "tokenize",
+    "tune_fusion",
 ]

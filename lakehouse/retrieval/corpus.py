@@ -35,6 +35,15 @@ def content_sha(doc: Document) -> str:
     return hashlib.sha256(json.dumps(doc.content, ensure_ascii=False).encode()).hexdigest()
 
 
+def version(layout: Layout) -> str | None:
+    """Which corpus this is: size and mtime of the append-only corpus file (None before the first document)."""
+    try:
+        stat = layout.rag_corpus.stat()
+    except FileNotFoundError:
+        return None
+    return f"bytes={stat.st_size};mtime_ns={stat.st_mtime_ns}"
+
+
 def derived_rag_id(title: str, text: str) -> str:
     """A stable id for a document given without one: ``rag:doc-`` + 16 hex of its content."""
     return "rag:doc-" + hashlib.sha256(f"{title}\x1f{text}".encode()).hexdigest()[:16]

@@ -188,10 +188,12 @@ def refresh(layout: Layout) -> int:
             raise CatalogError(f"cannot update the retrieval index: {db.one_line(exc)}") from exc
 
 
-def reindex(layout: Layout, embedder: vectors.Embedder) -> tuple[int, vectors.ReindexReport]:
+def reindex(
+    layout: Layout, embedder: vectors.Embedder, progress: vectors.BuildProgress | None = None
+) -> tuple[int, vectors.ReindexReport]:
     """BM25 caught up with the corpus file (documents a killed add left unindexed), then the vectors."""
     indexed = refresh(layout)
-    return indexed, vectors.reindex(layout, embedder)
+    return indexed, vectors.reindex(layout, embedder, progress)
 
 
 _SPLIT = re.compile(r"[0-9!@#$%^&*()_+={}\[\]:;<>,.?~\\/|'\"`\t\n\f\r -]+")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,9 +20,15 @@ from lakehouse.core.errors import CatalogError
 from lakehouse.core.files import exclusive_lock, fsync_path
 from lakehouse.core.paths import Layout
 from lakehouse.core.sqlfiles import load, quote_literal, render
-from lakehouse.retrieval.vectors.store import dimension
+from lakehouse.retrieval.vectors.store import EXACT_SCAN_BELOW, SideState, dimension, side_state
 
 INDEX_ALIAS = "vector_index"
+BuildProgress = Callable[[float | None], None]  # the build's fraction done (None: not known yet)
+
+
+def rebuild_after(indexed: int) -> int:
+    """How many vectors may be stored after a build before the index is rebuilt."""
+    return max(256, indexed // 10)
 
 
 def index_path(layout: Layout) -> Path:
@@ -33,9 +40,11 @@ def remove_index(layout: Layout) -> None:
         path.unlink(missing_ok=True)
 
 
-def build_index(layout: Layout, con: duckdb.DuckDBPyConnection, model: str) -> int:
+def build_index(
+    layout: Layout, con: duckdb.DuckDBPyConnection, model: str, progress: BuildProgress | None = None
+) -> int:
     """Write the HNSW index file from the side-store (read through ``con``); see :func:`write_index`."""
-    return write_index(layout, *export_side_store(con, model), model)
+    return write_index(layout, *export_side_store(con, model), model, progress)
 
 
 def export_side_store(con: duckdb.DuckDBPyConnection, model: str) -> tuple[pa.Table, int | None]:
@@ -43,7 +52,9 @@ def export_side_store(con: duckdb.DuckDBPyConnection, model: str) -> tuple[pa.Ta
     return con.execute(load("vectors/export"), {"model": model}).to_arrow_table(), dimension(con)
 
 
-def write_index(layout: Layout, rows: pa.Table, dim: int | None, model: str) -> int:
+def write_index(
+    layout: Layout, rows: pa.Table, dim: int | None, model: str, progress: BuildProgress | None = None
+) -> int:
     """Write the HNSW index file: a temporary file, checkpointed, renamed into place.
 
     One build at a time per root (a lock file), so that clearing a killed build's leftovers never
@@ -51,10 +62,12 @@ def write_index(layout: Layout, rows: pa.Table, dim: int | None, model: str) -> 
     at 100k vectors).
     """
     with exclusive_lock(layout.state_dir / "vector_index.lock", wait=True):
-        return _write_index(layout, rows, dim, model)
+        return _write_index(layout, rows, dim, model, progress)
 
 
-def _write_index(layout: Layout, rows: pa.Table, dim: int | None, model: str) -> int:
+def _write_index(
+    layout: Layout, rows: pa.Table, dim: int | None, model: str, progress: BuildProgress | None
+) -> int:
     target = index_path(layout)
     target.parent.mkdir(parents=True, exist_ok=True)
     for stale in target.parent.glob(f".{target.name}.*.tmp*"):  # left by a build that was killed
@@ -74,7 +87,7 @@ def _write_index(layout: Layout, rows: pa.Table, dim: int | None, model: str) ->
         builder.execute("SET hnsw_enable_experimental_persistence = true")
         builder.register("side_rows", rows)
         builder.register("stamp_row", stamp)
-        builder.execute(render(load("vectors/build_index"), dim=str(dim)))
+        _watched(builder, render(load("vectors/build_index"), dim=str(dim)), progress)
         builder.execute("CHECKPOINT")
     except duckdb.Error as exc:
         builder.close()
@@ -86,6 +99,28 @@ def _write_index(layout: Layout, rows: pa.Table, dim: int | None, model: str) ->
     Path(f"{target}.wal").unlink(missing_ok=True)
     fsync_path(target.parent)
     return rows.num_rows
+
+
+def _watched(con: duckdb.DuckDBPyConnection, sql: str, progress: BuildProgress | None) -> None:
+    """Run ``sql``, reporting DuckDB's query progress every 0.2 s from a watching thread."""
+    if progress is None:
+        con.execute(sql)
+        return
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(0.2):
+            fraction = con.query_progress()
+            progress(fraction / 100 if fraction >= 0 else None)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        con.execute(sql)
+    finally:
+        done.set()
+        watcher.join()
+    progress(1.0)
 
 
 def _unlink_tmp(tmp: Path) -> None:
@@ -125,3 +160,37 @@ class IndexFile:
 
     def close(self) -> None:
         self.con.close()
+
+
+def index_fits(stamp: IndexStamp, con: duckdb.DuckDBPyConnection, model: str, state: SideState) -> bool:
+    """Whether an index file built as ``stamp`` says still answers for the side-store (``state``)."""
+    if stamp.model != model or stamp.dim != state.dim or stamp.built_seq > state.last_seq:
+        return False
+    newer = side_state(con, model, after=stamp.built_seq, dim=state.dim).after
+    return newer <= rebuild_after(stamp.vectors)
+
+
+def ensure_index(layout: Layout, model: str, progress: BuildProgress | None = None) -> int | None:
+    """Build the index file when vectors were stored that it does not hold well enough (at add time).
+
+    Returns how many vectors the build indexed; None when no build was needed (the file fits, or
+    the side-store is small enough for an exact scan).
+    """
+    with db.catalog(layout.catalog) as con:
+        state = side_state(con, model, after=0)
+        if state.vectors < EXACT_SCAN_BELOW:
+            return None
+        current = index_path(layout)
+        if current.exists():
+            try:
+                index = IndexFile(current)
+            except (duckdb.Error, CatalogError, TypeError):
+                index = None
+            if index is not None:
+                try:
+                    if index_fits(index.stamp, con, model, state):
+                        return None
+                finally:
+                    index.close()
+        rows, dim = export_side_store(con, model)
+    return write_index(layout, rows, dim, model, progress)  # the catalog is free meanwhile

@@ -6,6 +6,7 @@ below EXACT_SCAN_BELOW vectors and for the tail added after the index file was b
 
 from __future__ import annotations
 
+import array
 import os
 import re
 from dataclasses import dataclass
@@ -44,16 +45,13 @@ def store(con: duckdb.DuckDBPyConnection, rows: list[dict[str, object]]) -> int:
     if not rows:
         return 0
     dim = dimension(con) or len(rows[0]["vector"])  # type: ignore[arg-type]
-    table = pa.Table.from_pylist(
-        rows,
-        schema=pa.schema(
-            [
-                ("rag_id", pa.string()),
-                ("model", pa.string()),
-                ("content_sha", pa.string()),
-                ("vector", pa.list_(pa.float32())),
-            ]
-        ),
+    table = pa.table(
+        {
+            "rag_id": pa.array([r["rag_id"] for r in rows], pa.string()),
+            "model": pa.array([r["model"] for r in rows], pa.string()),
+            "content_sha": pa.array([r["content_sha"] for r in rows], pa.string()),
+            "vector": _vector_column([r["vector"] for r in rows]),  # type: ignore[misc]
+        }
     )
     con.execute(render(load("vectors/schema"), dim=str(dim)))
     con.register("new_vectors", table)
@@ -62,6 +60,16 @@ def store(con: duckdb.DuckDBPyConnection, rows: list[dict[str, object]]) -> int:
     finally:
         con.unregister("new_vectors")
     return len(rows)
+
+
+def _vector_column(vectors: list[array.array | list[float]]) -> pa.Array:
+    """Vectors as an Arrow list column: float32 unpacked from base64 is copied as one buffer."""
+    width = len(vectors[0])
+    if all(isinstance(v, array.array) and v.typecode == "f" and len(v) == width for v in vectors):
+        values = pa.py_buffer(b"".join(v.tobytes() for v in vectors))  # type: ignore[union-attr]
+        flat = pa.Array.from_buffers(pa.float32(), width * len(vectors), [None, values])
+        return pa.FixedSizeListArray.from_arrays(flat, width)
+    return pa.array([list(v) for v in vectors], pa.list_(pa.float32()))
 
 
 def documents_to_embed(con: duckdb.DuckDBPyConnection, model: str) -> list[tuple[str, str, str]]:
