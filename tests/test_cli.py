@@ -93,8 +93,10 @@ def test_demo_is_deterministic_and_summarises(runner: CliRunner, tmp_path: Path)
         root.mkdir()
         result = invoke(runner, "demo", "--root", str(root), "--seed", "5", "--lines", "600")
         assert result.exit_code == 0, result.output
-        outputs.append(result.stdout)
+        outputs.append(result.stdout.replace(str(root), "ROOT"))
+        assert (root / "data" / "report.html").stat().st_size > 100_000  # the report, with the Vega bundle
     assert outputs[0] == outputs[1]
+    assert "ROOT/data/report.html" in outputs[0]
     assert "Evidence by kind" in outputs[0] and "Quarantined lines" in outputs[0]
     for reason in (
         "invalid JSON",

@@ -37,6 +37,7 @@ MINIMAL = {
     "query": ["pass_rate_by_day_and_model"],
     "quarantine list": [],
     "quarantine retry": [],
+    "report": ["--since", "2026-01-01"],
     "rebuild": [],
     "replay": ["fix the flaky test", "--dry-run"],
     "sql": ["SELECT 1"],

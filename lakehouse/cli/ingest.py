@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from lakehouse import catalog, demo, pipeline
+from lakehouse import catalog, demo, pipeline, report
 from lakehouse.catalog import compare
 from lakehouse.cli import output
 from lakehouse.cli.compare import summary_lines
@@ -138,9 +138,12 @@ def demo_command(root: Path | None, seed: int, lines: int, force: bool) -> None:
     for title, columns, rows in demo.summary(layout):
         click.echo(f"\n{title}")
         click.echo(output.table(columns, rows))
-    report = compare.compare(layout, *demo.COMPARED_LABELS)
+    comparison = compare.compare(layout, *demo.COMPARED_LABELS)
     click.echo(f"\nCompare (lakehouse compare {' '.join(demo.COMPARED_LABELS)})")
-    click.echo("\n".join(summary_lines(report)))
+    click.echo("\n".join(summary_lines(comparison)))
+    page, _ = report.write(layout, compare_labels=demo.COMPARED_LABELS)
+    click.echo(f"\nReport (lakehouse report --compare {' '.join(demo.COMPARED_LABELS)}): {page}")
+    click.echo("open it in a browser; it works offline")
 
 
 @cli.command("compact")

@@ -1,0 +1,221 @@
+"""The report's charts: Vega-Lite specifications built with altair from the figures' rows.
+
+Each function takes a figure's rows (already aggregated by SQL) and returns a chart, or None when
+the window holds nothing to draw. Rates are fractions (0..1) shown as percentages.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import altair as alt
+
+WIDTH, HEIGHT = 460, 220
+Rows = list[dict[str, Any]]
+
+
+def _chart(rows: Rows, title: str) -> alt.Chart:
+    return alt.Chart(alt.Data(values=rows), title=title, width=WIDTH, height=HEIGHT)
+
+
+def pass_rate_by_day(rows: Rows) -> alt.Chart | None:
+    if not rows:
+        return None
+    return (
+        _chart(rows, "Pass rate by day and final model")
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("day:T", title="day"),
+            y=alt.Y(
+                "pass_rate:Q", title="pass rate", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])
+            ),
+            color=alt.Color("model:N", title="final model"),
+            tooltip=["day:T", "model:N", "runs:Q", "passed:Q", alt.Tooltip("pass_rate:Q", format=".1%")],
+        )
+    )
+
+
+def runs_by_day(rows: Rows) -> alt.Chart | None:
+    if not rows:
+        return None
+    return (
+        _chart(rows, "Runs per day")
+        .mark_bar()
+        .encode(
+            x=alt.X("day:T", title="day"),
+            y=alt.Y("runs:Q", title="runs", stack="zero"),
+            color=alt.Color(
+                "outcome:N",
+                scale=alt.Scale(domain=["passed", "not passed"], range=["#4c9a2a", "#d1495b"]),
+            ),
+            tooltip=["day:T", "outcome:N", "runs:Q"],
+        )
+    )
+
+
+def _rate_by_model(rows: Rows, field: str, title: str, axis: str) -> alt.Chart | None:
+    rows = [r for r in rows if r.get(field) is not None]
+    if not rows:
+        return None
+    return (
+        _chart(rows, title)
+        .mark_bar()
+        .encode(
+            x=alt.X("local_model:N", title="local model", sort="-y"),
+            y=alt.Y(f"{field}:Q", title=axis, axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
+            tooltip=[
+                "local_model:N",
+                "runs:Q",
+                "escalated:Q",
+                "recovered:Q",
+                alt.Tooltip(f"{field}:Q", format=".1%"),
+            ],
+        )
+    )
+
+
+def escalation_rate(rows: Rows) -> alt.Chart | None:
+    return _rate_by_model(rows, "escalation_rate", "Escalation rate by local model", "runs escalated")
+
+
+def recovery_rate(rows: Rows) -> alt.Chart | None:
+    return _rate_by_model(rows, "recovery_rate", "Escalations that recovered, by local model", "recovered")
+
+
+def token_spend(rows: Rows) -> alt.Chart | None:
+    if not rows:
+        return None
+    return (
+        _chart(rows, "Tokens by model and day")
+        .mark_bar()
+        .encode(
+            x=alt.X("day:T", title="day"),
+            y=alt.Y("total_tokens:Q", title="tokens", stack="zero"),
+            color=alt.Color("model:N"),
+            tooltip=[
+                "day:T",
+                "model:N",
+                "calls:Q",
+                "prompt_tokens:Q",
+                "completion_tokens:Q",
+                "total_tokens:Q",
+            ],
+        )
+    )
+
+
+def latency(rows: Rows) -> alt.Chart | None:
+    if not rows:
+        return None
+    return (
+        _chart(rows, "Call latency by model (p50 and p95)")
+        .transform_fold(["p50_ms", "p95_ms"], as_=["quantile", "ms"])
+        .mark_bar()
+        .encode(
+            x=alt.X("model:N", title="model"),
+            xOffset="quantile:N",
+            y=alt.Y("ms:Q", title="milliseconds"),
+            color=alt.Color("quantile:N", title=""),
+            tooltip=["model:N", "quantile:N", alt.Tooltip("ms:Q", format=",.0f"), "calls:Q"],
+        )
+    )
+
+
+def _horizontal(rows: Rows, title: str, label: str, value: str, color: str | None = None) -> alt.Chart:
+    encoding: dict[str, Any] = {
+        "y": alt.Y(f"{label}:N", title=None, sort="-x", axis=alt.Axis(labelLimit=320)),
+        "x": alt.X(f"{value}:Q", title=value.replace("_", " ")),
+        "tooltip": [f"{label}:N", f"{value}:Q"] + ([f"{color}:N"] if color else []),
+    }
+    if color:
+        encoding["color"] = alt.Color(f"{color}:N")
+    return _chart(rows, title).mark_bar().encode(**encoding)
+
+
+def failure_reasons(rows: Rows) -> alt.Chart | None:
+    return _horizontal(rows, "Why runs did not pass (top reasons)", "reason", "runs") if rows else None
+
+
+def evidence_by_kind(rows: Rows) -> alt.Chart | None:
+    if not rows:
+        return None
+    return (
+        _chart(rows, "Evidence by kind and day")
+        .mark_bar()
+        .encode(
+            x=alt.X("day:T", title="day"),
+            y=alt.Y("records:Q", title="records", stack="zero"),
+            color=alt.Color("kind:N"),
+            tooltip=["day:T", "kind:N", "records:Q", "passed:Q", "failed:Q"],
+        )
+    )
+
+
+def quarantine(rows: Rows) -> alt.Chart | None:
+    return (
+        _horizontal(rows, "Open quarantine by stream and reason", "reason", "lines", color="stream")
+        if rows
+        else None
+    )
+
+
+def citations(rows: Rows) -> alt.Chart | None:
+    if not rows:
+        return None
+    return (
+        _chart(rows, "Answers that cite a retrieved playbook")
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("day:T", title="day"),
+            y=alt.Y(
+                "citation_rate:Q",
+                title="citing runs",
+                axis=alt.Axis(format="%"),
+                scale=alt.Scale(domain=[0, 1]),
+            ),
+            tooltip=[
+                "day:T",
+                "runs_with_playbooks:Q",
+                "citing_runs:Q",
+                alt.Tooltip("citation_rate:Q", format=".1%"),
+            ],
+        )
+    )
+
+
+def top_playbooks(rows: Rows) -> alt.Chart | None:
+    return _horizontal(rows, "Most retrieved playbooks", "title", "retrievals") if rows else None
+
+
+def comparison(report: dict[str, Any]) -> alt.Chart:
+    rows = [
+        {"label": f"{report['base']} (base)", "pass_rate": report["base_pass_rate"]},
+        {"label": f"{report['candidate']} (candidate)", "pass_rate": report["candidate_pass_rate"]},
+    ]
+    return (
+        _chart(rows, f"Pass rate on the {report['pairs']:,} paired tasks")
+        .mark_bar()
+        .encode(
+            x=alt.X("label:N", title=None, sort=None),
+            y=alt.Y(
+                "pass_rate:Q", title="pass rate", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])
+            ),
+            tooltip=["label:N", alt.Tooltip("pass_rate:Q", format=".1%")],
+        )
+    )
+
+
+# The report's charts in page order: (figure the rows come from, chart builder, section).
+CHARTS = [
+    ("runs_by_day", runs_by_day, "Runs"),
+    ("pass_rate_by_day_and_model", pass_rate_by_day, "Runs"),
+    ("escalation_rate_by_model", escalation_rate, "Escalation"),
+    ("escalation_rate_by_model", recovery_rate, "Escalation"),
+    ("token_spend_by_model_and_day", token_spend, "Cost and latency"),
+    ("latency_by_model", latency, "Cost and latency"),
+    ("top_failure_reasons", failure_reasons, "Failures"),
+    ("evidence_by_kind_and_day", evidence_by_kind, "Evidence and quarantine"),
+    ("quarantine_by_stream_and_reason", quarantine, "Evidence and quarantine"),
+    ("citations_by_day", citations, "Retrieval"),
+    ("top_playbooks", top_playbooks, "Retrieval"),
+]

@@ -1,0 +1,109 @@
+"""The report's figures: SQL files run on the catalog, over a window of days.
+
+Everything is aggregated in DuckDB (nothing but a few hundred rows a figure leaves it). The window
+is a set of temporary views named like the catalog's tables (``sql/report/window.sql``), so the
+named queries of ``lakehouse query`` run unchanged and the two never disagree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from lakehouse.catalog import analytics, compare, mirror
+from lakehouse.core import db
+from lakehouse.core.errors import CatalogError, UsageError
+from lakehouse.core.paths import Layout
+from lakehouse.core.sqlfiles import load, quote_ident, quote_literal, render
+
+# Figure name -> the SQL file that computes it (named queries first, where one fits).
+FIGURES = {
+    "pass_rate_by_day_and_model": "queries/pass_rate_by_day_and_model",
+    "escalation_rate_by_model": "queries/escalation_rate_by_model",
+    "token_spend_by_model_and_day": "queries/token_spend_by_model_and_day",
+    "top_failure_reasons": "queries/top_failure_reasons",
+    "evidence_by_kind_and_day": "queries/evidence_by_kind_and_day",
+    "runs_by_day": "report/runs_by_day",
+    "latency_by_model": "report/latency_by_model",
+    "quarantine_by_stream_and_reason": "report/quarantine_by_stream_and_reason",
+    "citations_by_day": "report/citations_by_day",
+    "top_playbooks": "report/top_playbooks",
+}
+EARLIEST, LATEST = dt.date(1, 1, 1), dt.date(9999, 12, 31)
+
+
+@dataclass
+class Figures:
+    since: dt.date | None
+    until: dt.date | None
+    headline: dict[str, Any]
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    mirror_lines_behind: int = 0
+    comparison: dict[str, Any] | None = None
+
+
+def collect(
+    layout: Layout,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    compare_labels: tuple[str, str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Figures:
+    """Every figure of the report, computed on the catalog (caught up first when it can be)."""
+    if since and until and since > until:
+        raise UsageError(f"--since {since} is after --until {until}")
+    if not layout.catalog.exists() or mirror.is_behind(layout):
+        mirror.mirror_after_write(layout, "report")
+    if not layout.catalog.exists():
+        raise UsageError(
+            f"no catalog at {layout.catalog}: run 'lakehouse materialize' or 'lakehouse sync' first"
+        )
+    step = progress or (lambda _: None)
+    try:
+        with db.catalog(layout.catalog, read_only=True) as con:
+            _window(con, since or EARLIEST, until or LATEST)
+            step("headline")
+            figures = Figures(since, until, _rows(con, load("report/headline"))[0])
+            for name, sql_file in FIGURES.items():
+                step(name)
+                figures.tables[name] = _rows(con, load(sql_file))
+    except duckdb.Error as exc:
+        raise CatalogError(f"cannot compute the report: {db.one_line(exc)}") from exc
+    figures.mirror_lines_behind = sum(lag.lines_behind for lag in analytics.stats(layout).mirror_lag)
+    if compare_labels:
+        step("compare")
+        figures.comparison = compare.compare(layout, *compare_labels)
+    return figures
+
+
+def _window(con: duckdb.DuckDBPyConnection, since: dt.date, until: dt.date) -> None:
+    """Views definitions cannot take parameters: the window's ends are written in as constants."""
+    (database,) = con.execute("SELECT current_database()").fetchone()
+    con.execute(
+        render(
+            load("report/window"),
+            db=quote_ident(database),
+            since=quote_literal(since.isoformat()),
+            until=quote_literal(until.isoformat()),
+        )
+    )
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
+    """A small aggregated result as rows of JSON-ready values (dates as ISO strings)."""
+    rows = con.execute(sql).to_arrow_table().to_pylist()
+    return [{key: _plain(value) for key, value in row.items()} for row in rows]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value != value:  # NaN
+        return None
+    return value

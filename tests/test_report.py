@@ -1,0 +1,214 @@
+"""lakehouse report: one offline HTML file, opened in a real browser (headless Chromium) with every request blocked.
+
+Needs Debian's chromium and Playwright for Python (the dev extra); without them the browser tests skip,
+unless LH_REQUIRE_BROWSER=1 (which .ci/run sets) makes that a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+from support import lakehouse_command
+
+from lakehouse.core.paths import Layout
+
+BROWSER_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+CHART = ".vega-embed svg.marks, .vega-embed canvas.marks"
+
+
+def chromium() -> str | None:
+    return next(
+        (p for p in ("/usr/bin/chromium", shutil.which("chromium") or "") if p and os.path.exists(p)), None
+    )
+
+
+def browser_missing() -> str | None:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "Playwright for Python is not installed (pip install '.[dev]')"
+    if chromium() is None:
+        return "no Chromium at /usr/bin/chromium (Debian: apt-get install chromium; .ci/run installs it)"
+    return None
+
+
+def require_browser() -> None:
+    missing = browser_missing()
+    if missing:
+        if os.environ.get("LH_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"LH_REQUIRE_BROWSER=1 but {missing}")
+        pytest.skip(missing)
+
+
+@pytest.fixture(scope="module")
+def demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("report") / "root"
+    subprocess.run([*lakehouse_command(), "demo", "--root", str(root)], check=True, capture_output=True)
+    return root
+
+
+def write_report(root: Path, *args: str) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    done = subprocess.run(
+        [*lakehouse_command(), "report", "--root", str(root), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return Path(done.stdout.strip()), done
+
+
+def catalog_figures(root: Path, where: str = "TRUE") -> dict[str, object]:
+    """The headline figures, computed by the test from the catalog with its own SQL."""
+    con = duckdb.connect(str(Layout(root).catalog), read_only=True)
+    try:
+        runs, passed, escalated, recovered = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE validation_result.passed), "
+            "count(*) FILTER (WHERE len(escalation_path) > 1), "
+            "count(*) FILTER (WHERE len(escalation_path) > 1 AND validation_result.passed) "
+            f"FROM replay_runs WHERE {where}"
+        ).fetchone()
+        (tokens,) = con.execute(
+            "SELECT sum(coalesce(c.prompt_tokens, 0) + coalesce(c.completion_tokens, 0)) "
+            f"FROM (SELECT unnest(calls) AS c FROM replay_runs WHERE {where})"
+        ).fetchone()
+        (quarantined,) = con.execute(
+            "SELECT count(*) FROM quarantine WHERE resolved_receipt_id IS NULL"
+        ).fetchone()
+    finally:
+        con.close()
+    evidence = sum(
+        pq_rows
+        for pq_rows in [
+            duckdb.sql(
+                f"SELECT count(*) FROM read_parquet('{Layout(root).parquet}/**/*.parquet')"
+            ).fetchone()[0]
+        ]
+    )
+    return {
+        "runs": runs,
+        "pass_rate": passed / runs,
+        "escalation_rate": escalated / runs,
+        "recovery_rate": recovered / escalated,
+        "tokens": int(tokens or 0),
+        "evidence_records": evidence,
+        "open_quarantine": quarantined,
+    }
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium(), args=BROWSER_ARGS, headless=True)
+        yield launched
+        launched.close()
+
+
+def open_offline(browser: object, page_file: Path) -> tuple[object, list[str], list[str]]:
+    """The page opened from disk with every other request aborted: (page, console errors, blocked URLs)."""
+    url = page_file.resolve().as_uri()
+    context = browser.new_context(viewport={"width": 1200, "height": 900})  # type: ignore[attr-defined]
+    blocked: list[str] = []
+    errors: list[str] = []
+
+    def route(request_route: object) -> None:
+        if request_route.request.url == url:  # type: ignore[attr-defined]
+            request_route.continue_()  # type: ignore[attr-defined]
+        else:
+            blocked.append(request_route.request.url)  # type: ignore[attr-defined]
+            request_route.abort()  # type: ignore[attr-defined]
+
+    context.route("**/*", route)
+    page = context.new_page()
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(url)
+    page.wait_for_function(
+        f"n => document.querySelectorAll({json.dumps(CHART)}).length >= n",
+        arg=len(re.findall(r'class="chart"', page_file.read_text(encoding="utf-8"))),
+        timeout=30_000,
+    )
+    return page, errors, blocked
+
+
+@pytest.mark.slow
+def test_the_report_renders_offline_with_every_chart_and_the_catalogs_headline(
+    demo_root: Path, browser: object, tmp_path: Path
+) -> None:
+    page_file, done = write_report(demo_root, "--compare", "baseline", "candidate")
+    assert page_file == Layout(demo_root).data / "report.html"
+    assert "report written" in done.stderr
+    assert page_file.stat().st_size < 10_000_000
+    html = page_file.read_text(encoding="utf-8")
+    assert not re.search(r"""(src|href)=["']https?://""", html), "the page must not load anything remote"
+
+    page, errors, blocked = open_offline(browser, page_file)
+    assert errors == []
+    assert blocked == []
+    assert page.locator(CHART).count() >= 10  # type: ignore[attr-defined]
+    shown = {
+        element.get_attribute("data-figure"): json.loads(element.get_attribute("data-value"))
+        for element in page.locator("dd[data-figure]").all()  # type: ignore[attr-defined]
+    }
+    expected = catalog_figures(demo_root)
+    for name, value in expected.items():
+        assert shown[name] == pytest.approx(value), name
+    assert shown["mirror_lines_behind"] == 0
+    assert page.locator("[data-compare=regressions]").inner_text() != ""  # type: ignore[attr-defined]
+    shot = tmp_path / "report.png"
+    page.screenshot(path=str(shot), full_page=True)  # type: ignore[attr-defined]
+    assert shot.stat().st_size > 20_000
+    if os.environ.get("LH_REPORT_SCREENSHOT"):  # for a person who wants to look at it
+        shutil.copy(shot, os.environ["LH_REPORT_SCREENSHOT"])
+
+
+def test_a_window_keeps_only_its_days(demo_root: Path, tmp_path: Path) -> None:
+    con = duckdb.connect(str(Layout(demo_root).catalog), read_only=True)
+    (middle,) = con.execute(
+        "SELECT strftime(quantile_disc(day, 0.5), '%Y-%m-%d') FROM replay_runs"
+    ).fetchone()
+    con.close()
+    out = tmp_path / "window.html"
+    page_file, _ = write_report(demo_root, "--since", middle, "--output", str(out))
+    assert page_file == out
+    shown = {
+        m.group(1): json.loads(m.group(2).replace("&quot;", '"'))
+        for m in re.finditer(r'data-figure="(\w+)" data-value="([^"]*)"', out.read_text(encoding="utf-8"))
+    }
+    expected = catalog_figures(demo_root, f"day >= DATE '{middle}'")
+    assert 0 < shown["runs"] == expected["runs"] < catalog_figures(demo_root)["runs"]
+    assert shown["pass_rate"] == pytest.approx(expected["pass_rate"])
+
+
+def test_bad_windows_and_labels_are_one_line_errors(demo_root: Path) -> None:
+    for args, message in (
+        (["--since", "2026-05-02", "--until", "2026-05-01"], "is after --until"),
+        (["--since", "yesterday"], "Invalid value for '--since'"),
+        (["--compare", "baseline", "nosuchlabel"], "no runs labelled 'nosuchlabel'"),
+    ):
+        done = subprocess.run(
+            [*lakehouse_command(), "report", "--root", str(demo_root), *args], capture_output=True, text=True
+        )
+        assert done.returncode == 2, (args, done.stderr)
+        assert message in done.stderr
+        assert "Traceback" not in done.stderr
