@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from lakehouse import catalog, retrieval
+from lakehouse import catalog, lake, retrieval
 from lakehouse.core.errors import LakehouseError
 from lakehouse.core.paths import Layout
 from lakehouse.ingest import evidence, maintenance, retry
@@ -38,7 +38,9 @@ def materialize(
         on_wait,
         after_commit=lambda: _mirror_evidence(layout),
     )
-    return _distil(layout, options, outcome, index_progress)
+    outcome = _distil(layout, options, outcome, index_progress)
+    outcome.mirror_warning = outcome.mirror_warning or publish(layout)
+    return outcome
 
 
 def retry_quarantine(
@@ -48,7 +50,9 @@ def retry_quarantine(
 ) -> ingest.Outcome:
     """Materialize the open quarantined lines again; what passes is evidence, then mirrored and distilled."""
     outcome = retry.run(layout, options, None, on_wait, after_commit=lambda: _mirror_evidence(layout))
-    return _distil(layout, options or ingest.Options(), outcome)
+    outcome = _distil(layout, options or ingest.Options(), outcome)
+    outcome.mirror_warning = outcome.mirror_warning or publish(layout)
+    return outcome
 
 
 def _mirror_evidence(layout: Layout) -> str | None:
@@ -99,5 +103,22 @@ def rebuild(
 
 
 def mirror_runs(layout: Layout) -> str | None:
-    """Mirror new runs into the catalog; a one-line warning when it is busy."""
-    return catalog.mirror_after_write(layout, "replay run")
+    """Mirror new runs into the catalog (then publish them to the lake, when the root joined one);
+    a one-line warning when the catalog is busy or the lake cannot be reached."""
+    return catalog.mirror_after_write(layout, "replay run") or publish(layout)
+
+
+def publish(layout: Layout) -> str | None:
+    """Publish what the lake lacks, when the root joined one; a one-line warning when it cannot be reached.
+
+    Nothing is lost meanwhile: the local files are written first, and publishing is idempotent by
+    key, so the next publish (any command's, or ``lakehouse lake push``) sends exactly what is missing.
+    """
+    config = lake.load(layout)
+    if config is None or not layout.catalog.exists():
+        return None
+    try:
+        lake.push(layout, config)
+    except LakehouseError as exc:
+        return f"the lake is behind ({exc}); 'lakehouse lake push' catches it up"
+    return None

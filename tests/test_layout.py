@@ -19,7 +19,8 @@ ALLOWED = {
     "catalog": {"core", "ingest", "retrieval"},
     "replay": {"core", "gateway", "retrieval"},
     "report": {"core", "catalog"},
-    "pipeline": {"core", "ingest", "retrieval", "catalog"},
+    "lake": {"core"},
+    "pipeline": {"core", "ingest", "retrieval", "catalog", "lake"},
     "demo": {"core", "retrieval", "replay", "pipeline"},
 }
 

@@ -7,7 +7,7 @@ statement that writes is refused unless the caller asks for a write connection.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,13 +52,19 @@ def _ensure_mirror(layout: Layout) -> str | None:
 
 @contextlib.contextmanager
 def query(
-    layout: Layout, sql: str, *, write: bool = False, params: dict[str, Any] | None = None
+    layout: Layout,
+    sql: str,
+    *,
+    write: bool = False,
+    params: dict[str, Any] | None = None,
+    prepare: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
 ) -> Iterator[tuple[Result, str | None]]:
     """Run SQL on the catalog; yield the last statement's result (streamed while the block runs)
     and a warning when the mirror is behind.
 
     Read-only unless ``write``: see :mod:`lakehouse.catalog.statements` for what that lets through.
     ``params`` are bound to the last statement (the project's own SQL files; ad-hoc SQL has none).
+    ``prepare`` runs first on the connection (the lake attaches itself and becomes the default there).
     """
     parsed = statements.split(sql)
     if not write:
@@ -68,6 +74,8 @@ def query(
         try:
             # UUID, JSON, HUGEINT, TIME WITH TIME ZONE leave as themselves, not as text or DECIMAL.
             con.execute("SET arrow_lossless_conversion = true")
+            if prepare is not None:
+                prepare(con)
             execute = con.execute if write else statements.ReadOnlyRunner(con, layout.parquet).execute
             for statement in parsed[:-1]:
                 execute(statement)

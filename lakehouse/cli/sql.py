@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import click
+import duckdb
 
+from lakehouse import lake
 from lakehouse.catalog import analytics
 from lakehouse.cli import output
 from lakehouse.cli.group import (
@@ -65,12 +67,14 @@ def print_result(
     output_file: Path | None = None,
     limit: int | None = None,
     params: dict[str, Any] | None = None,
+    on_lake: bool = False,
 ) -> None:
     """Run SQL and stream its result to stdout or --output in the chosen format."""
     fmt = result_format(fmt, output_file)
     if fmt == "parquet" and output_file is None:
         raise click.UsageError("--format parquet needs --output FILE")
-    with analytics.query(layout, sql, write=write, params=params) as (result, warning):
+    prepare = _lake_default(layout) if on_lake else None
+    with analytics.query(layout, sql, write=write, params=params, prepare=prepare) as (result, warning):
         if warning:
             say(f"warning: {warning}")
         if output_file is None:
@@ -85,15 +89,36 @@ def print_result(
         say(f"note: {written.left_out:,} more rows not written (--limit {limit})")
 
 
+def _lake_default(layout: Layout) -> Callable[[duckdb.DuckDBPyConnection], None]:
+    """Attach the root's lake read-only and make it the default database (--lake)."""
+    config = lake.require(layout)
+
+    def prepare(con: duckdb.DuckDBPyConnection) -> None:
+        lake.attach(con, config, read_only=True)
+        con.execute("USE lake")
+
+    return prepare
+
+
+lake_option = click.option(
+    "--lake",
+    "on_lake",
+    is_flag=True,
+    help="Run on the lake this root joined (lakehouse lake init), read-only.",
+)
+
+
 @cli.command("query")
 @root_option
 @click.argument("name", required=False)
 @click.option("--list", "list_queries", is_flag=True, help="List the named queries with their descriptions.")
+@lake_option
 @format_options
 def query_command(
     root: Path | None,
     name: str | None,
     list_queries: bool,
+    on_lake: bool,
     fmt: str | None,
     output_file: Path | None,
     limit: int | None,
@@ -107,18 +132,22 @@ def query_command(
             click.echo(f"{query_name:32} {description}")
         return
     sql = analytics.named_query_sql(name)
-    print_result(open_root(root), sql, write=False, fmt=fmt, output_file=output_file, limit=limit)
+    print_result(
+        open_root(root), sql, write=False, fmt=fmt, output_file=output_file, limit=limit, on_lake=on_lake
+    )
 
 
 @cli.command("sql")
 @root_option
 @click.argument("statement")
 @click.option("--write", is_flag=True, help="Allow statements that change the catalog (default: read-only).")
+@lake_option
 @format_options
 def sql_command(
     root: Path | None,
     statement: str,
     write: bool,
+    on_lake: bool,
     fmt: str | None,
     output_file: Path | None,
     limit: int | None,
@@ -135,7 +164,17 @@ def sql_command(
 
     Example: lakehouse sql "SELECT kind, count(*) FROM evidence GROUP BY kind"
     """
-    print_result(open_root(root), statement, write=write, fmt=fmt, output_file=output_file, limit=limit)
+    if write and on_lake:
+        raise click.UsageError("--lake is read-only: the lake is written by 'lakehouse lake push'")
+    print_result(
+        open_root(root),
+        statement,
+        write=write,
+        fmt=fmt,
+        output_file=output_file,
+        limit=limit,
+        on_lake=on_lake,
+    )
 
 
 @cli.command("stats")

@@ -1,0 +1,90 @@
+"""``lakehouse lake``: join a lake (DuckLake: PostgreSQL catalog, S3-API object storage), publish to it, see it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from lakehouse import lake
+from lakehouse.cli.group import cli, root_option, say
+from lakehouse.cli.output import table
+from lakehouse.core.paths import open_root
+
+
+@cli.group("lake")
+def lake_group() -> None:
+    """A lake many roots (hosts) publish into: DuckLake on PostgreSQL and S3 (opt-in).
+
+    Example: lakehouse lake status
+    """
+
+
+@lake_group.command("init")
+@root_option
+@click.option(
+    "--catalog", required=True, help="'postgres:<libpq string>' (no password: PGPASSWORD or ~/.pgpass)."
+)
+@click.option("--data", required=True, help="Where the lake's data files go: s3://bucket/prefix/.")
+@click.option("--s3-endpoint", help="An S3-API server other than AWS, e.g. http://127.0.0.1:9000.")
+@click.option("--s3-url-style", type=click.Choice(lake.config.URL_STYLES), default="vhost", show_default=True)
+@click.option("--s3-region", help="The bucket's region (default: $AWS_REGION).")
+def lake_init_command(
+    root: Path | None,
+    catalog: str,
+    data: str,
+    s3_endpoint: str | None,
+    s3_url_style: str,
+    s3_region: str | None,
+) -> None:
+    """Join a lake: write data/lake.json and create the lake's tables if they are missing.
+
+    Keys come from the standard AWS variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, ...)
+    or AWS config files; nothing secret is written to data/lake.json.
+
+    Example: lakehouse lake init --catalog 'postgres:dbname=lake host=db user=lake' --data s3://team-lake/agents/
+    """
+    layout = open_root(root, create=True)
+    config = lake.LakeConfig(catalog, data, s3_endpoint, s3_url_style, s3_region).check()
+    lake.create_tables(layout, config)
+    lake.save(layout, config)
+    say(f"joined the lake {catalog} ({config.data_path}); data/lake.json written")
+
+
+@lake_group.command("push")
+@root_option
+def lake_push_command(root: Path | None) -> None:
+    """Publish what the lake lacks of this root's evidence, runs, receipts and quarantine.
+
+    Idempotent, by key (evidence_id, recorded_run_id, receipt_id, quarantine_id): the same
+    rows pushed from several hosts, at once or not, are one row each in the lake.
+
+    Example: lakehouse lake push
+    """
+    layout = open_root(root)
+    report = lake.push(layout, lake.require(layout))
+    parts = ", ".join(f"{rows:,} {name}" for name, rows in report.published.items())
+    say(
+        f"published {parts}"
+        + (f" ({report.retries} retries after other hosts' commits)" if report.retries else "")
+    )
+
+
+@lake_group.command("status")
+@root_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per table.")
+def lake_status_command(root: Path | None, as_json: bool) -> None:
+    """What the lake holds, and how many of this root's rows it lacks ('lakehouse lake push' sends them).
+
+    Example: lakehouse lake status --json
+    """
+    layout = open_root(root)
+    config = lake.require(layout)
+    rows = lake.status(layout, config)
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row))
+        return
+    click.echo(f"lake {config.catalog} ({config.data_path})")
+    click.echo(table(["table", "in_lake", "local", "not_in_lake"], [list(r.values()) for r in rows]))

@@ -1,0 +1,189 @@
+"""Attaching the lake beside the root's catalog, publishing to it exactly once by key, and its status.
+
+The lake is DuckLake: its catalog in PostgreSQL (many writers, snapshots), its data files on an
+S3-API object store, both reached through DuckDB's ducklake, postgres and httpfs extensions
+(loaded offline from their wheels). A push runs in one lake transaction per table that inserts the
+rows whose key the lake lacks and records itself in ``lake_pushes``. DuckLake lets two concurrent
+appends to one table both commit (measured: three hosts pushing overlapping roots at once left
+duplicates), so each transaction first updates the one row of ``lake_lock``: two such updates
+cannot both commit, the loser retries and finds the rows already there, and the same input pushed
+from any number of hosts is one row in the lake.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import duckdb
+
+from lakehouse.core import db
+from lakehouse.core.errors import CatalogError, StorageError
+from lakehouse.core.paths import Layout
+from lakehouse.core.sqlfiles import load, quote_literal, render
+from lakehouse.lake.config import LakeConfig
+
+TABLES = {  # lake table -> its key
+    "evidence": "evidence_id",
+    "replay_runs": "recorded_run_id",
+    "receipts": "receipt_id",
+    "quarantine": "quarantine_id",
+}
+EXTENSIONS = ("ducklake", "postgres", "httpfs")
+CONFLICT_RETRIES = 20
+
+
+class LakeUnreachableError(StorageError):
+    """The lake's catalog or its object store cannot be reached (exit 4)."""
+
+
+def _secret(config: LakeConfig) -> str:
+    """The S3 secret: keys from the AWS environment variables, else DuckDB's credential chain."""
+    options = [f"URL_STYLE {quote_literal(config.s3_url_style)}"]
+    region = config.s3_region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if region:
+        options.append(f"REGION {quote_literal(region)}")
+    if config.s3_endpoint:
+        endpoint = config.s3_endpoint
+        use_ssl = not endpoint.startswith("http://")
+        options += [
+            f"ENDPOINT {quote_literal(endpoint.split('://', 1)[-1])}",
+            f"USE_SSL {str(use_ssl).lower()}",
+        ]
+    if os.environ.get("AWS_ACCESS_KEY_ID"):
+        options += [
+            f"KEY_ID {quote_literal(os.environ['AWS_ACCESS_KEY_ID'])}",
+            f"SECRET {quote_literal(os.environ.get('AWS_SECRET_ACCESS_KEY', ''))}",
+        ]
+        if os.environ.get("AWS_SESSION_TOKEN"):
+            options.append(f"SESSION_TOKEN {quote_literal(os.environ['AWS_SESSION_TOKEN'])}")
+    else:
+        options.insert(0, "PROVIDER credential_chain")
+    return f"CREATE OR REPLACE TEMPORARY SECRET lake_s3 (TYPE s3, {', '.join(options)})"
+
+
+def attach(con: duckdb.DuckDBPyConnection, config: LakeConfig, *, read_only: bool = False) -> None:
+    """Attach the lake as ``lake`` to a connection; a lake that cannot be reached is a LakeUnreachableError."""
+    for name in EXTENSIONS:
+        db.load_extension(con, name)
+    try:
+        if config.data.startswith("s3://"):
+            con.execute(_secret(config))
+        mode = ", READ_ONLY" if read_only else ""
+        con.execute(
+            f"ATTACH {quote_literal('ducklake:' + config.catalog)} AS lake "
+            f"(DATA_PATH {quote_literal(config.data_path)}{mode})"
+        )
+    except duckdb.Error as exc:
+        raise LakeUnreachableError(f"cannot reach the lake ({config.catalog}): {db.one_line(exc)}") from exc
+
+
+@contextlib.contextmanager
+def session(
+    layout: Layout, config: LakeConfig, *, read_only: bool = False
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The lake attached as ``lake`` and the root's catalog read-only as the default database.
+
+    An in-memory connection attaches both: DuckLake attaches read-only (and will not create a
+    lake) from a connection whose main database is a read-only file.
+    """
+    if not layout.catalog.exists():
+        raise CatalogError(
+            f"no catalog at {layout.catalog}: run 'lakehouse sync' or 'lakehouse materialize' first"
+        )
+    con = db.memory()
+    try:
+        attach(con, config, read_only=read_only)
+        try:
+            con.execute(f"ATTACH {quote_literal(str(layout.catalog))} AS {db.CATALOG_ALIAS} (READ_ONLY)")
+            con.execute(f"USE {db.CATALOG_ALIAS}")
+        except duckdb.Error as exc:
+            raise CatalogError(f"cannot open catalog {layout.catalog}: {db.one_line(exc)}") from exc
+        yield con
+    finally:
+        con.close()
+
+
+def create_tables(layout: Layout, config: LakeConfig) -> None:
+    with session(layout, config) as con:
+        _create_tables(con)
+
+
+def _create_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """The lake's tables when missing (hosts joining at once conflict: the loser looks again)."""
+    for attempt in range(CONFLICT_RETRIES):
+        try:
+            con.execute(load("lake/tables"))
+            return
+        except duckdb.TransactionException as exc:
+            if attempt == CONFLICT_RETRIES - 1:
+                raise CatalogError(f"cannot create the lake's tables: {db.one_line(exc)}") from exc
+            time.sleep(0.05 * (attempt + 1))
+        except duckdb.Error as exc:
+            raise LakeUnreachableError(f"cannot create the lake's tables: {db.one_line(exc)}") from exc
+
+
+@dataclass
+class PushReport:
+    published: dict[str, int] = field(default_factory=dict)
+    retries: int = 0
+
+
+def push(layout: Layout, config: LakeConfig) -> PushReport:
+    """Publish every row of this root the lake lacks (idempotent; safe from many hosts at once)."""
+    report = PushReport()
+    host = f"{socket.gethostname()}:{layout.root}"
+    with session(layout, config) as con:
+        _create_tables(con)
+        for table, key in TABLES.items():
+            report.published[table] = _publish(con, table, key, host, report)
+    return report
+
+
+def _publish(con: duckdb.DuckDBPyConnection, table: str, key: str, host: str, report: PushReport) -> int:
+    sql = render(load("lake/publish"), table=table, key=key)
+    for attempt in range(CONFLICT_RETRIES):
+        try:
+            con.execute("BEGIN")
+            con.execute("UPDATE lake.lake_lock SET pushes = pushes + 1")  # take the turn (see tables.sql)
+            (rows,) = con.execute(sql).fetchone()
+            con.execute("INSERT INTO lake.lake_pushes VALUES (?, now(), ?)", [f"{host} {table}", rows])
+            con.execute("COMMIT")
+            return rows
+        except duckdb.TransactionException as exc:  # another host committed first: look again
+            _rollback(con)
+            report.retries += 1
+            if attempt == CONFLICT_RETRIES - 1:
+                raise CatalogError(f"cannot publish {table}: {db.one_line(exc)}") from exc
+            time.sleep(0.05 * (attempt + 1))
+        except duckdb.Error as exc:
+            _rollback(con)
+            raise LakeUnreachableError(f"cannot publish {table} to the lake: {db.one_line(exc)}") from exc
+    raise AssertionError("unreachable")
+
+
+def status(layout: Layout, config: LakeConfig) -> list[dict[str, object]]:
+    """Per table: rows in the lake, rows of this root, and rows of this root the lake lacks."""
+    with session(layout, config, read_only=True) as con:
+        rows = []
+        for table, key in TABLES.items():
+            sql = render(load("lake/status"), table=table, key=key)
+            name, in_lake, local, missing = _run(con, sql, "read the lake").fetchone()
+            rows.append({"table": name, "in_lake": in_lake, "local": local, "not_in_lake": missing})
+        return rows
+
+
+def _run(con: duckdb.DuckDBPyConnection, sql: str, what: str) -> duckdb.DuckDBPyConnection:
+    try:
+        return con.execute(sql)
+    except duckdb.Error as exc:
+        raise LakeUnreachableError(f"cannot {what}: {db.one_line(exc)}") from exc
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    with contextlib.suppress(duckdb.Error):
+        con.execute("ROLLBACK")

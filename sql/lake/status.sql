@@ -1,0 +1,6 @@
+/* What the lake holds and what this root holds that the lake lacks, per table: (table, in_lake, local, not_in_lake). */
+SELECT '{{table}}' AS "table",
+    (SELECT count(*) FROM lake.{{table}}) AS in_lake,
+    (SELECT count(*) FROM {{table}}) AS local,
+    (SELECT count(*) FROM {{table}} AS mine
+     WHERE NOT EXISTS (SELECT 1 FROM lake.{{table}} AS held WHERE held.{{key}} = mine.{{key}})) AS not_in_lake

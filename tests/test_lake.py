@@ -1,0 +1,196 @@
+"""The lake: roots (hosts) joined to one DuckLake (PostgreSQL catalog, moto S3) publish exactly once by key,
+analysts attach it read-only, and a lake that cannot be reached loses nothing."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from lake_servers import Postgres, S3Server
+from support import lakehouse_command
+
+pytestmark = pytest.mark.slow
+AWS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1"}
+_names = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
+    server = Postgres(tmp_path_factory.mktemp("pg"))
+    yield server
+    server.remove()
+
+
+@pytest.fixture(scope="module")
+def s3() -> Iterator[S3Server]:
+    server = S3Server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def lake_args(postgres: Postgres, s3: S3Server) -> list[str]:
+    """``lake init`` options for a new, empty lake (its own database and bucket)."""
+    name = f"lake{os.getpid()}x{next(_names)}"
+    postgres.create_database(name)
+    s3.bucket(name)
+    return ["--catalog", postgres.dsn(name), "--data", f"s3://{name}/agents/", "--s3-endpoint", s3.url,
+            "--s3-url-style", "path"]  # fmt: skip
+
+
+def lakehouse(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [*lakehouse_command(), *args], capture_output=True, text=True, env={**os.environ, **AWS}, timeout=180
+    )
+    if check:
+        assert done.returncode == 0, done.stderr
+    return done
+
+
+def demo_root(tmp_path: Path, name: str, seed: int = 5) -> Path:
+    root = tmp_path / name
+    lakehouse("demo", "--root", str(root), "--seed", str(seed), "--lines", "600")
+    return root
+
+
+def status(root: Path) -> dict[str, dict[str, int]]:
+    lines = lakehouse("lake", "status", "--root", str(root), "--json").stdout.splitlines()
+    return {row["table"]: row for row in map(json.loads, lines)}
+
+
+def lake_sql(root: Path, sql: str) -> list[dict[str, object]]:
+    return [
+        json.loads(line)
+        for line in lakehouse(
+            "sql", "--lake", sql, "--root", str(root), "--format", "jsonl"
+        ).stdout.splitlines()
+    ]
+
+
+def test_hosts_pushing_overlapping_roots_at_once_publish_each_row_once(
+    tmp_path: Path, lake_args: list[str]
+) -> None:
+    # Two hosts with the same demo (same evidence ids: content-addressed) and a third with another seed.
+    roots = [demo_root(tmp_path, "a"), demo_root(tmp_path, "b"), demo_root(tmp_path, "c", seed=9)]
+    for root in roots:
+        lakehouse("lake", "init", "--root", str(root), *lake_args)
+    pushes = [subprocess.Popen([*lakehouse_command(), "lake", "push", "--root", str(r)], env={**os.environ, **AWS},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for r in roots]  # fmt: skip
+    for push in pushes:
+        _, err = push.communicate(timeout=300)
+        assert push.returncode == 0, err
+        assert "published" in err
+    counts = lake_sql(
+        roots[0],
+        "SELECT (SELECT count(*) FROM evidence) AS evidence, (SELECT count(DISTINCT evidence_id) FROM evidence) AS ids, "
+        "(SELECT count(*) FROM replay_runs) AS runs, (SELECT count(DISTINCT recorded_run_id) FROM replay_runs) AS run_ids",
+    )[0]
+    assert counts["evidence"] == counts["ids"]
+    assert counts["runs"] == counts["run_ids"]
+    distinct = lake_sql(roots[0], "SELECT 1")  # the lake is readable after concurrent commits
+    assert distinct == [{"1": 1}]
+    for root in roots:  # every row of every root is in the lake, once
+        for table, row in status(root).items():
+            assert row["not_in_lake"] == 0, (root.name, table)
+    mine = {r["table"]: r["local"] for r in status(roots[0]).values()}
+    theirs = {r["table"]: r["local"] for r in status(roots[2]).values()}
+    assert counts["evidence"] > max(mine["evidence"], theirs["evidence"])  # the two demos overlap only partly
+
+
+def test_push_is_idempotent_and_an_analyst_attaches_the_lake_read_only(
+    tmp_path: Path, lake_args: list[str], postgres: Postgres, s3: S3Server
+) -> None:
+    root = demo_root(tmp_path, "host")
+    lakehouse("lake", "init", "--root", str(root), *lake_args)
+    config = json.loads((root / "data" / "lake.json").read_text())
+    assert "password" not in json.dumps(config) and "test" not in json.dumps(config)  # no secret on disk
+    first = lakehouse("lake", "push", "--root", str(root)).stderr
+    second = lakehouse("lake", "push", "--root", str(root)).stderr
+    assert "published 0 evidence, 0 replay_runs, 0 receipts, 0 quarantine" in second
+    assert "published 0 evidence" not in first
+    local = {t: r["local"] for t, r in status(root).items()}
+    assert {t: r["in_lake"] for t, r in status(root).items()} == local
+
+    named = ["query", "pass_rate_by_day_and_model", "--root", str(root), "--format", "jsonl"]
+    assert lakehouse(*named, "--lake").stdout == lakehouse(*named).stdout  # the lake holds what this root holds
+    bucket = config["data"].split("/")[2]
+    assert s3.objects(bucket) > 0  # the data files are on the object store
+    analyst = textwrap.dedent(
+        f"""
+        import duckdb, sys
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from lakehouse.core.db import extension_path
+        con = duckdb.connect()
+        for ext in ("ducklake", "postgres", "httpfs"):
+            con.execute(f"INSTALL '{{extension_path(ext).as_posix()}}'"); con.execute(f"LOAD {{ext}}")
+        con.execute("CREATE SECRET (TYPE s3, KEY_ID 'test', SECRET 'test', REGION 'us-east-1', "
+                    "ENDPOINT '127.0.0.1:{s3.port}', URL_STYLE 'path', USE_SSL false)")
+        con.execute("ATTACH 'ducklake:{config["catalog"]}' AS lake (READ_ONLY)")
+        print(con.execute("SELECT count(*) FROM lake.evidence").fetchone()[0])
+        try:
+            con.execute("DELETE FROM lake.evidence")
+            print("wrote")
+        except duckdb.Error:
+            print("read-only")
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", analyst], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [str(local["evidence"]), "read-only"]
+
+
+def test_an_unreachable_lake_loses_nothing_and_push_catches_up(
+    tmp_path: Path, lake_args: list[str], postgres: Postgres
+) -> None:
+    root = demo_root(tmp_path, "host")
+    lakehouse("lake", "init", "--root", str(root), *lake_args)
+    lakehouse("lake", "push", "--root", str(root))
+    postgres.stop()
+    try:
+        replay = lakehouse("replay", "fix the flaky test", "--dry-run", "--root", str(root), check=False)
+        assert replay.returncode in (0, 1), replay.stderr  # the run is recorded locally either way
+        warnings = [line for line in replay.stderr.splitlines() if line.startswith("warning:")]
+        assert len(warnings) == 1 and "the lake is behind" in warnings[0] and "lake push" in warnings[0]
+        failed = lakehouse("lake", "push", "--root", str(root), check=False)
+        assert failed.returncode == 4
+        assert failed.stderr.startswith("error: cannot reach the lake") and failed.stderr.count("\n") == 1
+        assert "Traceback" not in failed.stderr
+    finally:
+        postgres.start()
+    with (root / "data" / "_kb" / "replay_runs.jsonl").open() as log:
+        runs_before = sum(1 for _ in log)
+    lakehouse("lake", "push", "--root", str(root))
+    assert status(root)["replay_runs"]["in_lake"] == runs_before
+    assert all(row["not_in_lake"] == 0 for row in status(root).values())
+
+
+def test_a_joined_root_publishes_what_it_commits(tmp_path: Path, lake_args: list[str]) -> None:
+    root = demo_root(tmp_path, "host")
+    lakehouse("lake", "init", "--root", str(root), *lake_args)
+    lakehouse("lake", "push", "--root", str(root))
+    runs = status(root)["replay_runs"]["in_lake"]
+    replay = lakehouse(
+        "replay", "rotate the expiring certificates", "--dry-run", "--root", str(root), check=False
+    )
+    assert replay.returncode in (0, 1) and "warning" not in replay.stderr
+    assert status(root)["replay_runs"]["in_lake"] == runs + 1
+    assert all(row["not_in_lake"] == 0 for row in status(root).values())
+
+
+def test_lake_commands_without_a_lake_say_how_to_join(tmp_path: Path) -> None:
+    root = demo_root(tmp_path, "alone")
+    for args in (["lake", "status"], ["lake", "push"], ["sql", "--lake", "SELECT 1"]):
+        done = lakehouse(*args, "--root", str(root), check=False)
+        assert done.returncode == 2, args
+        assert "has not joined a lake: run 'lakehouse lake init'" in done.stderr
+    bad = lakehouse("lake", "init", "--root", str(root), "--catalog", "postgres:dbname=x password=hunter2",
+                    "--data", "s3://b/", check=False)  # fmt: skip
+    assert bad.returncode == 2 and "must not hold a password" in bad.stderr
+    assert not (root / "data" / "lake.json").exists()
