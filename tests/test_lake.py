@@ -119,7 +119,8 @@ def test_push_is_idempotent_and_an_analyst_attaches_the_lake_read_only(
     assert {t: r["in_lake"] for t, r in status(root).items()} == local
 
     named = ["query", "pass_rate_by_day_and_model", "--root", str(root), "--format", "jsonl"]
-    assert lakehouse(*named, "--lake").stdout == lakehouse(*named).stdout  # the lake holds what this root holds
+    # The lake holds what this root holds: the named query gives the same rows on both.
+    assert lakehouse(*named, "--lake").stdout == lakehouse(*named).stdout
     bucket = config["data"].split("/")[2]
     assert s3.objects(bucket) > 0  # the data files are on the object store
     analyst = textwrap.dedent(
