@@ -26,6 +26,7 @@ BENCHMARKS = [
     ("compare", [sys.executable, str(HERE / "compare.py"), "--json"]),
     ("retrieval_quality", [sys.executable, str(HERE / "retrieval_quality.py"), "--json"]),
     ("report", [sys.executable, str(HERE / "report.py"), "--json"]),
+    ("lake", [sys.executable, str(HERE / "lake.py"), "--json"]),
 ]
 RESULTS = HERE / "results.json"  # the last figures of every benchmark, what BENCHMARKS.md is written from
 
@@ -222,6 +223,27 @@ def report_section(r: dict) -> list[str]:
     ]
 
 
+def lake_section(r: dict) -> list[str]:
+    return [
+        "## lake (`bench/lake.py --json`)",
+        "",
+        "A DuckLake with its catalog in a PostgreSQL cluster and its data on moto's S3 server, both on loopback "
+        "(started as the tests start them). Baseline of the same run: `lakehouse materialize` of the same "
+        f"{r['lines']:,} lines into a root that has not joined a lake.",
+        "",
+        "| figure | measured |",
+        "|---|---|",
+        f"| materialize, local root (baseline) | {r['local_materialize_s']:.2f} s |",
+        f"| materialize, joined root (commits, then publishes {r['evidence']:,} evidence rows) "
+        f"| {r['joined_materialize_s']:.2f} s ({r['ratio_joined_vs_local']:.2f}×; publishing {r['publish_s']:.2f} s) |",
+        f"| `lake push` with nothing to publish (the key anti-join over the lake) | {r['push_again_s']:.2f} s |",
+        f"| {r['hosts']} hosts replaying {r['runs_per_host']} runs each into one lake at once, each run published "
+        f"| {r['runs_per_s']:.2f} runs/s; publish p50 {r['publish_p50_ms']:,.0f} ms, p95 {r['publish_p95_ms']:,.0f} ms |",
+        f"| runs in the lake after / rows any host still lacks there | {r['shared_runs_in_lake']:,} / {r['missing_after']} |",
+        "",
+    ]
+
+
 QUALITY_METHODS = [
     ("bm25", "`bm25`"),
     ("vector", "`vector`"),
@@ -345,6 +367,7 @@ def main() -> None:
         ("vectors", vectors_section(results["vectors"])),
         ("retrieval_quality", retrieval_quality_section(results["retrieval_quality"])),
         ("report", report_section(results["report"])),
+        ("lake", lake_section(results["lake"])),
     ]
     if "compare" in results:
         sections.append(("compare", compare_section(results["compare"])))

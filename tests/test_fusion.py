@@ -7,6 +7,7 @@ import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -48,20 +49,14 @@ def corpus_file(tmp_path: Path, count: int = 60) -> Path:
     return path
 
 
+def with_stub(runner: CliRunner, stub: StubGateway, *args: str) -> Any:
+    """A corpus command with the stub's embedding model and URL."""
+    return invoke(runner, *args, "--embedding-model", MODEL, "--gateway-url", stub.url)
+
+
 def add(runner: CliRunner, root: Path, docs: Path, stub: StubGateway) -> str:
     root.mkdir(exist_ok=True)
-    result = invoke(
-        runner,
-        "corpus",
-        "add",
-        str(docs),
-        "--root",
-        str(root),
-        "--embedding-model",
-        MODEL,
-        "--gateway-url",
-        stub.url,
-    )
+    result = with_stub(runner, stub, "corpus", "add", str(docs), "--root", str(root))
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -147,17 +142,7 @@ def test_an_unknown_fusion_is_a_usage_error() -> None:
 def test_tune_fusion_stores_a_weight_that_the_next_query_uses(tmp_path: Path, stub: StubGateway) -> None:
     runner, root = CliRunner(), tmp_path / "root"
     add(runner, root, corpus_file(tmp_path), stub)
-    result = invoke(
-        runner,
-        "corpus",
-        "tune-fusion",
-        "--root",
-        str(root),
-        "--embedding-model",
-        MODEL,
-        "--gateway-url",
-        stub.url,
-    )
+    result = with_stub(runner, stub, "corpus", "tune-fusion", "--root", str(root))
     assert result.exit_code == 0, result.output
     layout = Layout(root)
     with db.catalog(layout.catalog, read_only=True) as con:

@@ -185,6 +185,26 @@ def test_a_joined_root_publishes_what_it_commits(tmp_path: Path, lake_args: list
     assert all(row["not_in_lake"] == 0 for row in status(root).values())
 
 
+def test_pushing_in_process_leaves_the_catalog_free_for_the_next_connection(
+    tmp_path: Path, lake_args: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A library user (a long-lived replay session) pushes, then writes the catalog again, and again."""
+    from lakehouse import lake
+    from lakehouse.core import db
+    from lakehouse.core.paths import open_root
+
+    for name, value in AWS.items():
+        monkeypatch.setenv(name, value)
+    root = demo_root(tmp_path, "host")
+    lakehouse("lake", "init", "--root", str(root), *lake_args)
+    layout = open_root(root)
+    config = lake.require(layout)
+    for _ in range(2):
+        lake.push(layout, config)
+        with db.catalog(layout.catalog) as con:  # a write connection: fails if the push left it attached
+            assert con.execute("SELECT count(*) FROM replay_runs").fetchone()[0] > 0
+
+
 def test_lake_commands_without_a_lake_say_how_to_join(tmp_path: Path) -> None:
     root = demo_root(tmp_path, "alone")
     for args in (["lake", "status"], ["lake", "push"], ["sql", "--lake", "SELECT 1"]):

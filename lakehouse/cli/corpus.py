@@ -101,8 +101,9 @@ def corpus_reindex_command(root: Path | None, embedding_model: str | None, gatew
     """Bring the retrieval indexes up to date: BM25, vectors, and the HNSW index file.
 
     Indexes any corpus document BM25 lacks, embeds every document without a vector of its
-    current version (after failed embeddings, or a new model), and rebuilds the vector
-    index file data/_state/vector_index.duckdb from the side-store (rag_vectors).
+    current version (after failed embeddings, or a new model), rebuilds the vector index file
+    data/_state/vector_index.duckdb from the side-store (rag_vectors), and calibrates the
+    hybrid fusion weight (as 'lakehouse corpus tune-fusion').
 
     Example: lakehouse corpus reindex --embedding-model nomic-embed-text
     """
@@ -142,11 +143,11 @@ def corpus_tune_fusion_command(
 
     Hybrid retrieval (--retrieval hybrid --fusion cc) adds the normalised BM25 and vector scores,
     weighted: w * BM25 + (1 - w) * vector. This finds w without labelled data: it samples up to
-    200 documents, asks for each a few of its rare words and one of its sentences without them,
-    and keeps the weight that ranks the source documents highest. The weight is stored in the
-    catalog (table fusion_weights) with the corpus version, and used by the next hybrid query.
-    'lakehouse corpus reindex' calibrates too. Before any calibration, w is
-    0.7 (lexical).
+    200 documents, asks for each three of its rare words and one of its sentences without them,
+    scores w = 0, 0.05, ..., 1 by how high the source documents rank, and keeps the lowest w
+    within 0.01 of the best (queries made of a document's own words flatter BM25). The weight is
+    stored in the catalog (table fusion_weights) with the corpus version and used by the next
+    hybrid query. 'lakehouse corpus reindex' calibrates too. Uncalibrated, w is 0.7.
 
     Example: lakehouse corpus tune-fusion --embedding-model nomic-embed-text
     """

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from lakehouse import lake
+from lakehouse.catalog import sync as catalog_sync
 from lakehouse.cli.group import cli, root_option, say
 from lakehouse.cli.output import table
 from lakehouse.core.paths import open_root
@@ -47,6 +48,8 @@ def lake_init_command(
     """
     layout = open_root(root, create=True)
     config = lake.LakeConfig(catalog, data, s3_endpoint, s3_url_style, s3_region).check()
+    if not layout.catalog.exists():  # a new root: the lake's tables take their columns from the catalog's
+        catalog_sync(layout)
     lake.create_tables(layout, config)
     lake.save(layout, config)
     say(f"joined the lake {catalog} ({config.data_path}); data/lake.json written")

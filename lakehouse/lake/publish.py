@@ -2,7 +2,7 @@
 
 The lake is DuckLake: its catalog in PostgreSQL (many writers, snapshots), its data files on an
 S3-API object store, both reached through DuckDB's ducklake, postgres and httpfs extensions
-(loaded offline from their wheels). A push runs in one lake transaction per table that inserts the
+(loaded offline from their wheels). A push runs in one lake transaction that inserts, per table, the
 rows whose key the lake lacks and records itself in ``lake_pushes``. DuckLake lets two concurrent
 appends to one table both commit (measured: three hosts pushing overlapping roots at once left
 duplicates), so each transaction first updates the one row of ``lake_lock``: two such updates
@@ -105,6 +105,11 @@ def session(
             raise CatalogError(f"cannot open catalog {layout.catalog}: {db.one_line(exc)}") from exc
         yield con
     finally:
+        # Detached before closing: the ducklake/postgres extensions keep the instance alive past
+        # close(), and a catalog left attached to it blocks this process's next catalog connection.
+        for alias in (db.CATALOG_ALIAS, "lake"):
+            with contextlib.suppress(duckdb.Error):
+                con.execute(f"DETACH {alias}")
         con.close()
 
 
@@ -139,31 +144,32 @@ def push(layout: Layout, config: LakeConfig) -> PushReport:
     host = f"{socket.gethostname()}:{layout.root}"
     with session(layout, config) as con:
         _create_tables(con)
-        for table, key in TABLES.items():
-            report.published[table] = _publish(con, table, key, host, report)
-    return report
-
-
-def _publish(con: duckdb.DuckDBPyConnection, table: str, key: str, host: str, report: PushReport) -> int:
-    sql = render(load("lake/publish"), table=table, key=key)
-    for attempt in range(CONFLICT_RETRIES):
-        try:
-            con.execute("BEGIN")
-            con.execute("UPDATE lake.lake_lock SET pushes = pushes + 1")  # take the turn (see tables.sql)
-            (rows,) = con.execute(sql).fetchone()
-            con.execute("INSERT INTO lake.lake_pushes VALUES (?, now(), ?)", [f"{host} {table}", rows])
-            con.execute("COMMIT")
-            return rows
-        except duckdb.TransactionException as exc:  # another host committed first: look again
-            _rollback(con)
-            report.retries += 1
-            if attempt == CONFLICT_RETRIES - 1:
-                raise CatalogError(f"cannot publish {table}: {db.one_line(exc)}") from exc
-            time.sleep(0.05 * (attempt + 1))
-        except duckdb.Error as exc:
-            _rollback(con)
-            raise LakeUnreachableError(f"cannot publish {table} to the lake: {db.one_line(exc)}") from exc
+        for attempt in range(CONFLICT_RETRIES):
+            try:
+                report.published = _publish(con, host)
+                return report
+            except duckdb.TransactionException as exc:  # another host committed first: look again
+                _rollback(con)
+                report.retries += 1
+                if attempt == CONFLICT_RETRIES - 1:
+                    raise CatalogError(f"cannot publish to the lake: {db.one_line(exc)}") from exc
+                time.sleep(0.05 * (attempt + 1))
+            except duckdb.Error as exc:
+                _rollback(con)
+                raise LakeUnreachableError(f"cannot publish to the lake: {db.one_line(exc)}") from exc
     raise AssertionError("unreachable")
+
+
+def _publish(con: duckdb.DuckDBPyConnection, host: str) -> dict[str, int]:
+    """Every table in one lake transaction, which first takes the turn (see sql/lake/tables.sql)."""
+    con.execute("BEGIN")
+    con.execute("UPDATE lake.lake_lock SET pushes = pushes + 1")
+    published = {}
+    for table, key in TABLES.items():
+        (published[table],) = con.execute(render(load("lake/publish"), table=table, key=key)).fetchone()
+    con.execute("INSERT INTO lake.lake_pushes VALUES (?, now(), ?)", [host, sum(published.values())])
+    con.execute("COMMIT")
+    return published
 
 
 def status(layout: Layout, config: LakeConfig) -> list[dict[str, object]]:

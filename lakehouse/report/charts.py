@@ -18,39 +18,54 @@ def _chart(rows: Rows, title: str) -> alt.Chart:
     return alt.Chart(alt.Data(values=rows), title=title, width=WIDTH, height=HEIGHT)
 
 
+def _rate(field: str, title: str) -> alt.Y:
+    """A rate (0..1) on a fixed 0-100 % axis, so charts side by side compare at a glance."""
+    return alt.Y(f"{field}:Q", title=title, axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1]))
+
+
+def _rate_by_day(
+    rows: Rows, title: str, field: str, axis: str, tooltip: list[Any], **encoding: Any
+) -> alt.Chart | None:
+    if not rows:
+        return None
+    tooltip = ["day:T", *tooltip, alt.Tooltip(f"{field}:Q", format=".1%")]
+    return (
+        _chart(rows, title)
+        .mark_line(point=True)
+        .encode(x=alt.X("day:T", title="day"), y=_rate(field, axis), tooltip=tooltip, **encoding)
+    )
+
+
 def pass_rate_by_day(rows: Rows) -> alt.Chart | None:
+    model = alt.Color("model:N", title="final model")
+    tooltip = ["model:N", "runs:Q", "passed:Q"]
+    return _rate_by_day(
+        rows, "Pass rate by day and final model", "pass_rate", "pass rate", tooltip, color=model
+    )
+
+
+def _stacked_by_day(
+    rows: Rows, title: str, value: str, color: alt.Color, tooltip: list[Any]
+) -> alt.Chart | None:
     if not rows:
         return None
     return (
-        _chart(rows, "Pass rate by day and final model")
-        .mark_line(point=True)
+        _chart(rows, title)
+        .mark_bar()
         .encode(
             x=alt.X("day:T", title="day"),
-            y=alt.Y(
-                "pass_rate:Q", title="pass rate", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])
-            ),
-            color=alt.Color("model:N", title="final model"),
-            tooltip=["day:T", "model:N", "runs:Q", "passed:Q", alt.Tooltip("pass_rate:Q", format=".1%")],
+            y=alt.Y(f"{value}:Q", title=value.replace("total_", ""), stack="zero"),
+            color=color,
+            tooltip=tooltip,
         )
     )
 
 
 def runs_by_day(rows: Rows) -> alt.Chart | None:
-    if not rows:
-        return None
-    return (
-        _chart(rows, "Runs per day")
-        .mark_bar()
-        .encode(
-            x=alt.X("day:T", title="day"),
-            y=alt.Y("runs:Q", title="runs", stack="zero"),
-            color=alt.Color(
-                "outcome:N",
-                scale=alt.Scale(domain=["passed", "not passed"], range=["#4c9a2a", "#d1495b"]),
-            ),
-            tooltip=["day:T", "outcome:N", "runs:Q"],
-        )
+    outcome = alt.Color(
+        "outcome:N", scale=alt.Scale(domain=["passed", "not passed"], range=["#4c9a2a", "#d1495b"])
     )
+    return _stacked_by_day(rows, "Runs per day", "runs", outcome, ["day:T", "outcome:N", "runs:Q"])
 
 
 def _rate_by_model(rows: Rows, field: str, title: str, axis: str) -> alt.Chart | None:
@@ -62,7 +77,7 @@ def _rate_by_model(rows: Rows, field: str, title: str, axis: str) -> alt.Chart |
         .mark_bar()
         .encode(
             x=alt.X("local_model:N", title="local model", sort="-y"),
-            y=alt.Y(f"{field}:Q", title=axis, axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
+            y=_rate(field, axis),
             tooltip=[
                 "local_model:N",
                 "runs:Q",
@@ -83,25 +98,8 @@ def recovery_rate(rows: Rows) -> alt.Chart | None:
 
 
 def token_spend(rows: Rows) -> alt.Chart | None:
-    if not rows:
-        return None
-    return (
-        _chart(rows, "Tokens by model and day")
-        .mark_bar()
-        .encode(
-            x=alt.X("day:T", title="day"),
-            y=alt.Y("total_tokens:Q", title="tokens", stack="zero"),
-            color=alt.Color("model:N"),
-            tooltip=[
-                "day:T",
-                "model:N",
-                "calls:Q",
-                "prompt_tokens:Q",
-                "completion_tokens:Q",
-                "total_tokens:Q",
-            ],
-        )
-    )
+    tooltip = ["day:T", "model:N", "calls:Q", "prompt_tokens:Q", "completion_tokens:Q", "total_tokens:Q"]
+    return _stacked_by_day(rows, "Tokens by model and day", "total_tokens", alt.Color("model:N"), tooltip)
 
 
 def latency(rows: Rows) -> alt.Chart | None:
@@ -137,18 +135,8 @@ def failure_reasons(rows: Rows) -> alt.Chart | None:
 
 
 def evidence_by_kind(rows: Rows) -> alt.Chart | None:
-    if not rows:
-        return None
-    return (
-        _chart(rows, "Evidence by kind and day")
-        .mark_bar()
-        .encode(
-            x=alt.X("day:T", title="day"),
-            y=alt.Y("records:Q", title="records", stack="zero"),
-            color=alt.Color("kind:N"),
-            tooltip=["day:T", "kind:N", "records:Q", "passed:Q", "failed:Q"],
-        )
-    )
+    tooltip = ["day:T", "kind:N", "records:Q", "passed:Q", "failed:Q"]
+    return _stacked_by_day(rows, "Evidence by kind and day", "records", alt.Color("kind:N"), tooltip)
 
 
 def quarantine(rows: Rows) -> alt.Chart | None:
@@ -160,26 +148,9 @@ def quarantine(rows: Rows) -> alt.Chart | None:
 
 
 def citations(rows: Rows) -> alt.Chart | None:
-    if not rows:
-        return None
-    return (
-        _chart(rows, "Answers that cite a retrieved playbook")
-        .mark_line(point=True)
-        .encode(
-            x=alt.X("day:T", title="day"),
-            y=alt.Y(
-                "citation_rate:Q",
-                title="citing runs",
-                axis=alt.Axis(format="%"),
-                scale=alt.Scale(domain=[0, 1]),
-            ),
-            tooltip=[
-                "day:T",
-                "runs_with_playbooks:Q",
-                "citing_runs:Q",
-                alt.Tooltip("citation_rate:Q", format=".1%"),
-            ],
-        )
+    tooltip = ["runs_with_playbooks:Q", "citing_runs:Q"]
+    return _rate_by_day(
+        rows, "Answers that cite a retrieved playbook", "citation_rate", "citing runs", tooltip
     )
 
 
@@ -197,9 +168,7 @@ def comparison(report: dict[str, Any]) -> alt.Chart:
         .mark_bar()
         .encode(
             x=alt.X("label:N", title=None, sort=None),
-            y=alt.Y(
-                "pass_rate:Q", title="pass rate", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])
-            ),
+            y=_rate("pass_rate", "pass rate"),
             tooltip=["label:N", alt.Tooltip("pass_rate:Q", format=".1%")],
         )
     )
