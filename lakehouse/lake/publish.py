@@ -62,7 +62,10 @@ def _secret(config: LakeConfig) -> str:
         if os.environ.get("AWS_SESSION_TOKEN"):
             options.append(f"SESSION_TOKEN {quote_literal(os.environ['AWS_SESSION_TOKEN'])}")
     else:
-        options[:0] = ["PROVIDER credential_chain", "VALIDATION 'none'"]  # no keys anywhere: S3 says so when used
+        options[:0] = [
+            "PROVIDER credential_chain",
+            "VALIDATION 'none'",
+        ]  # no keys anywhere: S3 says so when used
     return f"CREATE OR REPLACE TEMPORARY SECRET lake_s3 (TYPE s3, {', '.join(options)})"
 
 
