@@ -35,6 +35,7 @@ TABLES = {  # lake table -> its key
 }
 EXTENSIONS = ("ducklake", "postgres", "httpfs", "aws")
 CONFLICT_RETRIES = 20
+CONNECT_TIMEOUT_S = 10  # seconds to reach the lake's PostgreSQL before a command gives up on publishing
 
 
 class LakeUnreachableError(StorageError):
@@ -77,8 +78,11 @@ def attach(con: duckdb.DuckDBPyConnection, config: LakeConfig, *, read_only: boo
         if config.data.startswith("s3://"):
             con.execute(_secret(config))
         mode = ", READ_ONLY" if read_only else ""
+        catalog = config.catalog
+        if "connect_timeout" not in catalog:  # libpq waits forever for a host that drops packets
+            catalog += f" connect_timeout={CONNECT_TIMEOUT_S}"
         con.execute(
-            f"ATTACH {quote_literal('ducklake:' + config.catalog)} AS lake "
+            f"ATTACH {quote_literal('ducklake:' + catalog)} AS lake "
             f"(DATA_PATH {quote_literal(config.data_path)}{mode})"
         )
     except duckdb.Error as exc:
