@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -121,6 +122,17 @@ def test_push_is_idempotent_and_an_analyst_attaches_the_lake_read_only(
     named = ["query", "pass_rate_by_day_and_model", "--root", str(root), "--format", "jsonl"]
     # The lake holds what this root holds: the named query gives the same rows on both.
     assert lakehouse(*named, "--lake").stdout == lakehouse(*named).stdout
+    compared = ["compare", "baseline", "candidate", "--root", str(root), "--format", "json"]
+    assert json.loads(lakehouse(*compared, "--lake").stdout) == json.loads(lakehouse(*compared).stdout)
+    pages = {}
+    for where, extra in (("lake", ["--lake"]), ("local", [])):
+        out = tmp_path / f"{where}.html"
+        lakehouse(
+            "report", "--root", str(root), "--output", str(out), "--compare", "baseline", "candidate", *extra
+        )
+        pages[where] = dict(re.findall(r'data-figure="(\w+)" data-value="([^"]*)"', out.read_text()))
+    assert pages["lake"] == pages["local"]  # every headline figure, computed on the lake and on the catalog
+    assert pages["lake"]["runs"] == str(local["replay_runs"])
     bucket = config["data"].split("/")[2]
     assert s3.objects(bucket) > 0  # the data files are on the object store
     analyst = textwrap.dedent(

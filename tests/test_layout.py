@@ -18,7 +18,7 @@ ALLOWED = {
     "retrieval": {"core", "ingest", "gateway"},
     "catalog": {"core", "ingest", "retrieval"},
     "replay": {"core", "gateway", "retrieval"},
-    "report": {"core", "catalog"},
+    "report": {"core", "catalog", "lake"},
     "lake": {"core"},
     "pipeline": {"core", "ingest", "retrieval", "catalog", "lake"},
     "demo": {"core", "retrieval", "replay", "pipeline"},

@@ -15,7 +15,7 @@ from lakehouse.catalog import mirror
 from lakehouse.core import db
 from lakehouse.core.errors import CatalogError, UsageError
 from lakehouse.core.paths import Layout
-from lakehouse.core.sqlfiles import load
+from lakehouse.core.sqlfiles import load, render
 
 SUMMARY_KEYS = (
     "pairs",
@@ -46,6 +46,16 @@ def compare(layout: Layout, base: str, candidate: str) -> dict[str, Any]:
             if not _has_macros(con):
                 raise CatalogError(f"the catalog has no compare macros yet and {warning}")
             return _report(con, base, candidate)
+    except duckdb.Error as exc:
+        raise CatalogError(f"cannot compare: {db.one_line(exc)}") from exc
+
+
+def compare_on(con: duckdb.DuckDBPyConnection, base: str, candidate: str) -> dict[str, Any]:
+    """The comparison on a connection whose default database holds replay_runs (the lake's, with
+    ``compare --lake``): the macros are created there as temporary ones."""
+    try:
+        db.run_sql(con, render(load("schema/compare"), scope="TEMP "))
+        return _report(con, base, candidate)
     except duckdb.Error as exc:
         raise CatalogError(f"cannot compare: {db.one_line(exc)}") from exc
 

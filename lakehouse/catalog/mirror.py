@@ -136,7 +136,7 @@ def _sync_into(con: duckdb.DuckDBPyConnection, layout: Layout) -> SyncReport:
     _migrate(con)
     db.run_sql(con, load("schema/catalog"))
     db.run_sql(con, load("schema/replay_runs"))
-    db.run_sql(con, load("schema/compare"))
+    db.run_sql(con, render(load("schema/compare"), scope=""))
     report.evidence_parts = _point_evidence_view(con, layout)
     retrieval.prepare(con)
     report.documents = retrieval.catch_up(con, layout)

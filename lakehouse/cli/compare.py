@@ -11,8 +11,9 @@ from typing import Any
 
 import click
 
+from lakehouse import lake
 from lakehouse.catalog import compare
-from lakehouse.cli.group import cli, root_option, say
+from lakehouse.cli.group import cli, lake_option, root_option, say
 from lakehouse.cli.output import table
 from lakehouse.core.paths import open_root
 
@@ -47,10 +48,12 @@ TASK_COLUMNS = [
     default=None,
     help="With --fail-on-regression: exit 1 only with more than N regressions.",
 )
+@lake_option
 def compare_command(
     root: Path | None,
     base: str,
     candidate: str,
+    on_lake: bool,
     fmt: str,
     fail_on_regression: bool,
     max_regressions: int | None,
@@ -64,7 +67,12 @@ def compare_command(
 
     Example: lakehouse compare baseline candidate --fail-on-regression
     """
-    report = compare.compare(open_root(root), base, candidate)
+    layout = open_root(root)
+    if on_lake:  # every host's runs of the two labels
+        with lake.reading(layout, lake.require(layout)) as con:
+            report = compare.compare_on(con, base, candidate)
+    else:
+        report = compare.compare(layout, base, candidate)
     if fmt == "json":
         sys.stdout.flush()
         sys.stdout.buffer.write(

@@ -123,6 +123,14 @@ def gateway_url_option(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
+lake_option = click.option(
+    "--lake",
+    "on_lake",
+    is_flag=True,
+    help="Run on the lake this root joined (lakehouse lake init), read-only.",
+)
+
+
 def retrieval_option(func: Callable[..., Any]) -> Callable[..., Any]:
     """--retrieval, and --fusion for hybrid retrieval."""
     func = click.option(

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from lakehouse import report
-from lakehouse.cli.group import cli, root_option, say
+from lakehouse.cli.group import cli, lake_option, root_option, say
 from lakehouse.cli.progress import Bar
 from lakehouse.core.paths import open_root
 
@@ -33,8 +33,10 @@ from lakehouse.core.paths import open_root
     metavar="BASE CANDIDATE",
     help="Add the comparison of two labels' runs (as 'lakehouse compare'; over all their runs).",
 )
+@lake_option
 def report_command(
     root: Path | None,
+    on_lake: bool,
     output: Path | None,
     since: dt.datetime | None,
     until: dt.datetime | None,
@@ -69,6 +71,7 @@ def report_command(
             until.date() if until else None,
             tuple(compare_labels) if compare_labels else None,
             progress=step,
+            on_lake=on_lake,
         )
     finally:
         bar.close()

@@ -17,6 +17,7 @@ from lakehouse.catalog import analytics
 from lakehouse.cli import output
 from lakehouse.cli.group import (
     cli,
+    lake_option,
     root_option,
     say,
 )
@@ -98,14 +99,6 @@ def _lake_default(layout: Layout) -> Callable[[duckdb.DuckDBPyConnection], None]
         con.execute("USE lake")
 
     return prepare
-
-
-lake_option = click.option(
-    "--lake",
-    "on_lake",
-    is_flag=True,
-    help="Run on the lake this root joined (lakehouse lake init), read-only.",
-)
 
 
 @cli.command("query")

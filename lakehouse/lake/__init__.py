@@ -3,7 +3,7 @@ which many roots (hosts) publish into and analysts read.
 
 - ``config``: a root's membership, ``data/lake.json`` (no secrets);
 - ``publish``: attaching the lake beside the catalog, :func:`push` (exactly once by key, from many
-  hosts at once), :func:`status`.
+  hosts at once), :func:`status`, :func:`reading` (a read-only session on the lake).
 
 Uses core (the rows it publishes are read from the catalog file through it); nothing above.
 """
@@ -16,6 +16,7 @@ from lakehouse.lake.publish import (
     attach,
     create_tables,
     push,
+    reading,
     status,
 )
 
@@ -28,6 +29,7 @@ __all__ = [
     "create_tables",
     "load",
     "push",
+    "reading",
     "require",
     "save",
     "status",

@@ -120,6 +120,14 @@ def session(
         con.close()
 
 
+@contextlib.contextmanager
+def reading(layout: Layout, config: LakeConfig) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only session whose default database is the lake (the root's catalog stays attached)."""
+    with session(layout, config, read_only=True) as con:
+        con.execute("USE lake")
+        yield con
+
+
 def create_tables(layout: Layout, config: LakeConfig) -> None:
     with session(layout, config) as con:
         _create_tables(con)

@@ -4,7 +4,7 @@
 - ``charts``: Vega-Lite charts (altair) built from those aggregated rows;
 - ``page``: one self-contained HTML file, the Vega bundle inlined, nothing fetched when opened.
 
-Offers :func:`write` (figures, page, atomic write). Uses catalog (SQL, stats, compare); nothing above.
+Offers :func:`write` (figures, page, atomic write). Uses catalog (SQL, stats, compare) and lake (``--lake``); nothing above.
 """
 
 from __future__ import annotations
@@ -32,9 +32,10 @@ def write(
     until: dt.date | None = None,
     compare_labels: tuple[str, str] | None = None,
     progress: Callable[[str], None] | None = None,
+    on_lake: bool = False,
 ) -> tuple[Path, Figures]:
     """Compute the figures, render the page and write it (replaced atomically); its path and figures."""
-    figures = collect(layout, since, until, compare_labels, progress)
+    figures = collect(layout, since, until, compare_labels, progress, on_lake)
     if progress:
         progress("page")
     target = output or default_path(layout)

@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 
+from lakehouse import lake
 from lakehouse.catalog import analytics, compare, mirror
 from lakehouse.core import db
 from lakehouse.core.errors import CatalogError, UsageError
@@ -52,8 +53,10 @@ def collect(
     until: dt.date | None = None,
     compare_labels: tuple[str, str] | None = None,
     progress: Callable[[str], None] | None = None,
+    on_lake: bool = False,
 ) -> Figures:
-    """Every figure of the report, computed on the catalog (caught up first when it can be)."""
+    """Every figure of the report, computed on the catalog (caught up first when it can be), or
+    with ``on_lake`` on the lake the root joined (every host's runs, evidence and quarantine)."""
     if since and until and since > until:
         raise UsageError(f"--since {since} is after --until {until}")
     if not layout.catalog.exists() or mirror.is_behind(layout):
@@ -63,18 +66,23 @@ def collect(
             f"no catalog at {layout.catalog}: run 'lakehouse materialize' or 'lakehouse sync' first"
         )
     step = progress or (lambda _: None)
+    config = lake.require(layout) if on_lake else None
+    opened = lake.reading(layout, config) if config else db.catalog(layout.catalog, read_only=True)
     try:
-        with db.catalog(layout.catalog, read_only=True) as con:
+        with opened as con:
             _window(con, since or EARLIEST, until or LATEST)
             step("headline")
             figures = Figures(since, until, _rows(con, load("report/headline"))[0])
             for name, sql_file in FIGURES.items():
                 step(name)
                 figures.tables[name] = _rows(con, load(sql_file))
+            if compare_labels and config:
+                step("compare")
+                figures.comparison = compare.compare_on(con, *compare_labels)
     except duckdb.Error as exc:
         raise CatalogError(f"cannot compute the report: {db.one_line(exc)}") from exc
     figures.mirror_lines_behind = sum(lag.lines_behind for lag in analytics.stats(layout).mirror_lag)
-    if compare_labels:
+    if compare_labels and not config:
         step("compare")
         figures.comparison = compare.compare(layout, *compare_labels)
     return figures
@@ -87,6 +95,7 @@ def _window(con: duckdb.DuckDBPyConnection, since: dt.date, until: dt.date) -> N
         render(
             load("report/window"),
             db=quote_ident(database),
+            corpus_db=quote_ident(db.CATALOG_ALIAS if database == "lake" else database),
             since=quote_literal(since.isoformat()),
             until=quote_literal(until.isoformat()),
         )

@@ -1,8 +1,9 @@
 /* Compare two labels' runs in SQL (lakehouse compare, and analysts: SELECT * FROM compare_runs('base', 'candidate')). */
+-- {{scope}}: empty in the catalog (analysts use the macros); 'TEMP ' on a lake session (read-only).
 
 -- One row per task run under both labels, paired by task_hash: the latest run of the task on each side.
 -- change: 'regression' (passed in base, not in candidate), 'fix' (the reverse) or 'same'.
-CREATE OR REPLACE MACRO compare_runs(base, candidate) AS TABLE
+CREATE OR REPLACE {{scope}}MACRO compare_runs(base, candidate) AS TABLE
 WITH latest AS (
     SELECT
         label,
@@ -52,7 +53,7 @@ FROM b JOIN c USING (task_hash);
 --   se = sqrt(fixes + regressions - (fixes - regressions)^2 / n) / n, [d - 1.96 se, d + 1.96 se].
 -- mcnemar_p: exact two-sided binomial test on the discordant pairs (m = fixes + regressions, k = the smaller):
 --   min(1, 2 * sum_{i <= k} C(m, i) / 2^m); 1 when there are none.
-CREATE OR REPLACE MACRO compare_summary(base, candidate) AS TABLE
+CREATE OR REPLACE {{scope}}MACRO compare_summary(base, candidate) AS TABLE
 WITH p AS (SELECT * FROM compare_runs(base, candidate)),
 s AS (
     SELECT
