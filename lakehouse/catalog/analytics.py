@@ -21,7 +21,7 @@ from lakehouse.core import db
 from lakehouse.core.errors import CatalogError, UsageError
 from lakehouse.core.files import size_of
 from lakehouse.core.paths import Layout
-from lakehouse.core.sqlfiles import load, purpose, sql_dir
+from lakehouse.core.sqlfiles import load, purpose, quote_ident, sql_dir
 
 QUERIES_DIR = "queries"
 
@@ -149,12 +149,18 @@ def stats(layout: Layout) -> Stats:
                 report.corpus_documents,
             ) = con.execute(load("stats/summary")).fetchone()
             report.quarantine_by_stream = dict(con.execute(load("stats/quarantine_by_stream")).fetchall())
-            seen = dict(con.execute("SELECT source, bytes FROM mirror_state").fetchall())
+            report.mirror_lag = mirror_lag(layout, con)
     except duckdb.Error as exc:
         raise CatalogError(f"cannot read the catalog: {db.one_line(exc)}") from exc
+    return report
+
+
+def mirror_lag(layout: Layout, con: duckdb.DuckDBPyConnection, database: str | None = None) -> list[LogLag]:
+    """How far each mirrored log is ahead of the catalog (``database``: the catalog's name on ``con``)."""
+    table = f"{quote_ident(database)}.main.mirror_state" if database else "mirror_state"
+    seen = dict(con.execute(f"SELECT source, bytes FROM {table}").fetchall())
+    lag = []
     for path in (layout.receipts, layout.quarantine, layout.replay_runs):
         offset = seen.get(path.name, 0)
-        report.mirror_lag.append(
-            LogLag(path.name, max(size_of(path) - offset, 0), _lines_after(path, offset))
-        )
-    return report
+        lag.append(LogLag(path.name, max(size_of(path) - offset, 0), _lines_after(path, offset)))
+    return lag

@@ -70,36 +70,40 @@ def collect(
     opened = lake.reading(layout, config) if config else db.catalog(layout.catalog, read_only=True)
     try:
         with opened as con:
-            _window(con, since or EARLIEST, until or LATEST)
+            comparison = None
+            if compare_labels:  # before the window: a comparison covers the labels' whole history
+                step("compare")
+                comparison = compare.compare_on(con, *compare_labels)
+            local = _window(con, since or EARLIEST, until or LATEST)
             step("headline")
-            figures = Figures(since, until, _rows(con, load("report/headline"))[0])
+            figures = Figures(since, until, _rows(con, load("report/headline"))[0], comparison=comparison)
             for name, sql_file in FIGURES.items():
                 step(name)
                 figures.tables[name] = _rows(con, load(sql_file))
-            if compare_labels and config:
-                step("compare")
-                figures.comparison = compare.compare_on(con, *compare_labels)
+            lag = analytics.mirror_lag(layout, con, local)
     except duckdb.Error as exc:
         raise CatalogError(f"cannot compute the report: {db.one_line(exc)}") from exc
-    figures.mirror_lines_behind = sum(lag.lines_behind for lag in analytics.stats(layout).mirror_lag)
-    if compare_labels and not config:
-        step("compare")
-        figures.comparison = compare.compare(layout, *compare_labels)
+    figures.mirror_lines_behind = sum(log.lines_behind for log in lag)
     return figures
 
 
-def _window(con: duckdb.DuckDBPyConnection, since: dt.date, until: dt.date) -> None:
-    """Views definitions cannot take parameters: the window's ends are written in as constants."""
+def _window(con: duckdb.DuckDBPyConnection, since: dt.date, until: dt.date) -> str:
+    """The window's views; returns the name of the root's own catalog on the connection.
+
+    View definitions cannot take parameters: the window's ends are written in as constants.
+    """
     (database,) = con.execute("SELECT current_database()").fetchone()
+    local = db.CATALOG_ALIAS if database == "lake" else database
     con.execute(
         render(
             load("report/window"),
             db=quote_ident(database),
-            corpus_db=quote_ident(db.CATALOG_ALIAS if database == "lake" else database),
+            corpus_db=quote_ident(local),
             since=quote_literal(since.isoformat()),
             until=quote_literal(until.isoformat()),
         )
     )
+    return local
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:

@@ -206,26 +206,29 @@ class Searcher:
         if method == "vector":
             found = [(rag_id, similarity, ("vector",)) for rag_id, similarity in self._nearest(query, k)]
         else:
-            lexical, semantic, filled = self.candidates(query, max(k, HYBRID_DEPTH))
+            lexical, semantic, filled = self.candidates(query, max(k, HYBRID_DEPTH), fill=fusion == "cc")
             found = vectors.fuse(fusion, lexical, semantic, k, self.lexical_weight, filled)
         titles = {rag_id: title for rag_id, title, _ in self.documents([rag_id for rag_id, _, _ in found])}
         hits = [Hit(rag_id, titles.get(rag_id, ""), score, by) for rag_id, score, by in found]
         return hits, (time.perf_counter() - start) * 1000
 
     def candidates(
-        self, query: str, depth: int
+        self, query: str, depth: int, *, fill: bool = True
     ) -> tuple[list[tuple[str, float]], list[tuple[str, float]], list[tuple[str, float]]]:
         """What hybrid retrieval fuses: BM25's top ``depth`` (rag_id, score), the vectors' top ``depth``
         (rag_id, cosine), and the cosine of BM25's documents the vectors did not return (the fill-in).
 
         The fill-in matters: scored 0 for want of a rank in the vectors' top 20, BM25's best hit lost
         to documents both lists ranked low (success@5 of keyword queries at lexical weight 0.5: 0.89
-        without it, 0.985 with; BENCHMARKS.md, retrieval quality).
+        without it, 0.985 with; BENCHMARKS.md, retrieval quality). Reciprocal rank fusion ranks the
+        two lists alone, so ``fill=False`` spares it the lookups.
         """
         semantic = self._nearest(query, depth)
         lexical = [(h.rag_id, h.score) for h in self.search(query, depth)[0]]
         filled: list[tuple[str, float]] = []
-        if semantic and self.vectors is not None:  # vectors exist (and the query's embedding is cached)
+        if (
+            fill and semantic and self.vectors is not None
+        ):  # vectors exist (and the query's embedding is cached)
             returned = {rag_id for rag_id, _ in semantic}
             missing = [rag_id for rag_id, _ in lexical if rag_id not in returned]
             with self._running:
