@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from lakehouse.core import db
+from lakehouse.core import db, failpoints
 from lakehouse.core.errors import CatalogError, StorageError
 from lakehouse.core.paths import Layout
-from lakehouse.core.sqlfiles import load, quote_literal, render
+from lakehouse.core.sqlfiles import load, quote_ident, quote_literal, render
+from lakehouse.lake import parts
 from lakehouse.lake.config import LakeConfig
 
 TABLES = {  # lake table -> its key
@@ -33,6 +34,7 @@ TABLES = {  # lake table -> its key
     "receipts": "receipt_id",
     "quarantine": "quarantine_id",
 }
+PRUNED = {"evidence": "day", "replay_runs": "day"}  # tables `prune` removes days of -> their day column
 EXTENSIONS = ("ducklake", "postgres", "httpfs", "aws")
 CONFLICT_RETRIES = 20
 CONNECT_TIMEOUT_S = 10  # seconds to reach the lake's PostgreSQL before a command gives up on publishing
@@ -161,7 +163,7 @@ def push(layout: Layout, config: LakeConfig) -> PushReport:
         _create_tables(con)
         for attempt in range(CONFLICT_RETRIES):
             try:
-                report.published = _publish(con, host)
+                report.published = _publish(con, config, host)
                 return report
             except duckdb.TransactionException as exc:  # another host committed first: look again
                 _rollback(con)
@@ -172,19 +174,33 @@ def push(layout: Layout, config: LakeConfig) -> PushReport:
             except duckdb.Error as exc:
                 _rollback(con)
                 raise LakeUnreachableError(f"cannot publish to the lake: {db.one_line(exc)}") from exc
+            except StorageError:
+                _rollback(con)
+                raise
     raise AssertionError("unreachable")
 
 
-def _publish(con: duckdb.DuckDBPyConnection, host: str) -> dict[str, int]:
-    """Every table in one lake transaction, which first takes the turn (see sql/lake/tables.sql)."""
+def _publish(con: duckdb.DuckDBPyConnection, config: LakeConfig, host: str) -> dict[str, int]:
+    """Every table in one lake transaction, which first takes the turn (see sql/lake/tables.sql):
+    evidence as Parquet parts written by pyarrow, the other tables inserted, quarantine resolutions set."""
     con.execute("BEGIN")
     con.execute("UPDATE lake.lake_lock SET pushes = pushes + 1")
-    published = {}
+    published = {"evidence": parts.publish_evidence(con, config, host)}
     for table, key in TABLES.items():
-        (published[table],) = con.execute(render(load("lake/publish"), table=table, key=key)).fetchone()
+        if table != "evidence":
+            sql = render(load("lake/publish"), table=table, key=key, kept=_kept(table))
+            (published[table],) = con.execute(sql).fetchone()
+    con.execute(load("lake/resolve_quarantine"))
     con.execute("INSERT INTO lake.lake_pushes VALUES (?, now(), ?)", [host, sum(published.values())])
+    failpoints.hit("lake_before_commit")
     con.execute("COMMIT")
+    failpoints.hit("lake_after_commit")
     return published
+
+
+def _kept(table: str) -> str:
+    """The expression a row's day is compared with the lake's retention by (a constant for unpruned tables)."""
+    return f"mine.{quote_ident(PRUNED[table])}" if table in PRUNED else "DATE '9999-12-31'"
 
 
 def status(layout: Layout, config: LakeConfig) -> list[dict[str, object]]:
@@ -192,7 +208,7 @@ def status(layout: Layout, config: LakeConfig) -> list[dict[str, object]]:
     with session(layout, config, read_only=True) as con:
         rows = []
         for table, key in TABLES.items():
-            sql = render(load("lake/status"), table=table, key=key)
+            sql = render(load("lake/status"), table=table, key=key, kept=_kept(table))
             name, in_lake, local, missing = _run(con, sql, "read the lake").fetchone()
             rows.append({"table": name, "in_lake": in_lake, "local": local, "not_in_lake": missing})
         return rows

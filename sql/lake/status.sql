@@ -1,6 +1,8 @@
 /* What the lake holds and what this root holds that the lake lacks, per table: (table, in_lake, local, not_in_lake). */
+-- {{kept}}: the table's day column when the lake prunes it (rows older than its retention are not owed), else a constant.
 SELECT '{{table}}' AS "table",
     (SELECT count(*) FROM lake.{{table}}) AS in_lake,
     (SELECT count(*) FROM {{table}}) AS local,
     (SELECT count(*) FROM {{table}} AS mine
-     WHERE NOT EXISTS (SELECT 1 FROM lake.{{table}} AS held WHERE held.{{key}} = mine.{{key}})) AS not_in_lake
+     WHERE {{kept}} >= (SELECT coalesce(max(before), DATE '0001-01-01') FROM lake.lake_retention)
+       AND NOT EXISTS (SELECT 1 FROM lake.{{table}} AS held WHERE held.{{key}} = mine.{{key}})) AS not_in_lake
