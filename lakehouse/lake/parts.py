@@ -32,7 +32,9 @@ def filesystem(config: LakeConfig) -> tuple[pafs.FileSystem, str]:
         return pafs.LocalFileSystem(), config.data_path
     options: dict[str, object] = {}
     if config.s3_endpoint:
-        endpoint = urlparse(config.s3_endpoint if "://" in config.s3_endpoint else f"https://{config.s3_endpoint}")
+        endpoint = urlparse(
+            config.s3_endpoint if "://" in config.s3_endpoint else f"https://{config.s3_endpoint}"
+        )
         options["endpoint_override"] = endpoint.netloc
         options["scheme"] = endpoint.scheme
     region = config.s3_region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
@@ -54,7 +56,9 @@ def publish_evidence(con: duckdb.DuckDBPyConnection, config: LakeConfig, host: s
     """Inside the push's lake transaction: the evidence the lake lacks, written as one part a day and
     registered. Returns the number of rows published."""
     con.execute(load("lake/pending_evidence"))
-    days = [day for (day,) in con.execute("SELECT DISTINCT day FROM pending_evidence ORDER BY day").fetchall()]
+    days = [
+        day for (day,) in con.execute("SELECT DISTINCT day FROM pending_evidence ORDER BY day").fetchall()
+    ]
     fs, base = filesystem(config)
     json_columns = _json_columns(con)
     published = 0
