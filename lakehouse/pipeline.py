@@ -4,17 +4,25 @@
   playbooks distilled into the RAG corpus and indexed, then embedded when a model is configured;
 - :func:`retry_quarantine`: open quarantined lines through the current transforms, then mirrored;
 - :func:`rebuild`: Parquet parts from the evidence JSONL, then the catalog recreated, under one lock;
-- :func:`mirror_runs`: the catalog caught up with the replay log after replays.
+- :func:`mirror_runs`: the catalog caught up with the replay log after replays;
+- :func:`publish`: what a joined root owes its lake, pushed;
+- :func:`prune`: evidence days and replay runs before a day removed from the root, then the catalog
+  and (with ``lake``) the lake, with a ``prune_receipt.v1``.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any
 
 from lakehouse import catalog, lake, retrieval
+from lakehouse.core import failpoints, outbox
 from lakehouse.core.errors import LakehouseError
+from lakehouse.core.files import append_lines, dumps
 from lakehouse.core.paths import Layout
-from lakehouse.ingest import evidence, maintenance, retry
+from lakehouse.ingest import evidence, maintenance, retention, retry
 from lakehouse.ingest import materialize as ingest
 from lakehouse.retrieval import corpus, vectors
 
@@ -108,17 +116,69 @@ def mirror_runs(layout: Layout) -> str | None:
     return catalog.mirror_after_write(layout, "replay run") or publish(layout)
 
 
-def publish(layout: Layout) -> str | None:
-    """Publish what the lake lacks, when the root joined one; a one-line warning when it cannot be reached.
+def publish(layout: Layout, *, force: bool = False) -> str | None:
+    """Publish what the lake is owed, when the root joined one; a one-line warning when it cannot be reached.
 
-    Nothing is lost meanwhile: the local files are written first, and publishing is idempotent by
-    key, so the next publish (any command's, or ``lakehouse lake push``) sends exactly what is missing.
+    Only when a commit left its marker in the outbox (or with ``force``, as ``sync`` does), so that
+    commands with nothing new stay fast. The catalog is caught up first: a push sends what the
+    catalog holds, and a busy catalog leaves the markers for the next command. Nothing is lost
+    meanwhile: the local files are written first, and publishing is idempotent by key, so the next
+    publish (any command's, or ``lakehouse lake push``) sends exactly what is missing.
     """
     config = lake.load(layout)
-    if config is None or not layout.catalog.exists():
+    if config is None or not (force or outbox.pending(layout)):
         return None
+    failpoints.hit("lake_before_publish")
+    behind = catalog.mirror_after_write(layout, "rows for the lake")
+    if behind:
+        return behind
     try:
         lake.push(layout, config)
     except LakehouseError as exc:
         return f"the lake is behind ({exc}); 'lakehouse lake push' catches it up"
     return None
+
+
+PRUNE_RECEIPT_SCHEMA = "prune_receipt.v1"
+
+
+def prune(
+    layout: Layout, before: date, *, with_lake: bool = False, on_wait: Callable[[str], None] | None = None
+) -> dict[str, Any]:
+    """Remove evidence days and replay runs before ``before``: the root's files, the catalog's rows and,
+    ``with_lake``, the lake's (its old snapshots expired, unreferenced files deleted).
+
+    Returns the ``prune_receipt.v1`` appended to ``data/_kb/prune_receipts.jsonl`` (written even when
+    the lake part fails: the root's part is done; the error is raised after it).
+    """
+    config = lake.require(layout) if with_lake else None
+    started = datetime.now(UTC)
+    removed = retention.apply(layout, before, on_wait=on_wait)
+    runs = catalog.runs_before(layout, before)
+    warning = catalog.mirror_after_write(layout, "evidence pruned")  # drops the runs, re-points evidence
+    receipt: dict[str, Any] = {
+        "schema": PRUNE_RECEIPT_SCHEMA,
+        "prune_id": f"prune:{uuid.uuid4().hex[:16]}",
+        "before": before.isoformat(),
+        "started_at": started.isoformat(),
+        "root": str(layout.root),
+        "removed": {
+            "evidence_days": removed.days,
+            "evidence_rows": removed.evidence_rows,
+            "files": [layout.relative(path) for path in removed.files],
+            "replay_runs": runs,
+        },
+        "catalog_warning": warning,
+        "lake": None,
+    }
+    failure: LakehouseError | None = None
+    if config is not None:
+        try:
+            receipt["lake"] = vars(lake.prune(layout, config, before))
+        except LakehouseError as exc:
+            receipt["lake"], failure = {"error": str(exc)}, exc
+    receipt["finished_at"] = datetime.now(UTC).isoformat()
+    append_lines(layout.prune_receipts, [dumps(receipt)])
+    if failure is not None:
+        raise failure
+    return receipt

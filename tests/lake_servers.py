@@ -10,6 +10,7 @@ from __future__ import annotations
 import glob
 import os
 import pwd
+import re
 import shutil
 import socket
 import subprocess
@@ -161,7 +162,11 @@ class S3Server:
         httpx.put(f"{self.url}/{name}", timeout=10).raise_for_status()
 
     def objects(self, bucket: str) -> int:
-        return httpx.get(f"{self.url}/{bucket}?list-type=2", timeout=10).text.count("<Key>")
+        return len(self.keys(bucket))
+
+    def keys(self, bucket: str, prefix: str = "") -> list[str]:
+        listing = httpx.get(f"{self.url}/{bucket}", params={"list-type": "2", "prefix": prefix}, timeout=10)
+        return re.findall(r"<Key>([^<]*)</Key>", listing.text)
 
     def stop(self) -> None:
         self.proc.terminate()

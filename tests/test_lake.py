@@ -3,76 +3,25 @@ analysts attach it read-only, and a lake that cannot be reached loses nothing.""
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import re
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from lake_servers import Postgres, S3Server
+from lake_support import AWS, Lakes, demo_root, lake_sql, lakehouse, status
 from support import lakehouse_command
 
 pytestmark = pytest.mark.slow
-AWS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1"}
-_names = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
-    server = Postgres(tmp_path_factory.mktemp("pg"))
-    yield server
-    server.remove()
-
-
-@pytest.fixture(scope="module")
-def s3() -> Iterator[S3Server]:
-    server = S3Server()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
-def lake_args(postgres: Postgres, s3: S3Server) -> list[str]:
-    """``lake init`` options for a new, empty lake (its own database and bucket)."""
-    name = f"lake{os.getpid()}x{next(_names)}"
-    postgres.create_database(name)
-    s3.bucket(name)
-    return ["--catalog", postgres.dsn(name), "--data", f"s3://{name}/agents/", "--s3-endpoint", s3.url,
-            "--s3-url-style", "path"]  # fmt: skip
-
-
-def lakehouse(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [*lakehouse_command(), *args], capture_output=True, text=True, env={**os.environ, **AWS}, timeout=180
-    )
-    if check:
-        assert done.returncode == 0, done.stderr
-    return done
-
-
-def demo_root(tmp_path: Path, name: str, seed: int = 5) -> Path:
-    root = tmp_path / name
-    lakehouse("demo", "--root", str(root), "--seed", str(seed), "--lines", "600")
-    return root
-
-
-def status(root: Path) -> dict[str, dict[str, int]]:
-    lines = lakehouse("lake", "status", "--root", str(root), "--json").stdout.splitlines()
-    return {row["table"]: row for row in map(json.loads, lines)}
-
-
-def lake_sql(root: Path, sql: str) -> list[dict[str, object]]:
-    return [
-        json.loads(line)
-        for line in lakehouse(
-            "sql", "--lake", sql, "--root", str(root), "--format", "jsonl"
-        ).stdout.splitlines()
-    ]
+def lake_args(lakes: Lakes) -> list[str]:
+    return lakes.new()
 
 
 def test_hosts_pushing_overlapping_roots_at_once_publish_each_row_once(

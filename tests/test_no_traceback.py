@@ -37,6 +37,7 @@ MINIMAL = {
     "lake push": [],
     "lake status": [],
     "materialize": [],
+    "prune": ["--before", "2026-01-01", "--yes"],
     "query": ["pass_rate_by_day_and_model"],
     "quarantine list": [],
     "quarantine retry": [],

@@ -15,6 +15,7 @@ from lakehouse.catalog.mirror import (
     is_behind,
     mirror_after_write,
     rebuild,
+    runs_before,
     sync,
 )
 
@@ -25,5 +26,6 @@ __all__ = [
     "is_behind",
     "mirror_after_write",
     "rebuild",
+    "runs_before",
     "sync",
 ]

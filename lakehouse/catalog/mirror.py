@@ -17,13 +17,14 @@ import contextlib
 import json
 import time
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from lakehouse import retrieval
-from lakehouse.core import db
+from lakehouse.core import db, retention
 from lakehouse.core.errors import CatalogError, CatalogLockedError
 from lakehouse.core.files import size_of
 from lakehouse.core.paths import Layout
@@ -43,6 +44,7 @@ class SyncReport:
     documents: int = 0  # corpus documents (re)indexed for retrieval
     vectors: int = 0  # side-store vectors carried over by a rebuild
     replay_runs: int = 0
+    pruned_runs: int = 0  # mirrored runs dropped as before the root's retention
     repaired: str | None = None  # where a damaged catalog was moved aside
 
 
@@ -146,6 +148,9 @@ def _sync_into(con: duckdb.DuckDBPyConnection, layout: Layout) -> SyncReport:
         con, "schema/sync_quarantine", layout.quarantine, scratch, then=("schema/sync_quarantine_retries",)
     )
     report.replay_runs = _mirror_log(con, "schema/sync_replay_runs", layout.replay_runs, scratch)
+    kept = retention.kept_from(layout)
+    if kept is not None:
+        report.pruned_runs = _inserted(con, load("schema/prune_replay_runs"), {"before": kept})
     con.execute("COMMIT")
     return report
 
@@ -194,6 +199,15 @@ def mirror_after_write(layout: Layout, what: str) -> str | None:
             flag.write_text(json.dumps({"behind": what}) + "\n")
         return f"{what} written, but the catalog mirror is behind ({exc}); run 'lakehouse sync' to catch up"
     return None
+
+
+def runs_before(layout: Layout, before: date) -> int:
+    """Mirrored replay runs before ``before`` (0 without a catalog)."""
+    if not layout.catalog.exists():
+        return 0
+    with db.catalog(layout.catalog, read_only=True) as con:
+        (count,) = db.run_sql(con, load("schema/count_replay_runs_before"), {"before": before}).fetchone()
+    return count
 
 
 def rebuild(layout: Layout) -> SyncReport:

@@ -194,6 +194,6 @@ def sync_command(root: Path | None) -> None:
         f"catalog synced: evidence view over {report.evidence_parts} Parquet parts; "
         f"{report.receipts} receipts, {report.quarantine} quarantined lines added"
     )
-    warning = pipeline.publish(layout)
+    warning = pipeline.publish(layout, force=True)
     if warning:
         say(f"warning: {warning}")

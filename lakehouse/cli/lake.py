@@ -11,6 +11,7 @@ from lakehouse import lake
 from lakehouse.catalog import sync as catalog_sync
 from lakehouse.cli.group import cli, root_option, say
 from lakehouse.cli.output import table
+from lakehouse.core import outbox
 from lakehouse.core.paths import open_root
 
 
@@ -52,7 +53,11 @@ def lake_init_command(
         catalog_sync(layout)
     lake.create_tables(layout, config)
     lake.save(layout, config)
-    say(f"joined the lake {catalog} ({config.data_path}); data/lake.json written")
+    outbox.mark(layout, "joined")  # what the root already holds is owed: the next publishing command sends it
+    say(
+        f"joined the lake {catalog} ({config.data_path}); data/lake.json written. "
+        "'lakehouse lake push' publishes what this root holds (or the next materialize, replay or sync does)"
+    )
 
 
 @lake_group.command("push")

@@ -83,6 +83,25 @@ class Layout:
     def materialize_lock(self) -> Path:
         return self.state_dir / "materialize.lock"
 
+    @property
+    def retention(self) -> Path:
+        """The root's retention: days before it were pruned and are not mirrored again."""
+        return self.state_dir / "retention.json"
+
+    @property
+    def prune_receipts(self) -> Path:
+        return self.kb / "prune_receipts.jsonl"
+
+    @property
+    def lake_config(self) -> Path:
+        """The root's membership of a lake (present once it joined one)."""
+        return self.data / "lake.json"
+
+    @property
+    def lake_outbox(self) -> Path:
+        """One marker a commit the lake has not been sent yet (see core/outbox.py)."""
+        return self.state_dir / "lake_outbox"
+
     def relative(self, path: Path) -> str:
         """A path as recorded in provenance: relative to the root, forward slashes."""
         return path.relative_to(self.root).as_posix()

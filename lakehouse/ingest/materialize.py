@@ -31,7 +31,7 @@ from typing import Any
 import duckdb
 
 from lakehouse import __version__
-from lakehouse.core import db, failpoints
+from lakehouse.core import db, failpoints, outbox
 from lakehouse.core.errors import StorageError, TransformError
 from lakehouse.core.files import dumps
 from lakehouse.core.paths import Layout
@@ -273,6 +273,8 @@ class _Run:
         finished = datetime.now(UTC)
         receipt = self._receipt(finished, partitions)
         commit = journal.Journal(self.layout.root)
+        if outbox.joined(self.layout):  # the lake is owed this commit: published after it, or by the next run
+            commit.write_json(outbox.marker(self.layout, self.receipt_id), {"what": "materialize"})
         for part in partitions:
             commit.rename(part.parquet_tmp, part.parquet)
             commit.rename(part.jsonl_tmp, part.jsonl)

@@ -48,7 +48,7 @@ class LakeConfig:
 
 
 def path(layout: Layout) -> Path:
-    return layout.data / "lake.json"
+    return layout.lake_config
 
 
 def load(layout: Layout) -> LakeConfig | None:

@@ -70,7 +70,8 @@ def publish_evidence(con: duckdb.DuckDBPyConnection, config: LakeConfig, host: s
         name = _part_name(host, table)
         relative = f"evidence/day={day}/{name}.parquet"
         try:
-            fs.create_dir(f"{base}evidence/day={day}", recursive=True)
+            if isinstance(fs, pafs.LocalFileSystem):  # on S3 that would leave "directory" marker objects
+                fs.create_dir(f"{base}evidence/day={day}", recursive=True)
             pq.write_table(table, f"{base}{relative}", filesystem=fs, row_group_size=ROW_GROUP_ROWS)
         except (pa.ArrowException, OSError) as exc:
             raise StorageError(f"cannot write an evidence part to the lake ({relative}): {exc}") from exc

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from lakehouse.core import db, failpoints
+from lakehouse.core import db, failpoints, outbox
 from lakehouse.core.errors import CatalogError, StorageError
 from lakehouse.core.paths import Layout
 from lakehouse.core.sqlfiles import load, quote_ident, quote_literal, render
@@ -132,10 +132,10 @@ def reading(layout: Layout, config: LakeConfig) -> Iterator[duckdb.DuckDBPyConne
 
 def create_tables(layout: Layout, config: LakeConfig) -> None:
     with session(layout, config) as con:
-        _create_tables(con)
+        create_tables_in(con)
 
 
-def _create_tables(con: duckdb.DuckDBPyConnection) -> None:
+def create_tables_in(con: duckdb.DuckDBPyConnection) -> None:
     """The lake's tables when missing (hosts joining at once conflict: the loser looks again)."""
     for attempt in range(CONFLICT_RETRIES):
         try:
@@ -159,23 +159,25 @@ def push(layout: Layout, config: LakeConfig) -> PushReport:
     """Publish every row of this root the lake lacks (idempotent; safe from many hosts at once)."""
     report = PushReport()
     host = f"{socket.gethostname()}:{layout.root}"
+    owed = outbox.pending(layout)  # listed first: a commit marked during the push waits for the next one
     with session(layout, config) as con:
-        _create_tables(con)
+        create_tables_in(con)
         for attempt in range(CONFLICT_RETRIES):
             try:
                 report.published = _publish(con, config, host)
+                outbox.clear(owed)
                 return report
             except duckdb.TransactionException as exc:  # another host committed first: look again
-                _rollback(con)
+                rollback(con)
                 report.retries += 1
                 if attempt == CONFLICT_RETRIES - 1:
                     raise CatalogError(f"cannot publish to the lake: {db.one_line(exc)}") from exc
                 time.sleep(0.05 * (attempt + 1))
             except duckdb.Error as exc:
-                _rollback(con)
+                rollback(con)
                 raise LakeUnreachableError(f"cannot publish to the lake: {db.one_line(exc)}") from exc
             except StorageError:
-                _rollback(con)
+                rollback(con)
                 raise
     raise AssertionError("unreachable")
 
@@ -221,6 +223,6 @@ def _run(con: duckdb.DuckDBPyConnection, sql: str, what: str) -> duckdb.DuckDBPy
         raise LakeUnreachableError(f"cannot {what}: {db.one_line(exc)}") from exc
 
 
-def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+def rollback(con: duckdb.DuckDBPyConnection) -> None:
     with contextlib.suppress(duckdb.Error):
         con.execute("ROLLBACK")

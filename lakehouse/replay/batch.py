@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lakehouse import replay, retrieval
+from lakehouse.core import outbox
 from lakehouse.core.errors import LakehouseError, UsageError
 from lakehouse.core.files import GroupAppender, user_jsonl
 from lakehouse.core.paths import Layout
@@ -70,6 +71,7 @@ class Session:
         self.writable = writable
         self._corpus_size = len(corpus.load(layout))  # an unreadable corpus fails here, once (exit 4)
         self.appender = GroupAppender(layout.replay_runs)
+        outbox.mark(layout, "replay batch")  # before any line: the lake is owed this batch's runs
         self.gateway = Gateway(gateway_url(url)) if gateway_needed or embedding_model else None
         embedder = (
             vectors.Embedder(self.gateway, embedding_model) if self.gateway and embedding_model else None

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from lakehouse import __version__, retrieval
+from lakehouse.core import outbox
 from lakehouse.core.errors import UsageError
 from lakehouse.core.files import GroupAppender, append_lines, dumps
 from lakehouse.core.paths import Layout
@@ -229,4 +230,5 @@ def log(layout: Layout, result: dict[str, Any], appender: GroupAppender | None =
     if appender is not None:
         appender.append(line)
     else:
+        outbox.mark(layout, "replay")  # before the line: a run killed after it is still published later
         append_lines(layout.replay_runs, [line])

@@ -1,0 +1,73 @@
+"""Helpers of the lake's tests: the CLI with S3 keys in its environment, demo roots, the lake's status
+and SQL as a user reads them, and a factory of new, empty lakes on the servers of lake_servers.py."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from lake_servers import Postgres, S3Server
+from support import lakehouse_command
+
+AWS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1"}
+_names = itertools.count()
+
+
+class Lakes:
+    """New lakes, each with its own PostgreSQL database and bucket."""
+
+    def __init__(self, postgres: Postgres, s3: S3Server) -> None:
+        self.postgres, self.s3 = postgres, s3
+
+    def new(self) -> list[str]:
+        """``lake init`` options for a new, empty lake."""
+        name = f"lake{os.getpid()}x{next(_names)}"
+        self.postgres.create_database(name)
+        self.s3.bucket(name)
+        return ["--catalog", self.postgres.dsn(name), "--data", f"s3://{name}/agents/",
+                "--s3-endpoint", self.s3.url, "--s3-url-style", "path"]  # fmt: skip
+
+
+def lakehouse(
+    *args: str, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [*lakehouse_command(), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **AWS, **(env or {})},
+        timeout=180,
+    )
+    if check:
+        assert done.returncode == 0, done.stderr
+    return done
+
+
+def spawn(*args: str) -> subprocess.Popen[str]:
+    """The CLI in a process of its own, running beside others."""
+    return subprocess.Popen(
+        [*lakehouse_command(), *args],
+        env={**os.environ, **AWS},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def demo_root(tmp_path: Path, name: str, seed: int = 5, lines: int = 600) -> Path:
+    root = tmp_path / name
+    lakehouse("demo", "--root", str(root), "--seed", str(seed), "--lines", str(lines))
+    return root
+
+
+def status(root: Path) -> dict[str, dict[str, int]]:
+    lines = lakehouse("lake", "status", "--root", str(root), "--json").stdout.splitlines()
+    return {row["table"]: row for row in map(json.loads, lines)}
+
+
+def lake_sql(root: Path, sql: str) -> list[dict[str, object]]:
+    done = lakehouse("sql", "--lake", sql, "--root", str(root), "--format", "jsonl")
+    return [json.loads(line) for line in done.stdout.splitlines()]
