@@ -234,10 +234,12 @@ def lake_section(r: dict) -> list[str]:
         "| figure | measured |",
         "|---|---|",
         f"| materialize, local root (baseline) | {r['local_materialize_s']:.2f} s |",
-        f"| materialize, joined root (commits, then publishes {r['evidence']:,} evidence rows) "
+        f"| materialize, joined root (commits, then publishes {r['evidence']:,} evidence rows as pyarrow parts) "
         f"| {r['joined_materialize_s']:.2f} s ({r['ratio_joined_vs_local']:.2f}×; publishing {r['publish_s']:.2f} s) |",
         f"| `lake push` with nothing to publish (the key anti-join over the lake) | {r['push_again_s']:.2f} s |",
-        f"| {r['hosts']} hosts replaying {r['runs_per_host']} runs each into one lake at once, each run published "
+        f"| no-op materialize, local root / joined root (its receipt published: attach, one push) "
+        f"| {r.get('noop_materialize_local_s', float('nan')):.2f} s / {r.get('noop_materialize_joined_s', float('nan')):.2f} s |",
+        f"| {r['hosts']} processes replaying {r['runs_per_host']} runs each into one lake at once, each run published "
         f"| {r['runs_per_s']:.2f} runs/s; publish p50 {r['publish_p50_ms']:,.0f} ms, p95 {r['publish_p95_ms']:,.0f} ms |",
         f"| runs in the lake after / rows any host still lacks there | {r['shared_runs_in_lake']:,} / {r['missing_after']} |",
         "",

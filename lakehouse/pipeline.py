@@ -126,14 +126,15 @@ def publish(layout: Layout, *, force: bool = False) -> str | None:
     publish (any command's, or ``lakehouse lake push``) sends exactly what is missing.
     """
     config = lake.load(layout)
-    if config is None or not (force or outbox.pending(layout)):
+    owed = outbox.pending(layout)
+    if config is None or not (force or owed):
         return None
     failpoints.hit("lake_before_publish")
     behind = catalog.mirror_after_write(layout, "rows for the lake")
     if behind:
         return behind
     try:
-        lake.push(layout, config)
+        lake.push(layout, config, None if force else outbox.owed_tables(owed))
     except LakehouseError as exc:
         return f"the lake is behind ({exc}); 'lakehouse lake push' catches it up"
     return None

@@ -1,10 +1,9 @@
 """The lake: roots (hosts) joined to one DuckLake (PostgreSQL catalog, moto S3) publish exactly once by key,
-analysts attach it read-only, and a lake that cannot be reached loses nothing."""
+analysts attach it read-only and read it through the CLI (sql, query, compare, report)."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -13,8 +12,7 @@ from pathlib import Path
 
 import pytest
 from lake_servers import Postgres, S3Server
-from lake_support import AWS, Lakes, demo_root, lake_sql, lakehouse, status
-from support import lakehouse_command
+from lake_support import AWS, Lakes, demo_root, lakehouse, status
 
 pytestmark = pytest.mark.slow
 
@@ -22,36 +20,6 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def lake_args(lakes: Lakes) -> list[str]:
     return lakes.new()
-
-
-def test_hosts_pushing_overlapping_roots_at_once_publish_each_row_once(
-    tmp_path: Path, lake_args: list[str]
-) -> None:
-    # Two hosts with the same demo (same evidence ids: content-addressed) and a third with another seed.
-    roots = [demo_root(tmp_path, "a"), demo_root(tmp_path, "b"), demo_root(tmp_path, "c", seed=9)]
-    for root in roots:
-        lakehouse("lake", "init", "--root", str(root), *lake_args)
-    pushes = [subprocess.Popen([*lakehouse_command(), "lake", "push", "--root", str(r)], env={**os.environ, **AWS},
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for r in roots]  # fmt: skip
-    for push in pushes:
-        _, err = push.communicate(timeout=300)
-        assert push.returncode == 0, err
-        assert "published" in err
-    counts = lake_sql(
-        roots[0],
-        "SELECT (SELECT count(*) FROM evidence) AS evidence, (SELECT count(DISTINCT evidence_id) FROM evidence) AS ids, "
-        "(SELECT count(*) FROM replay_runs) AS runs, (SELECT count(DISTINCT recorded_run_id) FROM replay_runs) AS run_ids",
-    )[0]
-    assert counts["evidence"] == counts["ids"]
-    assert counts["runs"] == counts["run_ids"]
-    distinct = lake_sql(roots[0], "SELECT 1")  # the lake is readable after concurrent commits
-    assert distinct == [{"1": 1}]
-    for root in roots:  # every row of every root is in the lake, once
-        for table, row in status(root).items():
-            assert row["not_in_lake"] == 0, (root.name, table)
-    mine = {r["table"]: r["local"] for r in status(roots[0]).values()}
-    theirs = {r["table"]: r["local"] for r in status(roots[2]).values()}
-    assert counts["evidence"] > max(mine["evidence"], theirs["evidence"])  # the two demos overlap only partly
 
 
 def test_push_is_idempotent_and_an_analyst_attaches_the_lake_read_only(
@@ -66,6 +34,13 @@ def test_push_is_idempotent_and_an_analyst_attaches_the_lake_read_only(
     assert "published 0 evidence, 0 replay_runs, 0 receipts, 0 quarantine" in second
     assert "published 0 evidence" not in first
     local = {t: r["local"] for t, r in status(root).items()}
+    assert {t: r["in_lake"] for t, r in status(root).items()} == local
+    replay = lakehouse(
+        "replay", "rotate the expiring certificates", "--dry-run", "--root", str(root), check=False
+    )
+    assert replay.returncode in (0, 1) and "warning" not in replay.stderr  # a single replay publishes its run
+    local["replay_runs"] += 1
+    local["evidence"] = status(root)["evidence"]["local"]
     assert {t: r["in_lake"] for t, r in status(root).items()} == local
 
     named = ["query", "pass_rate_by_day_and_model", "--root", str(root), "--format", "jsonl"]
@@ -106,44 +81,6 @@ def test_push_is_idempotent_and_an_analyst_attaches_the_lake_read_only(
     done = subprocess.run([sys.executable, "-c", analyst], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [str(local["evidence"]), "read-only"]
-
-
-def test_an_unreachable_lake_loses_nothing_and_push_catches_up(
-    tmp_path: Path, lake_args: list[str], postgres: Postgres
-) -> None:
-    root = demo_root(tmp_path, "host")
-    lakehouse("lake", "init", "--root", str(root), *lake_args)
-    lakehouse("lake", "push", "--root", str(root))
-    postgres.stop()
-    try:
-        replay = lakehouse("replay", "fix the flaky test", "--dry-run", "--root", str(root), check=False)
-        assert replay.returncode in (0, 1), replay.stderr  # the run is recorded locally either way
-        warnings = [line for line in replay.stderr.splitlines() if line.startswith("warning:")]
-        assert len(warnings) == 1 and "the lake is behind" in warnings[0] and "lake push" in warnings[0]
-        failed = lakehouse("lake", "push", "--root", str(root), check=False)
-        assert failed.returncode == 4
-        assert failed.stderr.startswith("error: cannot reach the lake") and failed.stderr.count("\n") == 1
-        assert "Traceback" not in failed.stderr
-    finally:
-        postgres.start()
-    with (root / "data" / "_kb" / "replay_runs.jsonl").open() as log:
-        runs_before = sum(1 for _ in log)
-    lakehouse("lake", "push", "--root", str(root))
-    assert status(root)["replay_runs"]["in_lake"] == runs_before
-    assert all(row["not_in_lake"] == 0 for row in status(root).values())
-
-
-def test_a_joined_root_publishes_what_it_commits(tmp_path: Path, lake_args: list[str]) -> None:
-    root = demo_root(tmp_path, "host")
-    lakehouse("lake", "init", "--root", str(root), *lake_args)
-    lakehouse("lake", "push", "--root", str(root))
-    runs = status(root)["replay_runs"]["in_lake"]
-    replay = lakehouse(
-        "replay", "rotate the expiring certificates", "--dry-run", "--root", str(root), check=False
-    )
-    assert replay.returncode in (0, 1) and "warning" not in replay.stderr
-    assert status(root)["replay_runs"]["in_lake"] == runs + 1
-    assert all(row["not_in_lake"] == 0 for row in status(root).values())
 
 
 def test_pushing_in_process_leaves_the_catalog_free_for_the_next_connection(

@@ -130,7 +130,10 @@ def test_postgres_stopped_during_a_replay_batch_loses_nothing_and_push_catches_u
         assert batch.returncode in (0, 1), batch.stderr
         warnings = [line for line in batch.stderr.splitlines() if line.startswith("warning:")]
         assert len(warnings) == 1 and "the lake is behind" in warnings[0], batch.stderr
-        assert "Traceback" not in batch.stderr
+        assert "'lakehouse lake push' catches it up" in warnings[0] and "Traceback" not in batch.stderr
+        failed = lakehouse("lake", "push", "--root", str(root), check=False)
+        assert failed.returncode == 4 and "Traceback" not in failed.stderr
+        assert failed.stderr.startswith("error: cannot reach the lake") and failed.stderr.count("\n") == 1
     finally:
         postgres.start()
     logged = logged_runs(root)

@@ -96,3 +96,6 @@ def lake_status_command(root: Path | None, as_json: bool) -> None:
         return
     click.echo(f"lake {config.catalog} ({config.data_path})")
     click.echo(table(["table", "in_lake", "local", "not_in_lake"], [list(r.values()) for r in rows]))
+    owed = len(outbox.pending(layout))
+    if owed:
+        say(f"{owed} commit(s) of this root not yet published: 'lakehouse lake push' sends them")

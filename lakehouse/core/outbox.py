@@ -11,6 +11,7 @@ Without a marker, commands skip publishing: a no-op materialize stays a no-op.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import uuid
 from pathlib import Path
@@ -29,12 +30,17 @@ def marker(layout: Layout, name: str | None = None) -> Path:
     return layout.lake_outbox / f"{name.replace(':', '_')}.json"
 
 
-def mark(layout: Layout, what: str) -> Path | None:
+def entry(what: str, tables: list[str] | None = None) -> dict[str, object]:
+    """A marker's content: what committed, and the lake tables it wrote (None: any of them)."""
+    return {"what": what, "tables": tables}
+
+
+def mark(layout: Layout, what: str, tables: list[str] | None = None) -> Path | None:
     """Mark that rows are about to be committed (nothing when the root has not joined a lake)."""
     if not joined(layout):
         return None
     path = marker(layout)
-    atomic_write(path, f'{{"what": "{what}"}}\n'.encode())
+    atomic_write(path, (json.dumps(entry(what, tables)) + "\n").encode())
     return path
 
 
@@ -43,6 +49,22 @@ def pending(layout: Layout) -> list[Path]:
         return sorted(layout.lake_outbox.glob("*.json"))
     except OSError:
         return []
+
+
+def owed_tables(paths: list[Path]) -> set[str] | None:
+    """The lake tables the markers owe rows to (None: every table, e.g. a materialize's or an unreadable marker)."""
+    owed: set[str] = set()
+    for path in paths:
+        try:
+            tables = json.loads(path.read_text(encoding="utf-8")).get("tables")
+        except FileNotFoundError:  # another push took it meanwhile
+            continue
+        except (OSError, ValueError, AttributeError):
+            return None
+        if tables is None:
+            return None
+        owed.update(tables)
+    return owed
 
 
 def clear(paths: list[Path]) -> None:

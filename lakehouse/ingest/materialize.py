@@ -274,7 +274,7 @@ class _Run:
         receipt = self._receipt(finished, partitions)
         commit = journal.Journal(self.layout.root)
         if outbox.joined(self.layout):  # the lake is owed this commit: published after it, or by the next run
-            commit.write_json(outbox.marker(self.layout, self.receipt_id), {"what": "materialize"})
+            commit.write_json(outbox.marker(self.layout, self.receipt_id), outbox.entry("materialize"))
         for part in partitions:
             commit.rename(part.parquet_tmp, part.parquet)
             commit.rename(part.jsonl_tmp, part.jsonl)

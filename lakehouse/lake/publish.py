@@ -155,16 +155,22 @@ class PushReport:
     retries: int = 0
 
 
-def push(layout: Layout, config: LakeConfig) -> PushReport:
-    """Publish every row of this root the lake lacks (idempotent; safe from many hosts at once)."""
+def push(layout: Layout, config: LakeConfig, tables: set[str] | None = None) -> PushReport:
+    """Publish every row of this root the lake lacks (idempotent; safe from many hosts at once).
+
+    ``tables``: only these (what the outbox says is owed, e.g. just ``replay_runs`` after replays,
+    which spares the scan of the lake's evidence keys); None: every table.
+    """
     report = PushReport()
     host = f"{socket.gethostname()}:{layout.root}"
     owed = outbox.pending(layout)  # listed first: a commit marked during the push waits for the next one
+    if tables is not None and outbox.owed_tables(owed) != tables:
+        owed = []  # a partial push clears markers only when they owe nothing else
     with session(layout, config) as con:
         create_tables_in(con)
         for attempt in range(CONFLICT_RETRIES):
             try:
-                report.published = _publish(con, config, host)
+                report.published = _publish(con, config, host, tables)
                 outbox.clear(owed)
                 return report
             except duckdb.TransactionException as exc:  # another host committed first: look again
@@ -182,17 +188,24 @@ def push(layout: Layout, config: LakeConfig) -> PushReport:
     raise AssertionError("unreachable")
 
 
-def _publish(con: duckdb.DuckDBPyConnection, config: LakeConfig, host: str) -> dict[str, int]:
-    """Every table in one lake transaction, which first takes the turn (see sql/lake/tables.sql):
+def _publish(
+    con: duckdb.DuckDBPyConnection, config: LakeConfig, host: str, tables: set[str] | None
+) -> dict[str, int]:
+    """The tables in one lake transaction, which first takes the turn (see sql/lake/tables.sql):
     evidence as Parquet parts written by pyarrow, the other tables inserted, quarantine resolutions set."""
     con.execute("BEGIN")
     con.execute("UPDATE lake.lake_lock SET pushes = pushes + 1")
-    published = {"evidence": parts.publish_evidence(con, config, host)}
+    published = {}
     for table, key in TABLES.items():
-        if table != "evidence":
+        if tables is not None and table not in tables:
+            continue
+        if table == "evidence":
+            published[table] = parts.publish_evidence(con, config, host)
+        else:
             sql = render(load("lake/publish"), table=table, key=key, kept=_kept(table))
             (published[table],) = con.execute(sql).fetchone()
-    con.execute(load("lake/resolve_quarantine"))
+    if tables is None or "quarantine" in tables:
+        con.execute(load("lake/resolve_quarantine"))
     con.execute("INSERT INTO lake.lake_pushes VALUES (?, now(), ?)", [host, sum(published.values())])
     failpoints.hit("lake_before_commit")
     con.execute("COMMIT")

@@ -71,7 +71,9 @@ class Session:
         self.writable = writable
         self._corpus_size = len(corpus.load(layout))  # an unreadable corpus fails here, once (exit 4)
         self.appender = GroupAppender(layout.replay_runs)
-        outbox.mark(layout, "replay batch")  # before any line: the lake is owed this batch's runs
+        outbox.mark(
+            layout, "replay batch", ["replay_runs"]
+        )  # before any line: the lake is owed this batch's runs
         self.gateway = Gateway(gateway_url(url)) if gateway_needed or embedding_model else None
         embedder = (
             vectors.Embedder(self.gateway, embedding_model) if self.gateway and embedding_model else None

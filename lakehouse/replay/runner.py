@@ -230,5 +230,7 @@ def log(layout: Layout, result: dict[str, Any], appender: GroupAppender | None =
     if appender is not None:
         appender.append(line)
     else:
-        outbox.mark(layout, "replay")  # before the line: a run killed after it is still published later
+        outbox.mark(
+            layout, "replay", ["replay_runs"]
+        )  # before the line: a run killed after it is still published later
         append_lines(layout.replay_runs, [line])
