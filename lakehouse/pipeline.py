@@ -120,8 +120,8 @@ def publish(layout: Layout, *, force: bool = False) -> str | None:
     """Publish what the lake is owed, when the root joined one; a one-line warning when it cannot be reached.
 
     Only when a commit left its marker in the outbox (or with ``force``, as ``sync`` does), so that
-    commands with nothing new stay fast. The catalog is caught up first: a push sends what the
-    catalog holds, and a busy catalog leaves the markers for the next command. Nothing is lost
+    commands with nothing new stay fast. Callers mirror the catalog first (a push sends what the
+    catalog holds); a catalog left behind leaves the markers for the next command. Nothing is lost
     meanwhile: the local files are written first, and publishing is idempotent by key, so the next
     publish (any command's, or ``lakehouse lake push``) sends exactly what is missing.
     """
@@ -130,9 +130,8 @@ def publish(layout: Layout, *, force: bool = False) -> str | None:
     if config is None or not (force or owed):
         return None
     failpoints.hit("lake_before_publish")
-    behind = catalog.mirror_after_write(layout, "rows for the lake")
-    if behind:
-        return behind
+    if catalog.is_behind(layout):
+        return "the lake is behind (the catalog mirror is behind): 'lakehouse sync' catches both up"
     try:
         lake.push(layout, config, None if force else outbox.owed_tables(owed))
     except LakehouseError as exc:

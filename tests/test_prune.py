@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import pty
+import subprocess
 from pathlib import Path
 
 import pytest
 from lake_servers import S3Server
 from lake_support import Lakes, demo_root, lake_sql, lakehouse, status
+from support import lakehouse_command
 
 BY_DAY = (
     "SELECT 'evidence' AS t, CAST(day AS VARCHAR) AS day, count(*) AS n FROM evidence GROUP BY ALL "
@@ -30,6 +34,18 @@ def sources_digest(root: Path) -> dict[str, str]:
     kb = root / "data" / "_kb"
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(kb.glob("*.jsonl"))
             if p.name not in ("prune_receipts.jsonl",)}  # fmt: skip
+
+
+def on_a_terminal(args: list[str], answer: str) -> subprocess.CompletedProcess[str]:
+    """The CLI with a terminal on stdin (a pseudo-terminal), answering its question."""
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen([*lakehouse_command(), *args], stdin=terminal, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    os.close(terminal)
+    os.write(controller, f"{answer}\n".encode())
+    out, err = proc.communicate(timeout=120)
+    os.close(controller)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def split(
@@ -54,6 +70,14 @@ def test_prune_removes_the_days_before_and_nothing_else_and_they_do_not_come_bac
 
     refused = lakehouse("prune", "--before", before, "--root", str(root), check=False)
     assert refused.returncode == 2 and "--yes" in refused.stderr  # not a terminal, no --yes: nothing removed
+    assert by_day(root) == counts
+    declined = on_a_terminal(["prune", "--before", before, "--root", str(root)], answer="n")
+    assert (
+        declined.returncode == 1
+        and "remove them?" in declined.stderr
+        and "nothing removed" in declined.stderr
+    )
+    assert f"{gone['evidence']:,} evidence rows" in declined.stderr  # the question says what would go
     assert by_day(root) == counts
 
     done = lakehouse("prune", "--before", before, "--yes", "--json", "--root", str(root))

@@ -23,7 +23,7 @@ from lakehouse.core.errors import StorageError
 from lakehouse.core.sqlfiles import load
 from lakehouse.lake.config import LakeConfig
 
-ROW_GROUP_ROWS = 256 * 1024  # pyarrow's default row groups are fine; this keeps a day's part in few
+ROW_GROUP_ROWS = 256 * 1024  # a day's part in few row groups, none of them tiny (PRODUCT.md §3.3)
 
 
 def filesystem(config: LakeConfig) -> tuple[pafs.FileSystem, str]:

@@ -16,8 +16,9 @@ import contextlib
 import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import duckdb
 
@@ -35,8 +36,8 @@ TABLES = {  # lake table -> its key
     "quarantine": "quarantine_id",
 }
 PRUNED = {"evidence": "day", "replay_runs": "day"}  # tables `prune` removes days of -> their day column
-EXTENSIONS = ("ducklake", "postgres", "httpfs", "aws")
 CONFLICT_RETRIES = 20
+T = TypeVar("T")
 CONNECT_TIMEOUT_S = 10  # seconds to reach the lake's PostgreSQL before a command gives up on publishing
 
 
@@ -72,9 +73,16 @@ def _secret(config: LakeConfig) -> str:
     return f"CREATE OR REPLACE TEMPORARY SECRET lake_s3 (TYPE s3, {', '.join(options)})"
 
 
+def _extensions(config: LakeConfig) -> list[str]:
+    """What the lake needs loaded (each ~0.1 s a connection): httpfs for S3, aws only for the credential chain."""
+    if not config.data.startswith("s3://"):
+        return ["ducklake", "postgres"]
+    return ["ducklake", "postgres", "httpfs", *([] if os.environ.get("AWS_ACCESS_KEY_ID") else ["aws"])]
+
+
 def attach(con: duckdb.DuckDBPyConnection, config: LakeConfig, *, read_only: bool = False) -> None:
     """Attach the lake as ``lake`` to a connection; a lake that cannot be reached is a LakeUnreachableError."""
-    for name in EXTENSIONS:
+    for name in _extensions(config):
         db.load_extension(con, name)
     try:
         if config.data.startswith("s3://"):
@@ -168,33 +176,47 @@ def push(layout: Layout, config: LakeConfig, tables: set[str] | None = None) -> 
         owed = []  # a partial push clears markers only when they owe nothing else
     with session(layout, config) as con:
         create_tables_in(con)
-        for attempt in range(CONFLICT_RETRIES):
-            try:
-                report.published = _publish(con, config, host, tables)
-                outbox.clear(owed)
-                return report
-            except duckdb.TransactionException as exc:  # another host committed first: look again
-                rollback(con)
-                report.retries += 1
-                if attempt == CONFLICT_RETRIES - 1:
-                    raise CatalogError(f"cannot publish to the lake: {db.one_line(exc)}") from exc
-                time.sleep(0.05 * (attempt + 1))
-            except duckdb.Error as exc:
-                rollback(con)
-                raise LakeUnreachableError(f"cannot publish to the lake: {db.one_line(exc)}") from exc
-            except StorageError:
-                rollback(con)
-                raise
+        report.published, report.retries = in_turn(
+            con, "publish to the lake", lambda: _publish(con, config, host, tables)
+        )
+    outbox.clear(owed)
+    return report
+
+
+def in_turn(con: duckdb.DuckDBPyConnection, what: str, work: Callable[[], T]) -> tuple[T, int]:
+    """Run ``work`` in one lake transaction that first takes the publishers' turn (the one row of
+    ``lake_lock``, see sql/lake/tables.sql), again when another host committed first.
+
+    Returns what ``work`` returned and how many times it was retried.
+    """
+    for attempt in range(CONFLICT_RETRIES):
+        try:
+            con.execute("BEGIN")
+            con.execute("UPDATE lake.lake_lock SET pushes = pushes + 1")
+            result = work()
+            failpoints.hit("lake_before_commit")
+            con.execute("COMMIT")
+            failpoints.hit("lake_after_commit")
+            return result, attempt
+        except duckdb.TransactionException as exc:  # another host committed first: look again
+            rollback(con)
+            if attempt == CONFLICT_RETRIES - 1:
+                raise CatalogError(f"cannot {what}: {db.one_line(exc)}") from exc
+            time.sleep(0.05 * (attempt + 1))
+        except duckdb.Error as exc:
+            rollback(con)
+            raise LakeUnreachableError(f"cannot {what}: {db.one_line(exc)}") from exc
+        except BaseException:
+            rollback(con)
+            raise
     raise AssertionError("unreachable")
 
 
 def _publish(
     con: duckdb.DuckDBPyConnection, config: LakeConfig, host: str, tables: set[str] | None
 ) -> dict[str, int]:
-    """The tables in one lake transaction, which first takes the turn (see sql/lake/tables.sql):
-    evidence as Parquet parts written by pyarrow, the other tables inserted, quarantine resolutions set."""
-    con.execute("BEGIN")
-    con.execute("UPDATE lake.lake_lock SET pushes = pushes + 1")
+    """The tables, inside the push's turn: evidence as Parquet parts written by pyarrow, the other
+    tables inserted, quarantine resolutions set."""
     published = {}
     for table, key in TABLES.items():
         if tables is not None and table not in tables:
@@ -207,9 +229,6 @@ def _publish(
     if tables is None or "quarantine" in tables:
         con.execute(load("lake/resolve_quarantine"))
     con.execute("INSERT INTO lake.lake_pushes VALUES (?, now(), ?)", [host, sum(published.values())])
-    failpoints.hit("lake_before_commit")
-    con.execute("COMMIT")
-    failpoints.hit("lake_after_commit")
     return published
 
 

@@ -5,18 +5,16 @@ deletes the files nothing references any more."""
 from __future__ import annotations
 
 import socket
-import time
 from dataclasses import dataclass
 from datetime import date
 
 import duckdb
 
 from lakehouse.core import db
-from lakehouse.core.errors import CatalogError
 from lakehouse.core.paths import Layout
 from lakehouse.core.sqlfiles import load
 from lakehouse.lake.config import LakeConfig
-from lakehouse.lake.publish import CONFLICT_RETRIES, LakeUnreachableError, create_tables_in, rollback, session
+from lakehouse.lake.publish import LakeUnreachableError, create_tables_in, in_turn, session
 
 
 @dataclass
@@ -46,21 +44,9 @@ def prune(layout: Layout, config: LakeConfig, before: date) -> LakePruneReport:
         create_tables_in(con)
         con.execute("SET VARIABLE prune_before = ?", [before])
         con.execute("SET VARIABLE prune_host = ?", [f"{socket.gethostname()}:{layout.root}"])
-        for attempt in range(CONFLICT_RETRIES):
-            try:
-                con.execute("BEGIN")
-                con.execute("UPDATE lake.lake_lock SET pushes = pushes + 1")
-                report.evidence, report.replay_runs = con.execute(load("lake/prune")).fetchone()
-                con.execute("COMMIT")
-                break
-            except duckdb.TransactionException as exc:  # a host published meanwhile: again
-                rollback(con)
-                if attempt == CONFLICT_RETRIES - 1:
-                    raise CatalogError(f"cannot prune the lake: {db.one_line(exc)}") from exc
-                time.sleep(0.05 * (attempt + 1))
-            except duckdb.Error as exc:
-                rollback(con)
-                raise LakeUnreachableError(f"cannot prune the lake: {db.one_line(exc)}") from exc
+        (report.evidence, report.replay_runs), _ = in_turn(
+            con, "prune the lake", lambda: con.execute(load("lake/prune")).fetchone()
+        )
         try:  # fetchall: a result left unread is rolled back by the next statement, its expiry with it
             counts = [
                 con.execute(statement.query).fetchall()[0][0]
