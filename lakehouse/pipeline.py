@@ -5,7 +5,7 @@
 - :func:`retry_quarantine`: open quarantined lines through the current transforms, then mirrored;
 - :func:`rebuild`: Parquet parts from the evidence JSONL, then the catalog recreated, under one lock;
 - :func:`mirror_runs`: the catalog caught up with the replay log after replays;
-- :func:`publish`: what a joined root owes its lake, pushed;
+- :func:`publish`: what a joined root owes its lake, pushed (:func:`push`: everything, by hand);
 - :func:`prune`: evidence days and replay runs before a day removed from the root, then the catalog
   and (with ``lake``) the lake, with a ``prune_receipt.v1``.
 """
@@ -19,7 +19,7 @@ from typing import Any
 
 from lakehouse import catalog, lake, retrieval
 from lakehouse.core import failpoints, outbox
-from lakehouse.core.errors import LakehouseError
+from lakehouse.core.errors import CatalogError, CatalogLockedError, LakehouseError
 from lakehouse.core.files import append_lines, dumps
 from lakehouse.core.paths import Layout
 from lakehouse.ingest import evidence, maintenance, retention, retry
@@ -119,8 +119,8 @@ def mirror_runs(layout: Layout) -> str | None:
 def publish(layout: Layout, *, force: bool = False) -> str | None:
     """Publish what the lake is owed, when the root joined one; a one-line warning when it cannot be reached.
 
-    Only when a commit left its marker in the outbox (or with ``force``, as ``sync`` does), so that
-    commands with nothing new stay fast. Callers mirror the catalog first (a push sends what the
+    Only when the outbox holds markers (or with ``force``, as ``sync`` does), and only the tables
+    they owe (a replay's: ``replay_runs``). Callers mirror the catalog first (a push sends what the
     catalog holds); a catalog left behind leaves the markers for the next command. Nothing is lost
     meanwhile: the local files are written first, and publishing is idempotent by key, so the next
     publish (any command's, or ``lakehouse lake push``) sends exactly what is missing.
@@ -142,6 +142,16 @@ def publish(layout: Layout, *, force: bool = False) -> str | None:
 PRUNE_RECEIPT_SCHEMA = "prune_receipt.v1"
 
 
+def push(layout: Layout) -> lake.PushReport:
+    """``lakehouse lake push``: the catalog caught up with the logs (so that writers that died are
+    covered), then every row the lake lacks sent."""
+    config = lake.require(layout)
+    behind = catalog.mirror_after_write(layout, "rows for the lake")
+    if behind:
+        raise CatalogLockedError(f"{behind}; the lake was not pushed to")
+    return lake.push(layout, config)
+
+
 def prune(
     layout: Layout, before: date, *, with_lake: bool = False, on_wait: Callable[[str], None] | None = None
 ) -> dict[str, Any]:
@@ -154,8 +164,11 @@ def prune(
     config = lake.require(layout) if with_lake else None
     started = datetime.now(UTC)
     removed = retention.apply(layout, before, on_wait=on_wait)
-    runs = catalog.runs_before(layout, before)
-    warning = catalog.mirror_after_write(layout, "evidence pruned")  # drops the runs, re-points evidence
+    runs, warning = 0, None
+    try:  # the sync drops the runs before the recorded retention and re-points the evidence view
+        runs = catalog.sync(layout).pruned_runs
+    except CatalogError as exc:
+        warning = f"the catalog's runs before {before} stay until 'lakehouse sync' ({exc})"
     receipt: dict[str, Any] = {
         "schema": PRUNE_RECEIPT_SCHEMA,
         "prune_id": f"prune:{uuid.uuid4().hex[:16]}",

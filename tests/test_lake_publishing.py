@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -168,3 +170,28 @@ def test_a_quarantined_line_resolved_by_a_retry_is_resolved_in_the_lake(tmp_path
     assert lake_sql(root, lines) == [json.loads(line) for line in local]  # resolutions and reasons reached it
     assert len(lake_sql(root, open_in_lake)) == 1 and lake_sql(root, open_in_lake)[0]["n"] < held["n"]
     assert all(row["not_in_lake"] == 0 for row in status(root).values())
+
+
+def test_a_push_leaves_the_marker_of_a_live_writer_and_clears_a_dead_ones(
+    tmp_path: Path, lakes: Lakes
+) -> None:
+    """Another process's commit may not be in the catalog a push read: only its writer, or a push once it
+    is gone, clears its marker."""
+    root = joined_root(tmp_path, "host", sources(tmp_path), lakes.new())
+    lakehouse("materialize", "--root", str(root))
+    outbox = root / "data" / "_state" / "lake_outbox"
+    writer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+    try:
+        marker = outbox / "writer.json"
+        marker.write_text(json.dumps({"what": "replay batch", "tables": ["replay_runs"], "pid": writer.pid}))
+        lakehouse("lake", "push", "--root", str(root))
+        assert marker.exists()  # the writer is alive: its rows may still be on their way
+        assert (
+            "1 commit(s) of this root not yet published"
+            in lakehouse("lake", "status", "--root", str(root)).stderr
+        )
+    finally:
+        writer.kill()
+        writer.wait()
+    lakehouse("lake", "push", "--root", str(root))
+    assert not list(outbox.glob("*.json"))  # gone: everything it appended was in the logs the push mirrored

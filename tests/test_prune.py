@@ -107,6 +107,10 @@ def test_prune_with_the_lake_deletes_there_expires_snapshots_and_removes_files(
 ) -> None:
     lake = lakes.new()
     root, other = demo_root(tmp_path, "root"), demo_root(tmp_path, "other")
+    early = {"incident_id": "inc-early", "ts": "2026-03-01T08:00:00Z", "summary": "one row on its day"}
+    with (root / "data" / "_kb" / "incidents.jsonl").open("a") as log:  # a part of one row: DuckLake keeps
+        log.write("\n" + json.dumps(early) + "\n")  # so small a deletion inline unless it is flushed
+    lakehouse("materialize", "--root", str(root))
     for host in (root, other):
         lakehouse("lake", "init", "--root", str(host), *lake)
         lakehouse("lake", "push", "--root", str(host))
@@ -116,7 +120,7 @@ def test_prune_with_the_lake_deletes_there_expires_snapshots_and_removes_files(
     gone, kept = split(counts, before)
     bucket = lake[lake.index("--data") + 1].split("/")[2]
     old_parts = [k for k in s3.keys(bucket, "agents/evidence/") if k.split("day=")[1][:10] < before]
-    assert old_parts
+    assert any("day=2026-03-01" in key for key in old_parts)
 
     done = lakehouse("prune", "--before", before, "--lake", "--yes", "--json", "--root", str(root))
     receipt = json.loads(done.stdout)

@@ -25,7 +25,7 @@ import duckdb
 
 from lakehouse import retrieval
 from lakehouse.core import db, retention
-from lakehouse.core.errors import CatalogError, CatalogLockedError
+from lakehouse.core.errors import CatalogError, CatalogLockedError, StorageError
 from lakehouse.core.files import size_of
 from lakehouse.core.paths import Layout
 from lakehouse.core.sqlfiles import load, quote_literal, render
@@ -148,7 +148,10 @@ def _sync_into(con: duckdb.DuckDBPyConnection, layout: Layout) -> SyncReport:
         con, "schema/sync_quarantine", layout.quarantine, scratch, then=("schema/sync_quarantine_retries",)
     )
     report.replay_runs = _mirror_log(con, "schema/sync_replay_runs", layout.replay_runs, scratch)
-    kept = retention.kept_from(layout)
+    try:
+        kept = retention.kept_from(layout)
+    except StorageError as exc:  # a catalog that cannot honour the retention is one left behind
+        raise CatalogError(str(exc)) from exc
     if kept is not None:
         report.pruned_runs = _inserted(con, load("schema/prune_replay_runs"), {"before": kept})
     con.execute("COMMIT")

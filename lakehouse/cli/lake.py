@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from lakehouse import lake
+from lakehouse import lake, pipeline
 from lakehouse.catalog import sync as catalog_sync
 from lakehouse.cli.group import cli, root_option, say
 from lakehouse.cli.output import table
@@ -71,7 +71,7 @@ def lake_push_command(root: Path | None) -> None:
     Example: lakehouse lake push
     """
     layout = open_root(root)
-    report = lake.push(layout, lake.require(layout))
+    report = pipeline.push(layout)
     parts = ", ".join(f"{rows:,} {name}" for name, rows in report.published.items())
     say(
         f"published {parts}"

@@ -61,6 +61,8 @@ def prune_command(root: Path | None, before: datetime, with_lake: bool, yes: boo
     )
     if receipt["lake"]:
         gone = receipt["lake"]
+        if gone["cleanup_error"]:
+            say(f"warning: {gone['cleanup_error']}")
         say(
             f"lake: {gone['evidence']:,} evidence rows and {gone['replay_runs']:,} replay runs deleted, "
             f"{gone['snapshots_expired']} snapshots expired, {gone['files_deleted'] + gone['orphans_deleted']} files removed"

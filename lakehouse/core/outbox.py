@@ -2,10 +2,13 @@
 
 A writer marks before its rows become visible (materialize's marker is an operation of its commit
 journal; a replay marks before it appends its line), so a process killed at any instant leaves a
-marker behind and the next command publishes. A push lists the markers first and removes only
-those, so a commit marked while it ran is published by the next one. Publishing is idempotent by
-key, so a marker left by a push that committed and then died costs one push that sends nothing.
-Without a marker, commands skip publishing: a no-op materialize stays a no-op.
+marker behind. A marker names the lake tables its commit wrote and the process that wrote it.
+
+A push clears only the markers it covered: its tables, and a writer that is this process (whose
+rows it mirrored before pushing) or that is gone (whose rows were all in the logs the pusher
+mirrored first). A marker of another live process stays for that process's own publish: its rows
+may not be in the catalog yet. Publishing is idempotent by key, so a marker left by a push that
+committed and then died costs one push that sends nothing.
 """
 
 from __future__ import annotations
@@ -14,10 +17,18 @@ import contextlib
 import json
 import os
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from lakehouse.core.files import atomic_write
 from lakehouse.core.paths import Layout
+
+
+@dataclass(frozen=True)
+class Marker:
+    path: Path
+    tables: frozenset[str] | None  # None: every table (a marker that cannot be read counts as such)
+    pid: int | None
 
 
 def joined(layout: Layout) -> bool:
@@ -31,8 +42,8 @@ def marker(layout: Layout, name: str | None = None) -> Path:
 
 
 def entry(what: str, tables: list[str] | None = None) -> dict[str, object]:
-    """A marker's content: what committed, and the lake tables it wrote (None: any of them)."""
-    return {"what": what, "tables": tables}
+    """A marker's content: what committed, the lake tables it wrote (None: any of them), and who."""
+    return {"what": what, "tables": tables, "pid": os.getpid()}
 
 
 def mark(layout: Layout, what: str, tables: list[str] | None = None) -> Path | None:
@@ -44,30 +55,48 @@ def mark(layout: Layout, what: str, tables: list[str] | None = None) -> Path | N
     return path
 
 
-def pending(layout: Layout) -> list[Path]:
-    try:
-        return sorted(layout.lake_outbox.glob("*.json"))
-    except OSError:
-        return []
-
-
-def owed_tables(paths: list[Path]) -> set[str] | None:
-    """The lake tables the markers owe rows to (None: every table, e.g. a materialize's or an unreadable marker)."""
-    owed: set[str] = set()
-    for path in paths:
+def pending(layout: Layout) -> list[Marker]:
+    """The markers in the outbox (those another push removes meanwhile are left out)."""
+    found = []
+    for path in sorted(layout.lake_outbox.glob("*.json")):
         try:
-            tables = json.loads(path.read_text(encoding="utf-8")).get("tables")
-        except FileNotFoundError:  # another push took it meanwhile
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            tables = raw.get("tables")
+            found.append(Marker(path, None if tables is None else frozenset(tables), raw.get("pid")))
+        except FileNotFoundError:
             continue
-        except (OSError, ValueError, AttributeError):
+        except (OSError, ValueError, AttributeError, TypeError):
+            found.append(Marker(path, None, None))
+    return found
+
+
+def owed_tables(markers: list[Marker]) -> set[str] | None:
+    """The lake tables the markers owe rows to (None: every table)."""
+    owed: set[str] = set()
+    for found in markers:
+        if found.tables is None:
             return None
-        if tables is None:
-            return None
-        owed.update(tables)
+        owed |= found.tables
     return owed
 
 
-def clear(paths: list[Path]) -> None:
-    for path in paths:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+def clear_covered(markers: list[Marker], pushed: set[str] | None) -> None:
+    """Remove the markers a push of ``pushed`` tables (None: all) covered (see the module's docstring)."""
+    for found in markers:
+        covered = pushed is None or (found.tables is not None and found.tables <= pushed)
+        if covered and _settled(found.pid):
+            with contextlib.suppress(OSError):
+                found.path.unlink()
+
+
+def _settled(pid: int | None) -> bool:
+    """Whether a writer's rows are all in the logs: it is this process, or it is gone."""
+    if pid is None or pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, someone else's
+        return False
+    return False

@@ -273,12 +273,20 @@ class _Run:
         finished = datetime.now(UTC)
         receipt = self._receipt(finished, partitions)
         commit = journal.Journal(self.layout.root)
+        quarantined = self._quarantine_lines(rfc3339(finished))
         if outbox.joined(self.layout):  # the lake is owed this commit: published after it, or by the next run
-            commit.write_json(outbox.marker(self.layout, self.receipt_id), outbox.entry("materialize"))
+            tables = [
+                "receipts",
+                *(["evidence"] if partitions else []),
+                *(["quarantine"] if quarantined else []),
+            ]
+            commit.write_json(
+                outbox.marker(self.layout, self.receipt_id), outbox.entry("materialize", tables)
+            )
         for part in partitions:
             commit.rename(part.parquet_tmp, part.parquet)
             commit.rename(part.jsonl_tmp, part.jsonl)
-        commit.append(self.layout.quarantine, self._quarantine_lines(rfc3339(finished)))
+        commit.append(self.layout.quarantine, quarantined)
         files = {path: state.to_json() for path, state in self.new_state.items()}
         commit.write_json(self.layout.materialize_state, {"version": 1, "files": files})
         commit.append(self.layout.receipts, [dumps(receipt)])

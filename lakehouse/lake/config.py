@@ -8,6 +8,7 @@ config files); the PostgreSQL password from ``PGPASSWORD`` or ``~/.pgpass``, as 
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -45,6 +46,18 @@ class LakeConfig:
     @property
     def data_path(self) -> str:
         return self.data if self.data.endswith("/") else f"{self.data}/"
+
+    @property
+    def endpoint(self) -> tuple[str, bool] | None:
+        """The S3-API server other than AWS as (host:port, TLS?); a bare host:port means TLS."""
+        if not self.s3_endpoint:
+            return None
+        scheme, _, rest = self.s3_endpoint.rpartition("://")
+        return rest.rstrip("/"), scheme != "http"
+
+    @property
+    def region(self) -> str | None:
+        return self.s3_region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
 
 
 def path(layout: Layout) -> Path:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from urllib.parse import urlparse
 
 import duckdb
 import pyarrow as pa
@@ -19,8 +18,8 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from lakehouse.core import failpoints
-from lakehouse.core.errors import StorageError
-from lakehouse.core.sqlfiles import load
+from lakehouse.core.errors import CatalogError, StorageError
+from lakehouse.core.sqlfiles import load, render
 from lakehouse.lake.config import LakeConfig
 
 ROW_GROUP_ROWS = 256 * 1024  # a day's part in few row groups, none of them tiny (PRODUCT.md §3.3)
@@ -30,18 +29,12 @@ def filesystem(config: LakeConfig) -> tuple[pafs.FileSystem, str]:
     """pyarrow's filesystem for the lake's data path, and that path as the filesystem names it."""
     if not config.data.startswith("s3://"):
         return pafs.LocalFileSystem(), config.data_path
-    options: dict[str, object] = {}
-    if config.s3_endpoint:
-        endpoint = urlparse(
-            config.s3_endpoint if "://" in config.s3_endpoint else f"https://{config.s3_endpoint}"
-        )
-        options["endpoint_override"] = endpoint.netloc
-        options["scheme"] = endpoint.scheme
-    region = config.s3_region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    if region:
-        options["region"] = region
-    if config.s3_url_style == "vhost":
-        options["force_virtual_addressing"] = True
+    options: dict[str, object] = {"force_virtual_addressing": config.s3_url_style == "vhost"}
+    if config.endpoint:
+        host, tls = config.endpoint
+        options.update(endpoint_override=host, scheme="https" if tls else "http")
+    if config.region:
+        options["region"] = config.region
     if os.environ.get("AWS_ACCESS_KEY_ID"):  # else the AWS SDK's default chain (config files, roles)
         options["access_key"] = os.environ["AWS_ACCESS_KEY_ID"]
         options["secret_key"] = os.environ.get("AWS_SECRET_ACCESS_KEY", "")
@@ -56,46 +49,61 @@ def publish_evidence(con: duckdb.DuckDBPyConnection, config: LakeConfig, host: s
     """Inside the push's lake transaction: the evidence the lake lacks, written as one part a day and
     registered. Returns the number of rows published."""
     con.execute(load("lake/pending_evidence"))
-    days = [
-        day for (day,) in con.execute("SELECT DISTINCT day FROM pending_evidence ORDER BY day").fetchall()
-    ]
-    fs, base = filesystem(config)
-    json_columns = _json_columns(con)
+    days = [day for (day,) in con.execute(load("lake/pending_days")).fetchall()]
     published = 0
-    for day in days:
-        table = _as_lake_types(
-            con.execute("SELECT * FROM pending_evidence WHERE day = ? ORDER BY evidence_id", [day]).arrow(),
-            json_columns,
-        )
-        name = _part_name(host, table)
-        relative = f"evidence/day={day}/{name}.parquet"
-        try:
-            if isinstance(fs, pafs.LocalFileSystem):  # on S3 that would leave "directory" marker objects
-                fs.create_dir(f"{base}evidence/day={day}", recursive=True)
-            pq.write_table(table, f"{base}{relative}", filesystem=fs, row_group_size=ROW_GROUP_ROWS)
-        except (pa.ArrowException, OSError) as exc:
-            raise StorageError(f"cannot write an evidence part to the lake ({relative}): {exc}") from exc
-        failpoints.hit("lake_part_written")
-        con.execute("CALL ducklake_add_data_files('lake', 'evidence', ?)", [f"{config.data_path}{relative}"])
-        published += table.num_rows
+    if days:
+        json_columns = _matching_columns(con)
+        fs, base = filesystem(config)
+        for day in days:
+            reader = con.execute(load("lake/pending_day"), [day]).to_arrow_reader(ROW_GROUP_ROWS)
+            table = _as_lake_types(reader.read_all(), json_columns)
+            relative = f"evidence/day={day}/{_part_name(host, table)}.parquet"
+            _write(fs, base, relative, table)
+            failpoints.hit("lake_part_written")
+            con.execute(
+                "CALL ducklake_add_data_files('lake', 'evidence', ?)", [f"{config.data_path}{relative}"]
+            )
+            published += table.num_rows
     con.execute("DROP TABLE pending_evidence")
     return published
 
 
-def _json_columns(con: duckdb.DuckDBPyConnection) -> set[str]:
-    """The lake's JSON columns: a part must carry Parquet's JSON type there, or DuckLake refuses it."""
-    rows = con.execute(
-        "SELECT column_name FROM (DESCRIBE lake.evidence) WHERE column_type = 'JSON'"
-    ).fetchall()
-    return {name for (name,) in rows}
+def _matching_columns(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The lake's JSON columns, once the lake's evidence columns are checked to be this root's (before
+    anything is written: ``ducklake_add_data_files`` would refuse the part only after its upload)."""
+    lake_columns = con.execute(render(load("lake/columns"), table="lake.evidence")).fetchall()
+    mine = con.execute(render(load("lake/columns"), table="pending_evidence")).fetchall()
+    if [name for name, _ in lake_columns] != [name for name, _ in mine]:
+        raise CatalogError(
+            "the lake's evidence columns differ from this root's "
+            f"({', '.join(n for n, _ in lake_columns)} against {', '.join(n for n, _ in mine)}): "
+            "every host must run the same lakehouse version"
+        )
+    # A part must carry Parquet's JSON type where the lake says JSON, or DuckLake refuses it.
+    return {name for name, kind in lake_columns if kind == "JSON"}
 
 
-def _as_lake_types(data: pa.Table | pa.RecordBatchReader, json_columns: set[str]) -> pa.Table:
-    table = data.read_all() if isinstance(data, pa.RecordBatchReader) else data
+def _as_lake_types(table: pa.Table, json_columns: set[str]) -> pa.Table:
     for name in json_columns:
         index = table.schema.get_field_index(name)
         table = table.set_column(index, pa.field(name, pa.json_()), table.column(index).cast(pa.json_()))
     return table
+
+
+def _write(fs: pafs.FileSystem, base: str, relative: str, table: pa.Table) -> None:
+    """One part; on a local path through a temporary name (a part another push already registered is
+    never seen half-rewritten), on S3 directly (an object appears whole)."""
+    target = f"{base}{relative}"
+    try:
+        if isinstance(fs, pafs.LocalFileSystem):  # on S3 a directory would be a "marker" object
+            fs.create_dir(target.rsplit("/", 1)[0], recursive=True)
+            temporary = f"{target}.{os.getpid()}.tmp"
+            pq.write_table(table, temporary, filesystem=fs, row_group_size=ROW_GROUP_ROWS)
+            fs.move(temporary, target)
+        else:
+            pq.write_table(table, target, filesystem=fs, row_group_size=ROW_GROUP_ROWS)
+    except (pa.ArrowException, OSError) as exc:
+        raise StorageError(f"cannot write an evidence part to the lake ({relative}): {exc}") from exc
 
 
 def _part_name(host: str, table: pa.Table) -> str:

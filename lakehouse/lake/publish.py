@@ -48,16 +48,11 @@ class LakeUnreachableError(StorageError):
 def _secret(config: LakeConfig) -> str:
     """The S3 secret: keys from the AWS environment variables, else DuckDB's credential chain."""
     options = [f"URL_STYLE {quote_literal(config.s3_url_style)}"]
-    region = config.s3_region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    if region:
-        options.append(f"REGION {quote_literal(region)}")
-    if config.s3_endpoint:
-        endpoint = config.s3_endpoint
-        use_ssl = not endpoint.startswith("http://")
-        options += [
-            f"ENDPOINT {quote_literal(endpoint.split('://', 1)[-1])}",
-            f"USE_SSL {str(use_ssl).lower()}",
-        ]
+    if config.region:
+        options.append(f"REGION {quote_literal(config.region)}")
+    if config.endpoint:
+        host, tls = config.endpoint
+        options += [f"ENDPOINT {quote_literal(host)}", f"USE_SSL {str(tls).lower()}"]
     if os.environ.get("AWS_ACCESS_KEY_ID"):
         options += [
             f"KEY_ID {quote_literal(os.environ['AWS_ACCESS_KEY_ID'])}",
@@ -172,14 +167,12 @@ def push(layout: Layout, config: LakeConfig, tables: set[str] | None = None) -> 
     report = PushReport()
     host = f"{socket.gethostname()}:{layout.root}"
     owed = outbox.pending(layout)  # listed first: a commit marked during the push waits for the next one
-    if tables is not None and outbox.owed_tables(owed) != tables:
-        owed = []  # a partial push clears markers only when they owe nothing else
     with session(layout, config) as con:
         create_tables_in(con)
         report.published, report.retries = in_turn(
             con, "publish to the lake", lambda: _publish(con, config, host, tables)
         )
-    outbox.clear(owed)
+    outbox.clear_covered(owed, tables)
     return report
 
 
@@ -243,12 +236,12 @@ def status(layout: Layout, config: LakeConfig) -> list[dict[str, object]]:
         rows = []
         for table, key in TABLES.items():
             sql = render(load("lake/status"), table=table, key=key, kept=_kept(table))
-            name, in_lake, local, missing = _run(con, sql, "read the lake").fetchone()
+            name, in_lake, local, missing = run(con, sql, "read the lake").fetchone()
             rows.append({"table": name, "in_lake": in_lake, "local": local, "not_in_lake": missing})
         return rows
 
 
-def _run(con: duckdb.DuckDBPyConnection, sql: str, what: str) -> duckdb.DuckDBPyConnection:
+def run(con: duckdb.DuckDBPyConnection, sql: str, what: str) -> duckdb.DuckDBPyConnection:
     try:
         return con.execute(sql)
     except duckdb.Error as exc:
