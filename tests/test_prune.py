@@ -97,6 +97,18 @@ def test_prune_removes_the_days_before_and_nothing_else_and_they_do_not_come_bac
     for command in (["sync"], ["rebuild"], ["materialize"]):
         lakehouse(*command, "--root", str(root))
         assert by_day(root) == kept, command  # nothing pruned comes back
+    late = {
+        "incident_id": "inc-late",
+        "ts": f"{days[0]}T09:00:00Z",
+        "summary": "reported late, for a pruned day",
+    }
+    with (root / "data" / "_kb" / "incidents.jsonl").open("a") as log:  # the demo's ends mid-line
+        log.write("\n" + json.dumps(late) + "\n")
+    receipt = json.loads(lakehouse("materialize", "--json", "--root", str(root)).stdout)
+    assert receipt["totals"]["pruned"] == 1 and receipt["totals"]["emitted"] == 0
+    incidents = next(t for t in receipt["transforms"] if t["stream"] == "incidents")
+    assert incidents["read"] == incidents["emitted"] + incidents["duplicates"] + incidents["quarantined"] + 1
+    assert by_day(root) == kept  # the late line's day stays pruned
     again = json.loads(lakehouse("prune", "--before", before, "--yes", "--json", "--root", str(root)).stdout)
     assert again["removed"]["evidence_rows"] == 0 and again["removed"]["replay_runs"] == 0
 

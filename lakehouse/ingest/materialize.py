@@ -31,7 +31,7 @@ from typing import Any
 import duckdb
 
 from lakehouse import __version__
-from lakehouse.core import db, failpoints, outbox
+from lakehouse.core import db, failpoints, outbox, retention
 from lakehouse.core.errors import StorageError, TransformError
 from lakehouse.core.files import dumps
 from lakehouse.core.paths import Layout
@@ -137,6 +137,7 @@ class _Run:
         self.new_state = dict(self.state)
         self.inputs: list[dict[str, Any]] = []
         self.quarantine: list[dict[str, Any]] = []
+        self.kept_from = retention.kept_from(layout)  # days before it were pruned: not written again
         self.stats = [
             {
                 "name": t.name,
@@ -146,6 +147,7 @@ class _Run:
                 "emitted": 0,
                 "duplicates": 0,
                 "quarantined": 0,
+                **({"pruned": 0} if self.kept_from else {}),
             }
             for t in transforms
         ]
@@ -256,9 +258,10 @@ class _Run:
         if evidence.parquet_parts(self.layout):
             con.execute(load("materialize/existing_ids"), {"glob": evidence.parquet_glob(self.layout)})
         con.execute(load("materialize/fresh"))
+        pruned = self._drop_pruned(con)
         for order, mapped, kept in con.execute(load("materialize/counts")).fetchall():
             self.stats[order]["emitted"] = kept
-            self.stats[order]["duplicates"] = mapped - kept
+            self.stats[order]["duplicates"] = mapped - kept - pruned.get(order, 0)
         con.execute("DROP TABLE new_evidence")
         days = [day for (day,) in con.execute("SELECT DISTINCT day FROM fresh ORDER BY day").fetchall()]
         output = load("materialize/output")
@@ -268,6 +271,17 @@ class _Run:
             table = con.execute(output, params).to_arrow_reader(evidence.ROW_GROUP_ROWS).read_all()
             partitions.append(evidence.write_day(self.layout, self.receipt_id, day, table))
         return partitions
+
+    def _drop_pruned(self, con: duckdb.DuckDBPyConnection) -> dict[int, int]:
+        """Rows for days ``lakehouse prune`` removed (a late line, a stream read again): counted, not written."""
+        if self.kept_from is None:
+            return {}
+        params = {"before": self.kept_from.isoformat()}
+        pruned = dict(con.execute(load("materialize/pruned_counts"), params).fetchall())
+        con.execute(load("materialize/drop_pruned"), params)
+        for order, count in pruned.items():
+            self.stats[order]["pruned"] = count
+        return pruned
 
     def _commit(self, partitions: list[evidence.Partition]) -> dict[str, Any]:
         finished = datetime.now(UTC)
@@ -322,6 +336,7 @@ class _Run:
                 "duplicates": sum(t["duplicates"] for t in self.stats),
                 "quarantined": len(self.quarantine),
                 "partitions": len(partitions),
+                **({"pruned": sum(t["pruned"] for t in self.stats)} if self.kept_from else {}),
             },
             "tool_version": __version__,
             "pid": os.getpid(),
