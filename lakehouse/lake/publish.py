@@ -165,7 +165,7 @@ def push(layout: Layout, config: LakeConfig, tables: set[str] | None = None) -> 
     which spares the scan of the lake's evidence keys); None: every table.
     """
     report = PushReport()
-    host = f"{socket.gethostname()}:{layout.root}"
+    host = host_of(layout)
     owed = outbox.pending(layout)  # listed first: a commit marked during the push waits for the next one
     with session(layout, config) as con:
         create_tables_in(con)
@@ -174,6 +174,11 @@ def push(layout: Layout, config: LakeConfig, tables: set[str] | None = None) -> 
         )
     outbox.clear_covered(owed, tables)
     return report
+
+
+def host_of(layout: Layout) -> str:
+    """Who publishes or prunes, as the lake's bookkeeping tables record it: host name and root."""
+    return f"{socket.gethostname()}:{layout.root}"
 
 
 def in_turn(con: duckdb.DuckDBPyConnection, what: str, work: Callable[[], T]) -> tuple[T, int]:

@@ -4,7 +4,6 @@ deletes the files nothing references any more."""
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass
 from datetime import date
 
@@ -12,9 +11,9 @@ import duckdb
 
 from lakehouse.core import db
 from lakehouse.core.paths import Layout
-from lakehouse.core.sqlfiles import load, quote_literal, render
+from lakehouse.core.sqlfiles import load, render
 from lakehouse.lake.config import LakeConfig
-from lakehouse.lake.publish import create_tables_in, in_turn, run, session
+from lakehouse.lake.publish import create_tables_in, host_of, in_turn, run, session
 
 
 @dataclass
@@ -24,32 +23,34 @@ class LakePruneReport:
     snapshots_expired: int = 0
     files_deleted: int = 0
     orphans_deleted: int = 0
-    cleanup_error: str | None = (
-        None  # the rows are gone and the retention recorded; the files stay for the next prune
-    )
+    # Set when the rows are gone and the retention recorded, but old snapshots and files stay (the next prune's).
+    cleanup_error: str | None = None
 
 
 def count_before(layout: Layout, config: LakeConfig, before: date) -> LakePruneReport:
     """What pruning the lake before ``before`` would remove (read-only)."""
     with session(layout, config, read_only=True) as con:
-        sql = f"SET VARIABLE prune_before = {quote_literal(before.isoformat())}::DATE; {load('lake/count_pruned')}"
-        evidence, runs = run(con, sql, "read the lake").fetchone()
+        _set_variables(con, layout, before)
+        evidence, runs = run(con, load("lake/count_pruned"), "read the lake").fetchone()
     return LakePruneReport(evidence=evidence, replay_runs=runs)
+
+
+def _set_variables(con: duckdb.DuckDBPyConnection, layout: Layout, before: date) -> None:
+    """The variables sql/lake/count_pruned.sql and prune.sql read: the first day kept, and who prunes."""
+    con.execute("SET VARIABLE prune_before = ?", [before])
+    con.execute("SET VARIABLE prune_host = ?", [host_of(layout)])
 
 
 def prune(layout: Layout, config: LakeConfig, before: date) -> LakePruneReport:
     """Delete the rows before ``before`` from the lake (one transaction), then expire and clean up."""
     report = LakePruneReport()
-    host = f"{socket.gethostname()}:{layout.root}"
     with session(layout, config) as con:
         create_tables_in(con)
-
-        def delete() -> tuple[int, int]:
-            con.execute("SET VARIABLE prune_before = ?", [before])
-            con.execute("SET VARIABLE prune_host = ?", [host])
-            return con.execute(render(load("lake/prune"), counts=load("lake/count_pruned"))).fetchone()
-
-        (report.evidence, report.replay_runs), _ = in_turn(con, "prune the lake", delete)
+        _set_variables(con, layout, before)
+        sql = render(load("lake/prune"), counts=load("lake/count_pruned"))
+        (report.evidence, report.replay_runs), _ = in_turn(
+            con, "prune the lake", lambda: con.execute(sql).fetchone()
+        )
         try:  # fetchall: a result left unread is rolled back by the next statement, its expiry with it
             counts = [
                 con.execute(statement.query).fetchall()[0][0]
