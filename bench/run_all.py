@@ -27,6 +27,7 @@ BENCHMARKS = [
     ("retrieval_quality", [sys.executable, str(HERE / "retrieval_quality.py"), "--json"]),
     ("report", [sys.executable, str(HERE / "report.py"), "--json"]),
     ("lake", [sys.executable, str(HERE / "lake.py"), "--json"]),
+    ("otlp", [sys.executable, str(HERE / "otlp.py"), "--json"]),
 ]
 RESULTS = HERE / "results.json"  # the last figures of every benchmark, what BENCHMARKS.md is written from
 
@@ -246,6 +247,78 @@ def lake_section(r: dict) -> list[str]:
     ]
 
 
+def otlp_section(r: dict) -> list[str]:
+    target = r["targets"]["spans_per_s"]
+    rows = []
+    if "receiver" in r:
+        rv = r["receiver"]
+        rows += [
+            f"| spans/s acknowledged (200 only; answered after append + fsync), `--materialize-every 0` "
+            f"| {rv['spans_per_s']:,}/s ({rv['requests']:,} requests in {rv['measured_s']:.0f} s) | ≥ {target:,}/s "
+            f"| {verdict(rv['spans_per_s'] >= target)} |",
+            f"| ack latency per request, p50 / p99 | {rv['ack_p50_ms']:.0f} / {rv['ack_p99_ms']:.0f} ms | | |",
+            f"| lines in otel_spans.jsonl / spans acknowledged | {rv['stream_lines']:,} / {rv['acked_spans']:,} "
+            f"| equal | {verdict(rv['stream_matches_acks'])} |",
+            f"| receiver CPU per 1,000 spans | {rv['receiver_cpu_s_per_1000_spans'] * 1000:.1f} ms | | |",
+        ]
+    if "background" in r:
+        bg = r["background"]
+        if bg.get("evidence_lag_s") is not None:
+            lag = f"{bg['evidence_lag_s']:.1f} s"
+        else:
+            lag = (
+                f"not caught up: {bg.get('evidence_before_stop', 0):,} of {bg['acked_spans']:,} spans evidence "
+                f"before SIGTERM, {bg.get('evidence_after_stop') or 0:,} after it; "
+                f"{bg.get('materialize_failures', 0)} failed materializes"
+            )
+        rows += [
+            f"| with `--materialize-every 1` (the default): spans/s, ack p50 / p99 | {bg['spans_per_s']:,}/s, "
+            f"{bg['ack_p50_ms']:.0f} / {bg['ack_p99_ms']:.0f} ms | | |",
+            f"| ... every acknowledged span evidence ({bg['acked_spans']:,}), this long after the last ack "
+            f"| {lag} | all of them | {verdict(bool(bg.get('evidence_matches_acks')))} |",
+        ]
+    for key in ("materialize", "materialize_fallback"):
+        m = r.get(key)
+        if not m:
+            continue
+        copy = f"COPY {m['duckdb_copy_s']:.2f} s"
+        if "error" in m:
+            outcome = (
+                f"failed after {m['materialize_s']:.1f} s ({copy}): {m['error'].removeprefix('error: ')}"
+            )
+        else:
+            outcome = (
+                f"{m['materialize_s']:.2f} s against {copy}: {m['ratio_vs_copy']:.1f}×; "
+                f"{m['spans_per_s']:,} spans/s, peak RSS {m['peak_rss_mib']:.0f} MiB"
+            )
+        rows.append(
+            f"| `lakehouse materialize` of {m['spans']:,} spans ({m['input_mib']:,.0f} MiB; fresh root, CLI process) "
+            f"against a bare `COPY (SELECT *, day FROM read_json(...)) TO ... (PARTITION_BY (day))` "
+            f"| {outcome} | completes | {verdict('error' not in m)} |"
+        )
+    cost = r["per_batch_ms_one_thread"]
+    server = f" Server under test: `{r['server_command']}`." if r.get("server_command") else ""
+    return [
+        "## OTLP receiver (`bench/otlp.py --json`)",
+        "",
+        f"`lakehouse otlp serve` as a child process; {r['exporters']} exporter processes send pre-encoded "
+        f"`ExportTraceServiceRequest` protobuf bodies of {r['batch_spans']} GenAI spans (~{r['request_kib']} KiB: "
+        "traces of an agent span and 7 chat spans with `gen_ai.*` attributes, a quarter of the chat spans "
+        "carrying ~1.5 KB of input/output messages; ids unique per request) over keep-alive HTTP for "
+        f"{r['duration_s']:.0f} s after a warm-up.{server}",
+        "",
+        "| figure | measured | target | |",
+        "|---|---|---|---|",
+        *rows,
+        "",
+        f"The receiver's work per {r['batch_spans']}-span request in one thread (no HTTP): protobuf parse "
+        f"{cost['protobuf_parse']:.1f} ms, flatten {cost['flatten']:.1f} ms, JSON lines {cost['json_lines']:.1f} ms, "
+        f"append + fsync {cost['append_fsync']:.1f} ms; {cost['total']:.1f} ms in all, "
+        f"{cost['one_core_spans_per_s']:,} spans/s on one core.",
+        "",
+    ]
+
+
 QUALITY_METHODS = [
     ("bm25", "`bm25`"),
     ("vector", "`vector`"),
@@ -373,6 +446,8 @@ def main() -> None:
     ]
     if "compare" in results:
         sections.append(("compare", compare_section(results["compare"])))
+    if "otlp" in results:
+        sections.append(("otlp", otlp_section(results["otlp"])))
     for name, section in sections:
         measured = results[name].get("measured_at", "an earlier run")
         lines += [section[0], "", f"Measured {measured}.", *section[1:]]

@@ -24,6 +24,8 @@ ANALYST_TABLES = (
     "receipts",
     "quarantine",
     "rag_corpus",
+    "spans",
+    "llm_spans",
 )
 
 

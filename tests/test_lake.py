@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 from lake_servers import Postgres, S3Server
-from lake_support import AWS, Lakes, demo_root, lakehouse, status
+from lake_support import AWS, Lakes, demo_root, lake_sql, lakehouse, status
+from otlp_support import span, traces
 
 pytestmark = pytest.mark.slow
 
@@ -26,6 +27,34 @@ def test_push_is_idempotent_and_an_analyst_attaches_the_lake_read_only(
     tmp_path: Path, lake_args: list[str], postgres: Postgres, s3: S3Server
 ) -> None:
     root = demo_root(tmp_path, "host")
+    traced = tmp_path / "traces.jsonl"  # OpenTelemetry spans too: the lake has spans and llm_spans
+    traced.write_text(
+        json.dumps(
+            traces(
+                [
+                    span(
+                        "ab" * 16,
+                        "cd" * 8,
+                        "invoke_agent a",
+                        {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "a"},
+                    ),
+                    span(
+                        "ab" * 16,
+                        "ef" * 8,
+                        "chat m",
+                        {
+                            "gen_ai.request.model": "m",
+                            "gen_ai.usage.input_tokens": 5,
+                            "gen_ai.operation.name": "chat",
+                        },
+                        parent="cd" * 8,
+                    ),
+                ]
+            )
+        )
+        + "\n"
+    )
+    lakehouse("otlp", "import", "--root", str(root), str(traced))
     lakehouse("lake", "init", "--root", str(root), *lake_args)
     config = json.loads((root / "data" / "lake.json").read_text())
     assert "password" not in json.dumps(config) and "test" not in json.dumps(config)  # no secret on disk
@@ -43,9 +72,12 @@ def test_push_is_idempotent_and_an_analyst_attaches_the_lake_read_only(
     local["evidence"] = status(root)["evidence"]["local"]
     assert {t: r["in_lake"] for t, r in status(root).items()} == local
 
-    named = ["query", "pass_rate_by_day_and_model", "--root", str(root), "--format", "jsonl"]
-    # The lake holds what this root holds: the named query gives the same rows on both.
-    assert lakehouse(*named, "--lake").stdout == lakehouse(*named).stdout
+    # The lake holds what this root holds: the named queries give the same rows on both.
+    for name in ("pass_rate_by_day_and_model", "token_spend_by_model_and_day", "slowest_and_failing_traces"):
+        named = ["query", name, "--root", str(root), "--format", "jsonl"]
+        assert lakehouse(*named, "--lake").stdout == lakehouse(*named).stdout
+    calls = lake_sql(root, "SELECT agent, model, input_tokens FROM llm_spans")
+    assert calls == [{"agent": "a", "model": "m", "input_tokens": 5}]
     compared = ["compare", "baseline", "candidate", "--root", str(root), "--format", "json"]
     assert json.loads(lakehouse(*compared, "--lake").stdout) == json.loads(lakehouse(*compared).stdout)
     pages = {}
@@ -73,6 +105,7 @@ def test_push_is_idempotent_and_an_analyst_attaches_the_lake_read_only(
         tables = con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = 'lake' ORDER BY 1")
         print(",".join(name for (name,) in tables.fetchall()))
         print(con.execute("SELECT count(*) FROM lake.evidence").fetchone()[0])
+        print(con.execute("SELECT count(*) FROM lake.llm_spans").fetchone()[0])
         try:
             con.execute("DELETE FROM lake.evidence")
             print("wrote")
@@ -82,7 +115,8 @@ def test_push_is_idempotent_and_an_analyst_attaches_the_lake_read_only(
     )
     done = subprocess.run([sys.executable, "-c", analyst], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    names, evidence, mode = done.stdout.split()
+    names, evidence, model_calls, mode = done.stdout.split()
+    assert model_calls == "1"  # the views and their macros are in the lake itself
     assert {"evidence", "replay_runs", "receipts", "quarantine"} <= set(names.split(","))
     assert (evidence, mode) == (str(local["evidence"]), "read-only")
 

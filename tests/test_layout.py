@@ -20,6 +20,7 @@ ALLOWED = {
     "replay": {"core", "gateway", "retrieval"},
     "report": {"core", "catalog", "lake"},
     "lake": {"core"},
+    "otlp": {"core", "ingest"},
     "pipeline": {"core", "ingest", "retrieval", "catalog", "lake"},
     "demo": {"core", "retrieval", "replay", "pipeline"},
 }

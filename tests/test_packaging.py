@@ -23,7 +23,8 @@ def test_sql_is_shipped_inside_the_installed_package() -> None:
             pytest.fail(f"make test must run against the installed package, not {PACKAGE}")
         pytest.skip("running from a source tree (editable install)")
     assert sql_dir() == PACKAGE / "sql"
-    assert len(list(builtin_dir().glob("*.sql"))) == 12
+    assert len(list(builtin_dir().glob("*.sql"))) == 14  # the twelve streams, OpenTelemetry spans and logs
+    assert "lh_otel_model" in load("otel/conventions")
     assert "CREATE TABLE IF NOT EXISTS receipts" in load("schema/catalog")
     assert "CREATE OR REPLACE VIEW evidence" in load("schema/evidence_view")
     assert len(list((sql_dir() / "corpus").glob("*.sql"))) >= 5

@@ -26,7 +26,7 @@ SELECT line_no, body AS text, priority / 10.0 AS score, labels AS tags FROM sour
 """
 
 
-def test_twelve_builtin_transforms_cover_the_spec_streams() -> None:
+def test_builtin_transforms_cover_the_spec_streams_and_opentelemetry() -> None:
     transforms = load_transforms()
     assert [(t.stream, t.kind) for t in transforms] == [
         ("model_calls", "model_call"),
@@ -41,13 +41,18 @@ def test_twelve_builtin_transforms_cover_the_spec_streams() -> None:
         ("scenario_results", "scenario"),
         ("replay_runs", "replay"),
         ("decisions", "decision"),
+        ("otel_spans", "otel_span"),
+        ("otel_logs", "otel_log"),
     ]
     assert all(t.purpose for t in transforms)
     assert [t.key for t in transforms][:3] == [("call_id",), ("task_id", "ts"), ("audit_id", "finding_id")]
     assert next(t for t in transforms if t.stream == "replay_runs").time_field == "recorded_at"
+    spans = next(t for t in transforms if t.stream == "otel_spans")
+    assert (spans.key, spans.time_field) == (("trace_id", "span_id"), "start_time")
+    assert spans.max_line_bytes is not None and spans.max_line_bytes >= 64 * 1024 * 1024  # whole prompts
 
 
-def test_user_transform_dir_adds_a_thirteenth_kind(layout: Layout, tmp_path: Path) -> None:
+def test_user_transform_dir_adds_a_kind(layout: Layout, tmp_path: Path) -> None:
     extra = tmp_path / "my_transforms"
     extra.mkdir()
     (extra / "tickets.sql").write_text(TICKETS)
@@ -67,7 +72,7 @@ def test_user_transform_dir_adds_a_thirteenth_kind(layout: Layout, tmp_path: Pat
         ],
     )
     receipt = pipeline.materialize(layout, materialize.Options(transforms_dir=extra)).receipt
-    assert len(receipt["transforms"]) == 13
+    assert len(receipt["transforms"]) == len(load_transforms()) + 1
     [record] = read_jsonl(layout.jsonl_day("2026-05-01"))
     assert (record["kind"], record["text"], record["score"], record["tags"]) == (
         "ticket",

@@ -138,8 +138,11 @@ def _sync_into(con: duckdb.DuckDBPyConnection, layout: Layout) -> SyncReport:
     _migrate(con)
     db.run_sql(con, load("schema/catalog"))
     db.run_sql(con, load("schema/replay_runs"))
+    db.run_sql(con, load("schema/replay_views"))
     db.run_sql(con, render(load("schema/compare"), scope=""))
     report.evidence_parts = _point_evidence_view(con, layout)
+    db.run_sql(con, load("otel/conventions"))
+    db.run_sql(con, load("schema/otel_views"))
     retrieval.prepare(con)
     report.documents = retrieval.catch_up(con, layout)
     scratch = layout.state_dir / "mirror_tail.jsonl"

@@ -147,7 +147,8 @@ def sql_command(
 ) -> None:
     """Run ad-hoc SQL over the catalog; prints the last statement's rows.
 
-    Tables: evidence, replay_runs, replay_calls, escalations, receipts, quarantine, rag_corpus.
+    Tables: evidence, replay_runs, replay_calls, escalations, receipts, quarantine, rag_corpus,
+    spans, llm_spans (OpenTelemetry traces: lakehouse otlp).
 
     Read-only unless --write: a statement that could create or change a file or a database
     anywhere (COPY, EXPORT, ATTACH, INSTALL, CREATE, INSERT, CHECKPOINT, SET of a global

@@ -50,3 +50,12 @@ class CatalogLockedError(CatalogError):
 
 class EmbeddingError(LakehouseError):
     """The gateway's ``/v1/embeddings`` call failed or returned something that is not embeddings."""
+
+
+class OtlpRequestError(UsageError):
+    """An OTLP request the receiver cannot take (bad media type, body too large, undecodable);
+    ``status`` is the HTTP status it answers with. Nothing of such a request is written."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status

@@ -71,26 +71,52 @@ def append_lines(path: Path, lines: Iterable[str], *, fsync: bool = True) -> int
     Several processes may append to the same log at once; each call's lines stay
     together and whole. Returns the number of bytes written.
     """
-    payload = "".join(line + "\n" for line in lines).encode("utf-8")
+    return append_bytes(path, "".join(line + "\n" for line in lines).encode("utf-8"), fsync=fsync)
+
+
+def append_bytes(path: Path, payload: bytes, *, fsync: bool = True, cut_torn_tail: bool = False) -> int:
+    """Append whole lines (``payload`` ends with a newline) in one locked ``write``; see :func:`append_lines`.
+
+    ``cut_torn_tail``: first cut off a last line without its newline, which a writer killed in the middle
+    of its write left and never acknowledged, so that the next line does not fuse with it.
+    """
     if not payload:
         return 0
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        access = os.O_RDWR if cut_torn_tail else os.O_WRONLY  # reading the tail needs read access
+        fd = os.open(path, access | os.O_APPEND | os.O_CREAT, 0o644)
     except OSError as exc:
         raise StorageError(f"cannot open {path} for appending: {exc.strerror}") from exc
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        written = 0
-        while written < len(payload):  # a regular file takes it in one go; be exact anyway
-            written += os.write(fd, payload[written:])
+        if cut_torn_tail:
+            _cut_torn_tail(fd)
+        view = memoryview(payload)
+        while view:  # a regular file takes it in one go; be exact anyway
+            view = view[os.write(fd, view) :]
         if fsync:
             os.fsync(fd)
-        return written
+        return len(payload)
     except OSError as exc:
         raise StorageError(f"cannot append to {path}: {exc.strerror}") from exc
     finally:
         os.close(fd)
+
+
+def _cut_torn_tail(fd: int, probe: int = 1 << 16) -> None:
+    size = os.fstat(fd).st_size
+    if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+        return
+    end = size
+    while end > 0:  # back to the last newline
+        start = max(0, end - probe)
+        cut = os.pread(fd, end - start, start).rfind(b"\n")
+        if cut >= 0:
+            os.ftruncate(fd, start + cut + 1)
+            return
+        end = start
+    os.ftruncate(fd, 0)
 
 
 class GroupAppender:

@@ -8,10 +8,12 @@ made visible by the commit journal.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -21,6 +23,7 @@ from lakehouse.core.files import fsync_path
 from lakehouse.core.paths import Layout
 
 ROW_GROUP_ROWS = 256 * 1024
+ROW_GROUP_BYTES = 128 * 1024 * 1024  # rows of a few KB each (spans) reach this first
 
 EVIDENCE_SCHEMA = pa.schema(
     [
@@ -76,31 +79,85 @@ def write_parquet(table: pa.Table, path: Path) -> None:
         raise StorageError(f"cannot write {path}: {exc}") from exc
 
 
-def write_day(layout: Layout, receipt_id: str, day: str, table: pa.Table) -> Partition:
-    """One day's new evidence (with a ``jsonl_line`` column) as a Parquet part and the day's JSONL, both temporary."""
-    name = f"part-{receipt_id}.parquet"
-    parquet = layout.parquet_day(day) / name
-    parquet_tmp = parquet.with_name(f".{name}.tmp")
-    write_parquet(table.drop_columns(["jsonl_line"]), parquet_tmp)
-    jsonl = layout.jsonl_day(day)
-    jsonl_tmp = jsonl.with_name(f".{jsonl.name}.{receipt_id}.tmp")
-    _write_jsonl_day(jsonl, jsonl_tmp, table.column("jsonl_line"))
-    return Partition(day, table.num_rows, parquet_tmp, parquet, jsonl_tmp, jsonl)
+class DayWriter:
+    """One day's new evidence, written as it comes in slices (each an Arrow table with a ``jsonl_line``
+    column, in source order): a Parquet part and the day's JSONL, both under temporary names.
 
+    Slices are buffered into row groups of ``ROW_GROUP_ROWS`` rows or ``ROW_GROUP_BYTES`` bytes, whichever
+    comes first: a day of a million spans is never held whole, and row groups are not left tiny.
+    """
 
-def _write_jsonl_day(existing: Path, tmp: Path, lines: pa.ChunkedArray) -> None:
-    """The day's JSONL so far plus the new lines (each already ending in a newline)."""
-    tmp.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        if existing.exists():
-            shutil.copyfile(existing, tmp)
-        with open(tmp, "ab") as handle:
+    def __init__(self, layout: Layout, receipt_id: str, day: str) -> None:
+        name = f"part-{receipt_id}.parquet"
+        self.day = day
+        self.parquet = layout.parquet_day(day) / name
+        self.parquet_tmp = self.parquet.with_name(f".{name}.tmp")
+        self.jsonl = layout.jsonl_day(day)
+        self.jsonl_tmp = self.jsonl.with_name(f".{self.jsonl.name}.{receipt_id}.tmp")
+        self.rows = 0
+        self._pending: list[pa.Table] = []
+        self._pending_bytes = 0
+        self._parquet: pq.ParquetWriter | None = None
+        self._jsonl: BinaryIO | None = None
+
+    def add(self, table: pa.Table) -> None:
+        if not table.num_rows:
+            return
+        self._append_jsonl(table.column("jsonl_line"))
+        self._pending.append(table.drop_columns(["jsonl_line"]).cast(EVIDENCE_SCHEMA))
+        self._pending_bytes += table.nbytes
+        self.rows += table.num_rows
+        if sum(t.num_rows for t in self._pending) >= ROW_GROUP_ROWS or self._pending_bytes >= ROW_GROUP_BYTES:
+            self._flush_parquet()
+
+    def close(self) -> Partition:
+        """Both files complete and on disk; the partition the commit journal makes visible."""
+        self._flush_parquet()
+        try:
+            if self._parquet is not None:
+                self._parquet.close()
+                fsync_path(self.parquet_tmp)  # on disk before the commit journal can name it
+            if self._jsonl is not None:
+                self._jsonl.flush()
+                os.fsync(self._jsonl.fileno())
+                self._jsonl.close()
+        except (OSError, pa.ArrowException) as exc:
+            raise StorageError(f"cannot write the evidence of {self.day}: {exc}") from exc
+        return Partition(self.day, self.rows, self.parquet_tmp, self.parquet, self.jsonl_tmp, self.jsonl)
+
+    def discard(self) -> None:
+        """After a failure: the handles closed and the temporaries removed (a later run would remove them too)."""
+        for handle in (self._parquet, self._jsonl):
+            with contextlib.suppress(Exception):
+                handle.close()  # type: ignore[union-attr]
+        self.parquet_tmp.unlink(missing_ok=True)
+        self.jsonl_tmp.unlink(missing_ok=True)
+
+    def _flush_parquet(self) -> None:
+        if not self._pending:
+            return
+        table = pa.concat_tables(self._pending)
+        self._pending, self._pending_bytes = [], 0
+        try:
+            if self._parquet is None:
+                self.parquet_tmp.parent.mkdir(parents=True, exist_ok=True)
+                self._parquet = pq.ParquetWriter(self.parquet_tmp, EVIDENCE_SCHEMA, compression="zstd")
+            self._parquet.write_table(table, row_group_size=max(table.num_rows, 1))
+        except (OSError, pa.ArrowException) as exc:
+            raise StorageError(f"cannot write {self.parquet_tmp}: {exc}") from exc
+
+    def _append_jsonl(self, lines: pa.ChunkedArray) -> None:
+        """The day's JSONL so far (copied first), then the new lines (each already ending in a newline)."""
+        try:
+            if self._jsonl is None:
+                self.jsonl_tmp.parent.mkdir(parents=True, exist_ok=True)
+                if self.jsonl.exists():
+                    shutil.copyfile(self.jsonl, self.jsonl_tmp)
+                self._jsonl = open(self.jsonl_tmp, "ab")  # noqa: SIM115 (closed by close())
             for chunk in lines.chunks:
-                handle.write(_string_bytes(chunk))
-            handle.flush()
-            os.fsync(handle.fileno())
-    except OSError as exc:
-        raise StorageError(f"cannot write {tmp}: {exc.strerror}") from exc
+                self._jsonl.write(_string_bytes(chunk))
+        except OSError as exc:
+            raise StorageError(f"cannot write {self.jsonl_tmp}: {exc.strerror}") from exc
 
 
 def _string_bytes(chunk: pa.Array) -> memoryview:

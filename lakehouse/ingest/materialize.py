@@ -37,7 +37,7 @@ from lakehouse.core.files import dumps
 from lakehouse.core.paths import Layout
 from lakehouse.core.sqlfiles import load, quote_ident
 from lakehouse.ingest import evidence, journal, streams
-from lakehouse.ingest.transforms import MAPPED_COLUMNS, Transform, load_transforms
+from lakehouse.ingest.transforms import MAPPED_COLUMNS, Transform, line_limit, load_transforms
 
 RECEIPT_SCHEMA = "materialize_receipt.v1"
 Progress = Callable[[str, int, int], None]  # (stream, bytes done, bytes total)
@@ -174,6 +174,7 @@ class _Run:
         con.execute(f"SET memory_limit = '{self.options.memory_limit}'")
         con.execute(f"SET temp_directory = '{(self.layout.state_dir / 'duckdb_tmp').as_posix()}'")
         con.execute("SET preserve_insertion_order = false")
+        con.execute(load("otel/conventions"))  # the otel_spans transform reads attributes through them
         con.execute(load("materialize/tables"))
         return con
 
@@ -187,20 +188,25 @@ class _Run:
             return
         result = streams.ReadResult()
         lines_table = f"lines_{stream}"
-        lines = quote_ident(lines_table)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {lines} (line_no BIGINT, byte_offset BIGINT, raw VARCHAR)")
         total = read_plan.size - read_plan.start.offset
-        for block in streams.read_new_lines(read_plan, result, max_line_bytes=self.options.max_line_bytes):
+        limit = line_limit(self.transforms, stream, self.options.max_line_bytes)
+        # Block by block (32 MiB of lines each): staging and mapping a block holds its lines twice over
+        # (raw and parsed), so a large backlog (a million spans, 1.3 GB) would not fit the memory limit whole.
+        for block in streams.read_new_lines(read_plan, result, max_line_bytes=limit):
             con.register("block_view", block)
-            con.execute(f"INSERT INTO {lines} SELECT * FROM block_view")
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {quote_ident(lines_table)} AS SELECT * FROM block_view"
+            )
             con.unregister("block_view")
+            self._apply_transforms(con, stream, lines_table, rel, produced, block.num_rows, 0)
             if self.progress:
                 self.progress(stream, block.column("byte_offset")[-1].as_py() - read_plan.start.offset, total)
         self.new_state[rel] = result.end
         self.quarantine.extend(rejected.to_quarantine(stream, rel) for rejected in result.rejected)
-        self._apply_transforms(
-            con, stream, lines_table, rel, produced, result.lines - result.blank, len(result.rejected)
-        )
+        for order, t in enumerate(self.transforms):  # lines rejected before parsing (too long, not UTF-8)
+            if t.stream == stream:
+                self.stats[order]["read"] += len(result.rejected)
+                self.stats[order]["quarantined"] += len(result.rejected)
         self.inputs.append(
             {
                 "stream": stream,
@@ -224,12 +230,12 @@ class _Run:
         read: int,
         rejected: int,
     ) -> None:
-        """Map a stream's staged lines through each of its transforms, then drop them."""
+        """Map staged lines of a stream through each of its transforms (counted in), then drop them."""
         for order, t in enumerate(self.transforms):
             if t.stream == stream:
                 quarantined = _apply_transform(con, t, order, lines_table, rel, produced[order])
-                self.stats[order]["read"] = read
-                self.stats[order]["quarantined"] = quarantined + rejected
+                self.stats[order]["read"] += read
+                self.stats[order]["quarantined"] += quarantined + rejected
         con.execute(f"DROP TABLE {quote_ident(lines_table)}")
 
     def _inputs_with_quarantine(self) -> list[dict[str, Any]]:
@@ -263,13 +269,27 @@ class _Run:
             self.stats[order]["emitted"] = kept
             self.stats[order]["duplicates"] = mapped - kept - pruned.get(order, 0)
         con.execute("DROP TABLE new_evidence")
-        days = [day for (day,) in con.execute("SELECT DISTINCT day FROM fresh ORDER BY day").fetchall()]
         output = load("materialize/output")
         partitions = []
-        for day in days:  # one query a day keeps memory to a day's rows
-            params = {"receipt_id": self.receipt_id, "day": day}
-            table = con.execute(output, params).to_arrow_reader(evidence.ROW_GROUP_ROWS).read_all()
-            partitions.append(evidence.write_day(self.layout, self.receipt_id, day, table))
+        for day, slices in _day_slices(con.execute(load("materialize/day_slices")).fetchall()).items():
+            writer = evidence.DayWriter(self.layout, self.receipt_id, day)
+            try:
+                for first_order, last_order, first_line, last_line in slices:
+                    params = {
+                        "receipt_id": self.receipt_id,
+                        "day": day,
+                        "first_order": first_order,
+                        "last_order": last_order,
+                        "first_line": first_line,
+                        "last_line": last_line,
+                    }
+                    writer.add(
+                        con.execute(output, params).to_arrow_reader(evidence.ROW_GROUP_ROWS).read_all()
+                    )
+                partitions.append(writer.close())
+            except BaseException:
+                writer.discard()
+                raise
         return partitions
 
     def _drop_pruned(self, con: duckdb.DuckDBPyConnection) -> dict[int, int]:
@@ -341,6 +361,30 @@ class _Run:
             "tool_version": __version__,
             "pid": os.getpid(),
         }
+
+
+SLICE_ROWS = 50_000  # rows read from DuckDB at once when a day holds more (a span can be megabytes)
+
+
+def _day_slices(counts: list[tuple[str, int, int, int, int]]) -> dict[str, list[tuple[int, int, int, int]]]:
+    """Per day, the (first order, last order, first line, last line) ranges to read it in: the whole day at
+    once when it holds at most SLICE_ROWS rows, else each transform's line range cut into equal parts."""
+    by_day: dict[str, list[tuple[int, int, int, int]]] = {}
+    for day, order, rows, first, last in counts:
+        by_day.setdefault(day, []).append((order, rows, first, last))
+    slices: dict[str, list[tuple[int, int, int, int]]] = {}
+    for day, parts in by_day.items():
+        if sum(rows for _, rows, _, _ in parts) <= SLICE_ROWS:
+            slices[day] = [(parts[0][0], parts[-1][0], min(p[2] for p in parts), max(p[3] for p in parts))]
+            continue
+        slices[day] = []
+        for order, rows, first, last in parts:
+            count = -(-rows // SLICE_ROWS)
+            step = -(-(last - first + 1) // count)
+            slices[day] += [
+                (order, order, lo, min(lo + step - 1, last)) for lo in range(first, last + 1, step)
+            ]
+    return slices
 
 
 def _most_frequent(reasons: list[str]) -> str | None:

@@ -27,7 +27,7 @@ from lakehouse.core.paths import Layout
 from lakehouse.core.sqlfiles import quote_ident
 from lakehouse.ingest import evidence, streams
 from lakehouse.ingest.materialize import Options, Outcome, Progress, _Run, committed, quarantine_entry
-from lakehouse.ingest.transforms import Transform
+from lakehouse.ingest.transforms import Transform, line_limit
 
 QUARANTINE_SCHEMA = "quarantine.v1"
 RESOLUTION_SCHEMA = "quarantine_resolution.v1"
@@ -79,7 +79,12 @@ class _Retry(_Run):
     ) -> None:
         super().__init__(layout, transforms, options, progress)
         known = {t.stream for t in transforms}
-        self.entries = [e for e in entries if e["stream"] in known and retryable(e, options.max_line_bytes)]
+        self.entries = [
+            e
+            for e in entries
+            if e["stream"] in known
+            and retryable(e, line_limit(transforms, e["stream"], options.max_line_bytes))
+        ]
         self.not_retried = len(entries) - len(self.entries)
         self.retried = {e["quarantine_id"]: e for e in self.entries}
 

@@ -10,6 +10,7 @@ a ``SELECT ... FROM source``::
     -- time: ts                              (event-time field, default ts)
     -- fields: ticket_id string, body string (fields read that stay in metadata)
     -- moved: run_id string, priority integer (fields read whose value moves to a column)
+    -- max_line_bytes: 268435456             (optional: this stream's lines may be that long)
     SELECT line_no, run_id, body AS text, priority AS score FROM source
 
 ``source`` has ``line_no`` and one typed column per declared field. A line whose field has
@@ -68,7 +69,7 @@ MAPPED_COLUMNS: dict[str, str] = {
 
 _HEADER = re.compile(r"^--\s*([a-z_]+)\s*:\s*(.*?)\s*$")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_KNOWN_HEADERS = {"stream", "kind", "key", "time", "fields", "moved"}
+_KNOWN_HEADERS = {"stream", "kind", "key", "time", "fields", "moved", "max_line_bytes"}
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class Transform:
     fields: dict[str, str]  # every declared field → type
     moved: frozenset[str]
     select: str
+    max_line_bytes: int | None = None  # lines of its stream up to this size are read (else --max-line-bytes)
 
     def stage_sql(self, lines_table: str, staged_table: str) -> str:
         spec = {name: "JSON" for name in self.all_fields}
@@ -209,6 +211,7 @@ def parse(path: Path) -> Transform:
     for name in (headers["stream"], time_field, *key):
         if not _NAME.match(name):
             raise TransformError(f"{where}: {name!r} is not a plain name")
+    max_line_bytes = _parse_size(headers.get("max_line_bytes"), where)
     select = "\n".join(body).strip().rstrip(";")
     if not select.lower().startswith(("select", "with")):
         raise TransformError(f"{where}: the body must be a SELECT ... FROM source")
@@ -223,7 +226,23 @@ def parse(path: Path) -> Transform:
         fields=all_fields,
         moved=frozenset(moved),
         select=select,
+        max_line_bytes=max_line_bytes,
     )
+
+
+def _parse_size(text: str | None, where: str) -> int | None:
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1024:
+        raise TransformError(f"{where}: max_line_bytes must be a whole number of bytes, at least 1024")
+    return int(text)
+
+
+def line_limit(transforms: list[Transform], stream: str, default: int) -> int:
+    """How long a line of ``stream`` may be: ``default`` (--max-line-bytes), or more where a transform
+    reading the stream says so (spans carry whole prompts: a 60k-token context is megabytes)."""
+    declared = [t.max_line_bytes for t in transforms if t.stream == stream and t.max_line_bytes]
+    return max([default, *declared])
 
 
 def _strip_purpose(text: str) -> str:

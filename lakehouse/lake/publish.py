@@ -143,6 +143,7 @@ def create_tables_in(con: duckdb.DuckDBPyConnection) -> None:
     for attempt in range(CONFLICT_RETRIES):
         try:
             con.execute(load("lake/tables"))
+            _create_views(con)
             return
         except duckdb.TransactionException as exc:
             if attempt == CONFLICT_RETRIES - 1:
@@ -150,6 +151,22 @@ def create_tables_in(con: duckdb.DuckDBPyConnection) -> None:
             time.sleep(0.05 * (attempt + 1))
         except duckdb.Error as exc:
             raise LakeUnreachableError(f"cannot create the lake's tables: {db.one_line(exc)}") from exc
+
+
+def _create_views(con: duckdb.DuckDBPyConnection) -> None:
+    """The catalog's views in the lake, over its tables (replay_calls, escalations, spans, llm_spans with
+    the conventions' macros), when missing: created once, since every creation is a schema change other
+    hosts' transactions would conflict with."""
+    (present,) = con.execute(load("lake/views_present")).fetchone()
+    if present:
+        return
+    (database,) = con.execute("SELECT current_database()").fetchone()
+    con.execute("USE lake")
+    try:
+        for name in ("schema/replay_views", "otel/conventions", "schema/otel_views"):
+            db.run_sql(con, load(name))
+    finally:
+        con.execute(f"USE {quote_ident(database)}")
 
 
 @dataclass

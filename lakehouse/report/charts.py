@@ -98,8 +98,17 @@ def recovery_rate(rows: Rows) -> alt.Chart | None:
 
 
 def token_spend(rows: Rows) -> alt.Chart | None:
-    tooltip = ["day:T", "model:N", "calls:Q", "prompt_tokens:Q", "completion_tokens:Q", "total_tokens:Q"]
-    return _stacked_by_day(rows, "Tokens by model and day", "total_tokens", alt.Color("model:N"), tooltip)
+    tooltip = [
+        "day:T",
+        "source:N",
+        "model:N",
+        "calls:Q",
+        "prompt_tokens:Q",
+        "completion_tokens:Q",
+        "total_tokens:Q",
+    ]
+    title = "Tokens by model and day (replays and traced calls)"
+    return _stacked_by_day(rows, title, "total_tokens", alt.Color("model:N"), tooltip)
 
 
 def latency(rows: Rows) -> alt.Chart | None:

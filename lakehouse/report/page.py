@@ -61,6 +61,8 @@ def headline_items(figures: Figures) -> list[tuple[str, str, Any, str]]:
         ("escalation_rate", "escalation rate", h["escalation_rate"], "rate"),
         ("recovery_rate", "escalations recovered", h["recovery_rate"], "rate"),
         ("tokens", "tokens", h["tokens"], "count"),
+        ("traced_calls", "traced model calls", h["traced_calls"], "count"),
+        ("traced_tokens", "traced tokens", h["traced_tokens"], "count"),
         ("evidence_records", "evidence records", h["evidence_records"], "count"),
         ("open_quarantine", "open quarantine", h["open_quarantine"], "count"),
         ("mirror_lines_behind", "log lines not yet in the catalog", figures.mirror_lines_behind, "count"),

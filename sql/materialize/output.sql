@@ -1,5 +1,6 @@
-/* One day of the run's fresh evidence as evidence_record.v1 rows in source order, each with its JSONL line. */
--- One query per day keeps memory to a day's rows (a single ORDER BY day held the whole run: +550 MB RSS).
+/* A slice of one day of the run's fresh evidence as evidence_record.v1 rows in source order, each with its JSONL line. */
+-- One query per day keeps memory to a day's rows (a single ORDER BY day held the whole run: +550 MB RSS);
+-- a day of more rows than a slice holds is read in slices of transforms and line ranges (materialize/day_slices).
 SELECT
     'evidence_record.v1' AS schema,
     evidence_id,
@@ -45,4 +46,6 @@ SELECT
     ) AS jsonl_line
 FROM fresh
 WHERE day = $day
+  AND transform_order BETWEEN $first_order AND $last_order
+  AND line_no BETWEEN $first_line AND $last_line
 ORDER BY transform_order, line_no

@@ -1,11 +1,16 @@
-/* Tokens spent per model and day, over every model call (escalations included). */
+/* Tokens spent per model and day over every model call: replays' calls (escalations included) and traced calls (llm_spans); source says which. */
 SELECT
     day,
+    source,
     model,
     count(*) AS calls,
     coalesce(sum(prompt_tokens), 0)::BIGINT AS prompt_tokens,
     coalesce(sum(completion_tokens), 0)::BIGINT AS completion_tokens,
     (coalesce(sum(prompt_tokens), 0) + coalesce(sum(completion_tokens), 0))::BIGINT AS total_tokens
-FROM replay_calls
-GROUP BY day, model
-ORDER BY day, model
+FROM (
+    SELECT day, 'replay' AS source, model, prompt_tokens, completion_tokens FROM replay_calls
+    UNION ALL
+    SELECT day, 'traced' AS source, model, input_tokens, output_tokens FROM llm_spans
+)
+GROUP BY day, source, model
+ORDER BY day, source, model

@@ -1,0 +1,3 @@
+/* Whether the lake already has the catalog's views (sql/schema/replay_views.sql, sql/schema/otel_views.sql). */
+SELECT count(*) = 4 FROM duckdb_views()
+WHERE database_name = 'lake' AND view_name IN ('replay_calls', 'escalations', 'spans', 'llm_spans')

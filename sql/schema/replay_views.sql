@@ -1,0 +1,18 @@
+/* The views over replay_runs: replay_calls (one row per model call) and escalations (one row per run that escalated), in the catalog and in the lake. */
+-- One row per model call (call_index 1 = the local model), with the run's day and task.
+CREATE OR REPLACE VIEW replay_calls AS
+SELECT recorded_run_id, recorded_at, day, task_hash, unnest(calls, recursive := true)
+FROM replay_runs;
+
+-- One row per run that escalated: from which model to which, whether it recovered, and why it escalated
+-- (the local call's failed gates, or its call error).
+CREATE OR REPLACE VIEW escalations AS
+SELECT
+    recorded_run_id, recorded_at, day, task_hash,
+    escalation_path[1] AS from_model,
+    escalation_path[2] AS to_model,
+    validation_result.passed AS recovered,
+    coalesce(calls[1].gate_reasons, []) AS reasons,
+    validation_result.reasons AS final_reasons
+FROM replay_runs
+WHERE len(escalation_path) > 1;
