@@ -148,6 +148,12 @@ def test_fail_on_regression_gates_a_ci_job(layout: Layout, runner: CliRunner) ->
     assert invoke(runner, "compare", "base", "cand", "--fail-on-regression", *root).exit_code == 1
     allowed = ["--fail-on-regression", "--max-regressions", str(regressions)]
     assert invoke(runner, "compare", "base", "cand", *allowed, *root).exit_code == 0
+    # --max-regressions alone is the gate a CI job writes: it implies --fail-on-regression
+    one_less = ["--max-regressions", str(regressions - 1)]
+    assert invoke(runner, "compare", "base", "cand", *one_less, *root).exit_code == 1
+    assert (
+        invoke(runner, "compare", "base", "cand", "--max-regressions", str(regressions), *root).exit_code == 0
+    )
     table = invoke(runner, "compare", "base", "cand", *root).stdout
     assert f"regressions    {regressions}" in table
 

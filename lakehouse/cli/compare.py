@@ -46,7 +46,7 @@ TASK_COLUMNS = [
     "--max-regressions",
     type=click.IntRange(min=0),
     default=None,
-    help="With --fail-on-regression: exit 1 only with more than N regressions.",
+    help="Exit 1 when there are more than N regressions (a CI gate: implies --fail-on-regression).",
 )
 @lake_option
 def compare_command(
@@ -89,7 +89,7 @@ def compare_command(
     else:
         click.echo(_screen(report))
     allowed = max_regressions or 0
-    if fail_on_regression and report["regressions"] > allowed:
+    if (fail_on_regression or max_regressions is not None) and report["regressions"] > allowed:
         say(f"{report['regressions']} regressions (allowed: {allowed})")
         raise SystemExit(1)
 

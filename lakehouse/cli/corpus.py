@@ -16,6 +16,7 @@ from lakehouse.cli.group import (
     cli,
     embedding_model_option,
     gateway_url_option,
+    only_with,
     retrieval_option,
     root_option,
     say,
@@ -198,7 +199,9 @@ def _say_tuned(weight: vectors.FusionWeight) -> None:
 @retrieval_option
 @embedding_model_option
 @gateway_url_option
+@click.pass_context
 def corpus_search_command(
+    ctx: click.Context,
     root: Path | None,
     query: str | None,
     queries_file: Path | None,
@@ -218,6 +221,7 @@ def corpus_search_command(
     """
     if (query is None) == (queries_file is None):
         raise click.UsageError("give either QUERY or --queries FILE")
+    only_with(ctx, "fusion", method == "hybrid", "with --retrieval hybrid")
     layout = open_root(root)
     queries = (
         [query]

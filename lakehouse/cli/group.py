@@ -23,6 +23,25 @@ def say(message: str) -> None:
     click.echo(message, err=True)
 
 
+def given(ctx: click.Context, name: str) -> bool:
+    """Whether the user gave parameter ``name`` (on the command line or by its variable), not its default."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source not in (
+        click.core.ParameterSource.DEFAULT,
+        click.core.ParameterSource.DEFAULT_MAP,
+    )
+
+
+def only_with(ctx: click.Context, name: str, acts: bool, when: str) -> None:
+    """Refuse an option given where it would do nothing (one line, exit 2), instead of ignoring it.
+
+    ``acts``: whether the rest of the command line lets option ``name`` act; ``when``: what it needs.
+    """
+    if given(ctx, name) and not acts:
+        flag = next(p.opts[0] for p in ctx.command.params if p.name == name)
+        raise click.UsageError(f"{flag} does nothing here: it acts only {when}", ctx)
+
+
 class LakehouseGroup(click.Group):
     """Turns every error into one line ``error: ...`` on stderr and an exit code (README, "Exit codes").
 
@@ -138,7 +157,7 @@ def retrieval_option(func: Callable[..., Any]) -> Callable[..., Any]:
         type=click.Choice(vectors.FUSIONS),
         default="cc",
         show_default=True,
-        help="How hybrid retrieval fuses BM25 and vectors: cc, a weighted sum of normalised scores "
+        help="With --retrieval hybrid: how it fuses BM25 and vectors: cc, a weighted sum of normalised scores "
         "(weight calibrated by 'lakehouse corpus tune-fusion', else "
         f"{vectors.DEFAULT_LEXICAL_WEIGHT:g} lexical), or rrf, reciprocal rank fusion.",
     )(func)

@@ -13,6 +13,7 @@ from lakehouse.cli.group import (
     cli,
     embedding_model_option,
     gateway_url_option,
+    only_with,
     retrieval_option,
     root_option,
     say,
@@ -37,7 +38,7 @@ from lakehouse.replay import batch, rerun
     type=click.IntRange(min=1, max=512),
     default=8,
     show_default=True,
-    help="Replays in flight with --tasks.",
+    help="With --tasks or --of: replays in flight.",
 )
 @click.option("--allow-escalation", is_flag=True, help="On a failed validation, call the escalation model.")
 @click.option("--local-only", is_flag=True, help="Never escalate, even with --allow-escalation.")
@@ -71,8 +72,15 @@ from lakehouse.replay import batch, rerun
     help="Name the runs (provenance.label, the catalog's replay_runs.label) to compare them with others later; "
     'a --tasks line may carry its own "label".',
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the run record (replay_run.v1) as JSON.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="With a single TASK: print the run record (replay_run.v1) as JSON.",
+)
+@click.pass_context
 def replay_command(
+    ctx: click.Context,
     root: Path | None,
     task: str | None,
     tasks_file: Path | None,
@@ -103,8 +111,11 @@ def replay_command(
 
     Example: lakehouse replay "fix the flaky test in CI" --allow-escalation --dry-run
     """
-    if sum(given is not None and given != () for given in (task, tasks_file, of)) != 1:
+    if sum(value is not None and value != () for value in (task, tasks_file, of)) != 1:
         raise click.UsageError("give one of TASK, --tasks FILE or --of RUN_ID|label:NAME")
+    only_with(ctx, "concurrency", task is None, "with --tasks or --of (many replays)")
+    only_with(ctx, "as_json", task is not None, "with a single TASK (a batch prints its summary)")
+    only_with(ctx, "fusion", method == "hybrid", "with --retrieval hybrid")
     layout = open_root(root, create=True)
     if of:
         _rerun(layout, list(of), label or "rerun", concurrency)
