@@ -41,15 +41,6 @@ def named_query_sql(name: str) -> str:
     return load(f"{QUERIES_DIR}/{name}")
 
 
-def _ensure_mirror(layout: Layout) -> str | None:
-    """Catch the catalog up first when it is missing or marked behind; a busy catalog is read as it is."""
-    if layout.catalog.exists() and not mirror.is_behind(layout):
-        return None
-    if mirror.mirror_after_write(layout, "query") is None:
-        return None
-    return "the catalog is busy and its mirror is behind the logs: results may miss recent lines (run 'lakehouse sync')"
-
-
 @contextlib.contextmanager
 def query(
     layout: Layout,
@@ -69,7 +60,14 @@ def query(
     parsed = statements.split(sql)
     if not write:
         statements.refuse_writes(parsed)
-    warning = _ensure_mirror(layout)
+    if write:  # a writing statement may first catch the catalog up (or make it)
+        warning = (
+            mirror.mirror_after_write(layout, "sql --write")
+            if mirror.is_behind(layout) or not layout.catalog.exists()
+            else None
+        )
+    else:
+        warning = mirror.require_for_reading(layout, "query")
     with db.catalog(layout.catalog, read_only=not write) as con:
         try:
             # UUID, JSON, HUGEINT, TIME WITH TIME ZONE leave as themselves, not as text or DECIMAL.
@@ -132,8 +130,8 @@ def _lines_after(path: Path, offset: int) -> int:
 
 
 def stats(layout: Layout) -> Stats:
-    """One screen on the state of the root, from the catalog (caught up first when it can be)."""
-    _ensure_mirror(layout)
+    """One screen on the state of the root, from the catalog as it is (reading never writes)."""
+    mirror.require_for_reading(layout, "show")
     report = Stats(root=str(layout.root), behind_flag=mirror.is_behind(layout))
     try:
         with db.catalog(layout.catalog, read_only=True) as con:

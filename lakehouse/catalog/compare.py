@@ -34,18 +34,15 @@ SUMMARY_KEYS = (
 def compare(layout: Layout, base: str, candidate: str) -> dict[str, Any]:
     """The comparison of ``candidate``'s runs against ``base``'s (README, "Compare"); a usage error
     when a label has no runs or the two share no task."""
-    if mirror.is_behind(layout) or not layout.catalog.exists():
-        mirror.mirror_after_write(layout, "compare")
+    mirror.require_for_reading(layout, "compare")
     try:
         with db.catalog(layout.catalog, read_only=True) as con:
             if _has_macros(con):
                 return _report(con, base, candidate)
-        # A catalog written by an older version lacks the macros: a sync (re)creates them.
-        warning = mirror.mirror_after_write(layout, "compare")
+        # A catalog written by an older version lacks the macros: temporary ones, as on the lake (the
+        # next writing command's sync stores them for analysts).
         with db.catalog(layout.catalog, read_only=True) as con:
-            if not _has_macros(con):
-                raise CatalogError(f"the catalog has no compare macros yet and {warning}")
-            return _report(con, base, candidate)
+            return compare_on(con, base, candidate)
     except duckdb.Error as exc:
         raise CatalogError(f"cannot compare: {db.one_line(exc)}") from exc
 

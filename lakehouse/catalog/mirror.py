@@ -25,7 +25,7 @@ import duckdb
 
 from lakehouse import retrieval
 from lakehouse.core import db, retention
-from lakehouse.core.errors import CatalogError, CatalogLockedError, StorageError
+from lakehouse.core.errors import CatalogError, CatalogLockedError, StorageError, UsageError
 from lakehouse.core.files import size_of
 from lakehouse.core.paths import Layout
 from lakehouse.core.sqlfiles import load, quote_literal, render
@@ -204,6 +204,20 @@ def mirror_after_write(layout: Layout, what: str) -> str | None:
         if not flag.exists():
             flag.write_text(json.dumps({"behind": what}) + "\n")
         return f"{what} written, but the catalog mirror is behind ({exc}); run 'lakehouse sync' to catch up"
+    return None
+
+
+def require_for_reading(layout: Layout, what: str) -> str | None:
+    """Before a read-only command: the catalog must exist (reading never creates it). Returns a one-line
+    warning when its mirror is marked behind the logs; it is read as it is, and 'lakehouse sync' (a
+    writing command) catches it up."""
+    if not layout.catalog.exists():
+        raise UsageError(
+            f"no catalog at {layout.catalog} yet, so nothing to {what}: 'lakehouse materialize' "
+            "(or 'lakehouse sync') makes it from the files under data/"
+        )
+    if is_behind(layout):
+        return "the catalog's mirror is behind the logs: results may miss recent lines (run 'lakehouse sync')"
     return None
 
 

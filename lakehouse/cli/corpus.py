@@ -233,7 +233,9 @@ def corpus_search_command(
     with contextlib.ExitStack() as stack:
         if embedder is not None:
             stack.enter_context(embedder.gateway)
-        searcher = stack.enter_context(retrieval.Searcher(layout, embedder=embedder))
+        searcher = stack.enter_context(retrieval.Searcher(layout, embedder=embedder, catch_up=False))
+        if searcher.warning:
+            say(f"note: {searcher.warning}")
         for text in queries:
             hits, took_ms = searcher.retrieve(text, k, method, fusion)
             results = [

@@ -95,6 +95,7 @@ class DayWriter:
         self.jsonl = layout.jsonl_day(day)
         self.jsonl_tmp = self.jsonl.with_name(f".{self.jsonl.name}.{receipt_id}.tmp")
         self.rows = 0
+        self.bytes = 0  # of evidence handed over so far (what a failure says it was writing)
         self._pending: list[pa.Table] = []
         self._pending_bytes = 0
         self._parquet: pq.ParquetWriter | None = None
@@ -106,6 +107,7 @@ class DayWriter:
         self._append_jsonl(table.column("jsonl_line"))
         self._pending.append(table.drop_columns(["jsonl_line"]).cast(EVIDENCE_SCHEMA))
         self._pending_bytes += table.nbytes
+        self.bytes += table.nbytes
         self.rows += table.num_rows
         if sum(t.num_rows for t in self._pending) >= ROW_GROUP_ROWS or self._pending_bytes >= ROW_GROUP_BYTES:
             self._flush_parquet()
@@ -122,7 +124,9 @@ class DayWriter:
                 os.fsync(self._jsonl.fileno())
                 self._jsonl.close()
         except (OSError, pa.ArrowException) as exc:
-            raise StorageError(f"cannot write the evidence of {self.day}: {exc}") from exc
+            raise StorageError(
+                f"cannot write the evidence of {self.day} ({self._amount()}): {_reason(exc)}"
+            ) from exc
         return Partition(self.day, self.rows, self.parquet_tmp, self.parquet, self.jsonl_tmp, self.jsonl)
 
     def discard(self) -> None:
@@ -144,7 +148,7 @@ class DayWriter:
                 self._parquet = pq.ParquetWriter(self.parquet_tmp, EVIDENCE_SCHEMA, compression="zstd")
             self._parquet.write_table(table, row_group_size=max(table.num_rows, 1))
         except (OSError, pa.ArrowException) as exc:
-            raise StorageError(f"cannot write {self.parquet_tmp}: {exc}") from exc
+            raise StorageError(f"cannot write {self.parquet_tmp} ({self._amount()}): {_reason(exc)}") from exc
 
     def _append_jsonl(self, lines: pa.ChunkedArray) -> None:
         """The day's JSONL so far (copied first), then the new lines (each already ending in a newline)."""
@@ -157,7 +161,14 @@ class DayWriter:
             for chunk in lines.chunks:
                 self._jsonl.write(_string_bytes(chunk))
         except OSError as exc:
-            raise StorageError(f"cannot write {self.jsonl_tmp}: {exc.strerror}") from exc
+            raise StorageError(f"cannot write {self.jsonl_tmp} ({self._amount()}): {_reason(exc)}") from exc
+
+    def _amount(self) -> str:
+        return f"{self.rows:,} evidence records of {self.day}, {self.bytes / 2**20:.1f} MiB"
+
+
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or " ".join(str(exc).split())
 
 
 def _string_bytes(chunk: pa.Array) -> memoryview:

@@ -114,11 +114,20 @@ def exclusive_root(
 ) -> Iterator[bool]:
     """Hold the root's write lock, with any interrupted commit finished and dead temporaries gone.
 
-    Yields whether an interrupted commit was finished. Materialize, compact and rebuild all
-    write evidence under this one lock.
+    Yields whether an interrupted commit was finished. Materialize, quarantine retry, compact, rebuild
+    and prune all write evidence under this one lock; a run failing before its commit point leaves no
+    temporary behind.
     """
     layout.state_dir.mkdir(parents=True, exist_ok=True)
     with exclusive_lock(layout.materialize_lock, wait=wait, on_wait=on_wait):
         recovered = recover(layout.root, layout.commit_journal)
         evidence.remove_stale_temporaries(layout)
-        yield recovered
+        try:
+            yield recovered
+        except BaseException:
+            # A run that failed before its commit point (a full disk, an I/O error, Ctrl-C) leaves nothing
+            # behind: its temporaries would keep the disk full. After the commit point they are the
+            # journal's, and the next run finishes the commit with them.
+            if not layout.commit_journal.exists():
+                evidence.remove_stale_temporaries(layout)
+            raise

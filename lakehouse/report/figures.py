@@ -59,12 +59,7 @@ def collect(
     with ``on_lake`` on the lake the root joined (every host's runs, evidence and quarantine)."""
     if since and until and since > until:
         raise UsageError(f"--since {since} is after --until {until}")
-    if not layout.catalog.exists() or mirror.is_behind(layout):
-        mirror.mirror_after_write(layout, "report")
-    if not layout.catalog.exists():
-        raise UsageError(
-            f"no catalog at {layout.catalog}: run 'lakehouse materialize' or 'lakehouse sync' first"
-        )
+    mirror.require_for_reading(layout, "report")  # the report is read from the catalog as it is
     step = progress or (lambda _: None)
     config = lake.require(layout) if on_lake else None
     opened = lake.reading(layout, config) if config else db.catalog(layout.catalog, read_only=True)

@@ -56,9 +56,13 @@ class Searcher:
         writable: bool = False,
         query_threads: int | None = None,
         embedder: vectors.Embedder | None = None,
+        catch_up: bool = True,
     ) -> None:
+        """``catch_up=False`` (a read-only command): a catalog whose index is missing or behind the corpus
+        file is left as it is, and an in-memory index of the corpus file is searched instead."""
         self.layout = layout
         self.writable = writable
+        self.catch_up = catch_up
         self.query_threads = query_threads
         self.warning: str | None = None
         self.corpus = corpus.CorpusReader(layout.rag_corpus)
@@ -85,6 +89,12 @@ class Searcher:
         try:
             if not self.writable:
                 if not self.layout.catalog.exists() or not self._current():
+                    if not self.catch_up:  # reading never writes: the catalog stays as it is
+                        self.warning = (
+                            "the catalog's index is behind the corpus file: searched an in-memory index of it "
+                            "('lakehouse corpus reindex' catches the catalog up)"
+                        )
+                        return self._memory_index()
                     refresh(self.layout)
                 con = db.open_catalog(self.layout.catalog, lock_wait_s=0.5, read_only=True)
             else:
