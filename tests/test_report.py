@@ -182,6 +182,45 @@ def test_the_report_renders_offline_with_every_chart_and_the_catalogs_headline(
         shutil.copy(shot, os.environ["LH_REPORT_SCREENSHOT"])
 
 
+FITS = """() => {
+    const charts = [...document.querySelectorAll('.chart')].map(box => {
+        const svg = box.querySelector('svg'), outer = box.getBoundingClientRect();
+        if (!svg) return box.dataset.figure + ': no svg';
+        const inner = svg.getBoundingClientRect();
+        return inner.left >= outer.left - 1 && inner.right <= outer.right + 1 ? null
+            : `${box.dataset.figure}: ${Math.round(inner.width)} px in a ${Math.round(outer.width)} px box`;
+    }).filter(Boolean);
+    const clipped = [...document.querySelectorAll('dt, dd, h1, h2, td, th, .meta')]
+        .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.tagName + ': ' + e.textContent.slice(0, 40));
+    return {width: document.documentElement.scrollWidth, charts, clipped};
+}"""
+
+
+@pytest.mark.parametrize(("width", "height"), [(1920, 1080), (1280, 800), (390, 844)])
+def test_the_report_fits_a_desktop_a_laptop_and_a_phone(
+    demo_root: Path, browser: object, tmp_path: Path, width: int, height: int
+) -> None:
+    page_file, _ = write_report(
+        demo_root, "--compare", "baseline", "candidate", "--output", str(tmp_path / "r.html")
+    )
+    context = browser.new_context(viewport={"width": width, "height": height})  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort())
+    page.goto(page_file.resolve().as_uri())
+    page.wait_for_selector(CHART)
+    page.wait_for_timeout(500)  # charts sized to their boxes
+    found = page.evaluate(FITS)
+    shot = tmp_path / f"report-{width}.png"
+    page.screenshot(path=str(shot), full_page=True)
+    context.close()
+    assert found["width"] <= width, "the page scrolls sideways"
+    assert found["charts"] == [], "a chart is wider than its box"
+    assert found["clipped"] == [], "text is cut by its box"
+    assert shot.stat().st_size > 20_000
+    if os.environ.get("LH_REPORT_SCREENSHOT"):  # for a person who wants to look at it
+        shutil.copy(shot, str(os.environ["LH_REPORT_SCREENSHOT"]).replace(".png", f"-{width}.png"))
+
+
 def test_a_window_keeps_only_its_days(demo_root: Path, tmp_path: Path) -> None:
     con = duckdb.connect(str(Layout(demo_root).catalog), read_only=True)
     (middle,) = con.execute(

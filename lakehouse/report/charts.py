@@ -15,7 +15,7 @@ Rows = list[dict[str, Any]]
 
 
 def _chart(rows: Rows, title: str) -> alt.Chart:
-    return alt.Chart(alt.Data(values=rows), title=title, width=WIDTH, height=HEIGHT)
+    return alt.Chart(alt.Data(values=rows), title=title, width="container", height=HEIGHT)
 
 
 def _rate(field: str, title: str) -> alt.Y:

@@ -26,13 +26,16 @@ from lakehouse.report.figures import Figures
 REGRESSIONS_SHOWN = 50
 
 STYLE = """
-body { font: 14px/1.45 system-ui, sans-serif; margin: 24px auto; max-width: 1040px; color: #1d2430; }
+body { font: 14px/1.45 system-ui, sans-serif; margin: 24px auto; max-width: 1040px; padding: 0 14px; color: #1d2430; }
+*, *::before, *::after { box-sizing: border-box; }
 h1 { font-size: 22px; margin-bottom: 2px; } h2 { font-size: 17px; margin: 28px 0 8px; border-bottom: 1px solid #dde3ea; }
 .meta { color: #5b6675; margin-top: 0; }
-dl.headline { display: grid; grid-template-columns: repeat(4, 1fr); gap: 10px; margin: 16px 0; }
+dl.headline { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: 10px; margin: 16px 0; }
 dl.headline div { background: #f3f6f9; border-radius: 6px; padding: 10px 12px; }
 dl.headline dt { color: #5b6675; font-size: 12px; } dl.headline dd { margin: 2px 0 0; font-size: 20px; font-weight: 600; }
-.charts { display: grid; grid-template-columns: repeat(2, 1fr); gap: 18px; }
+.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 420px), 1fr)); gap: 18px; }
+.chart { min-width: 0; width: 100%; overflow: hidden; }
+.table-box { overflow-x: auto; }
 .empty { color: #5b6675; font-style: italic; padding: 20px 0; }
 table { border-collapse: collapse; width: 100%; font-size: 13px; } td, th { border-bottom: 1px solid #e5e9ee; padding: 4px 6px; text-align: left; }
 """
@@ -119,7 +122,11 @@ def _chart_div(chart: alt.Chart | None, specs: list[Any], figure: str) -> str:
     if chart is None:
         return f'<div class="empty" data-figure="{figure}">No data for this chart in the window.</div>'
     chart_id = f"chart-{len(specs) + 1}"
-    specs.append([chart_id, chart.to_dict()])
+    spec = chart.to_dict()
+    # Legends below the plot and never cut ("qwen2.5-cod"): the chart fits its box at any width.
+    spec.setdefault("config", {})["legend"] = {"orient": "bottom", "labelLimit": 0, "columns": 2}
+    spec["autosize"] = {"type": "fit-x", "contains": "padding"}
+    specs.append([chart_id, spec])
     return f'<div class="chart" id="{chart_id}" data-figure="{figure}"></div>'
 
 

@@ -6,7 +6,7 @@ WITH traces AS (
         arg_min(name, {'child': parent_span_id IS NOT NULL, 'at': start_time, 'id': span_id}) AS root_span,
         arg_min(service, {'child': parent_span_id IS NOT NULL, 'at': start_time, 'id': span_id}) AS service,
         min(start_time) AS started,
-        round(epoch_ms(max(coalesce(end_time, start_time))) - epoch_ms(min(start_time)), 1) AS duration_ms,
+        round((epoch_us(max(coalesce(end_time, start_time))) - epoch_us(min(start_time))) / 1000, 1) AS duration_ms,
         count(*) AS span_count,
         count(*) FILTER (status_code = 'ERROR') AS failing_spans,
         list(name || ' (' || coalesce(CAST(round(duration_ms, 1) AS VARCHAR), '?') || ' ms)'
