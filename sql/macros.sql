@@ -99,8 +99,9 @@ CREATE OR REPLACE MACRO lh_event_time(v) AS
          WHEN json_type(v) IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'VARCHAR')
          THEN lh_epoch_time(lh_as_number(v), CASE WHEN json_type(v) <> 'DOUBLE' THEN lh_as_integer(v) END) END;
 
--- A duration in milliseconds as evidence keeps it: a whole number, rounded half away from zero.
-CREATE OR REPLACE MACRO lh_ms(x) AS CAST(round(x) AS BIGINT);
+-- A duration in milliseconds as evidence keeps it: a whole number, rounded half away from zero; NULL past
+-- BIGINT (~292 million years: no reading as a duration), instead of failing the whole run.
+CREATE OR REPLACE MACRO lh_ms(x) AS TRY_CAST(round(x) AS BIGINT);
 
 -- The nanoseconds past the microsecond of an event time written with more than six fractional digits
 -- or as epoch nanoseconds (0 otherwise); lh_event_time keeps microseconds, ts keeps these too.

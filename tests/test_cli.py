@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -116,6 +117,28 @@ def test_demo_is_deterministic_and_summarises(runner: CliRunner, tmp_path: Path)
     again = invoke(runner, "demo", "--root", str(roots[0]), "--seed", "5", "--lines", "600")
     assert "0 written, 12 unchanged" in again.stderr
     assert "materialized 5 new evidence records from 5 new lines" in again.stderr  # the first demo's replays
+
+
+def test_the_demo_history_ends_on_the_day_it_first_ran(tmp_path: Path) -> None:
+    from lakehouse import demo
+    from lakehouse.demo.examples import LEGACY_END_DAY
+
+    layout = Layout(tmp_path / "first")
+    first = demo.write_demo_streams(layout, lines=600, seed=5, today="2026-11-30")
+    assert len(first.written) == 12
+    days = set()
+    for line in layout.stream("model_calls").read_text().splitlines():
+        with contextlib.suppress(ValueError, KeyError):  # the demo's bad line is not JSON
+            days.add(json.loads(line)["ts"][:10])
+    assert max(days) == "2026-11-30" and min(days) >= "2026-11-02"  # the four weeks before the first run
+    later = demo.write_demo_streams(layout, lines=600, seed=5, today="2026-12-07")
+    assert (later.written, len(later.unchanged)) == ([], 12)  # a later run keeps the first run's history
+    legacy = Layout(tmp_path / "older")  # written before the history followed the calendar
+    legacy.kb.mkdir(parents=True)
+    for stream in first.written:
+        legacy.stream(stream).write_bytes(demo.stream_bytes(stream, 600, 5, LEGACY_END_DAY))
+    kept = demo.write_demo_streams(legacy, lines=600, seed=5, today="2026-12-07")
+    assert (kept.written, len(kept.unchanged)) == ([], 12)
 
 
 def test_demo_refuses_to_overwrite_other_data(runner: CliRunner, layout: Layout) -> None:

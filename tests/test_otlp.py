@@ -443,6 +443,7 @@ def test_import_quarantines_what_is_not_otlp_and_adds_nothing_the_second_time(tm
         json.dumps(logs([log_record(trace_id, span_id, "gen_ai.user.message", {"content": "hi"})])),
         "this is not JSON",
         json.dumps({"hello": "world"}),
+        "[" * 100_000 + "]" * 100_000,  # nested past any parser's depth
         "",
     ]
     exported = tmp_path / "export.jsonl"
@@ -451,9 +452,9 @@ def test_import_quarantines_what_is_not_otlp_and_adds_nothing_the_second_time(tm
     pretty.write_text(json.dumps(traces([span(*ids(6, 6), "chat b", {"llm.model_name": "x"})]), indent=2))
     first = cli("otlp", "import", "--root", str(root), str(exported), str(pretty), "--json")
     report = json.loads(first.stdout)
-    assert (report["spans"], report["logs"], report["quarantined"], report["requests"]) == (2, 1, 2, 3)
+    assert (report["spans"], report["logs"], report["quarantined"], report["requests"]) == (2, 1, 3, 3)
     quarantined = query(root, "SELECT stream, line, reason FROM quarantine ORDER BY line")
-    assert [(q["stream"], q["line"]) for q in quarantined] == [("otlp_import", 3), ("otlp_import", 4)]
+    assert [(q["stream"], q["line"]) for q in quarantined] == [("otlp_import", n) for n in (3, 4, 5)]
     assert quarantined[0]["reason"].startswith("invalid JSON")
     assert "not an OTLP request" in quarantined[1]["reason"]
     listed = cli("quarantine", "list", "--root", str(root), "--stream", "otlp_import", "--json")
@@ -462,7 +463,7 @@ def test_import_quarantines_what_is_not_otlp_and_adds_nothing_the_second_time(tm
     assert "materialized 0 new evidence records" in again.stderr
     counts = query(root, "SELECT kind, count(*) AS n FROM evidence GROUP BY kind ORDER BY kind")
     assert counts == [{"kind": "otel_log", "n": 1}, {"kind": "otel_span", "n": 2}]
-    assert query(root, "SELECT count(*) AS n FROM quarantine") == [{"n": 2}]  # the same lines, once
+    assert query(root, "SELECT count(*) AS n FROM quarantine") == [{"n": 3}]  # the same lines, once
     row = query(
         root, "SELECT model, input_tokens, input_messages FROM llm_spans WHERE span_id = '" + span_id + "'"
     )

@@ -6,13 +6,16 @@ PRODUCT.md §3.3 lists, so a newcomer sees the quarantine at work.
 
 from __future__ import annotations
 
+import json
 import tempfile
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from lakehouse import pipeline, replay, retrieval
 from lakehouse.core import db
 from lakehouse.core.errors import UsageError
+from lakehouse.core.files import atomic_write
 from lakehouse.core.paths import Layout
 from lakehouse.core.sqlfiles import load
 from lakehouse.demo import synth
@@ -20,7 +23,10 @@ from lakehouse.demo import synth
 DEFAULT_LINES = 6000
 COMPARED_LABELS = ("baseline", "candidate")  # the labels of the synthetic replay history (synth._replay_run)
 DEFAULT_DAYS = 28
-DEFAULT_END_DAY = "2026-05-02"
+# The demo's history is the four weeks that end on the day it first ran in a root (recorded in
+# data/_state/demo.json), so the report's day axes hold data from end to end. Roots written before
+# that ended on this fixed day; their streams are recognised and kept.
+LEGACY_END_DAY = "2026-05-02"
 LONG_LINE_BYTES = 1024 * 1024 + 64
 
 # (stream, raw bytes appended) — one bad line of each kind; incidents ends mid-line (still being written).
@@ -48,24 +54,33 @@ class DemoData:
     lines: int
 
 
-def stream_bytes(stream: str, lines: int, seed: int) -> bytes:
+def stream_bytes(stream: str, lines: int, seed: int, end_day: str) -> bytes:
     counts = synth.split_lines(lines)
     body = "".join(
-        line + "\n"
-        for line in synth.stream_lines(stream, counts[stream], seed, DEFAULT_END_DAY, DEFAULT_DAYS)
+        line + "\n" for line in synth.stream_lines(stream, counts[stream], seed, end_day, DEFAULT_DAYS)
     )
     bad = b"".join(raw for s, raw in BAD_LINES if s == stream)
     return body.encode("utf-8") + bad
 
 
 def write_demo_streams(
-    layout: Layout, *, lines: int = DEFAULT_LINES, seed: int = 7, force: bool = False
+    layout: Layout,
+    *,
+    lines: int = DEFAULT_LINES,
+    seed: int = 7,
+    force: bool = False,
+    today: str | None = None,
 ) -> DemoData:
-    """Write the demo streams; a stream that already starts with this content is left alone."""
+    """Write the demo streams; a stream that already starts with this content is left alone.
+
+    The history ends on the day the demo first ran in this root (``today``, default the UTC date);
+    later runs keep that day, so their streams still start with the same content.
+    """
     layout.kb.mkdir(parents=True, exist_ok=True)
+    end_day = _end_day(layout, lines, seed, today or datetime.now(UTC).date().isoformat())
     written, unchanged = [], []
     for stream in synth.GENERATORS:
-        content = stream_bytes(stream, lines, seed)
+        content = stream_bytes(stream, lines, seed, end_day)
         path = layout.stream(stream)
         if path.exists():
             if _starts_with(path, content):  # streams are append-only: replays may have added lines
@@ -79,7 +94,25 @@ def write_demo_streams(
             tmp.write(content)
         Path(tmp.name).replace(path)
         written.append(stream)
+    atomic_write(_recorded(layout), json.dumps({"end_day": end_day, "days": DEFAULT_DAYS}).encode())
     return DemoData(written, unchanged, sum(synth.split_lines(lines).values()))
+
+
+def _recorded(layout: Layout) -> Path:
+    return layout.state_dir / "demo.json"
+
+
+def _end_day(layout: Layout, lines: int, seed: int, today: str) -> str:
+    """The recorded end day; else the one whose content the root's streams already start with; else today."""
+    try:
+        return str(json.loads(_recorded(layout).read_text(encoding="utf-8"))["end_day"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    probe = layout.stream(next(iter(synth.GENERATORS)))
+    for candidate in (today, LEGACY_END_DAY):
+        if probe.exists() and _starts_with(probe, stream_bytes(probe.stem, lines, seed, candidate)):
+            return candidate
+    return today
 
 
 DEMO_TASKS: list[tuple[str, dict[str, bool]]] = [

@@ -94,8 +94,8 @@ def import_files(layout: Layout, sources: list[str]) -> ImportReport:
 def _import_one(raw: bytes, batch: _Batch, report: ImportReport) -> None:
     try:
         document = json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise OtlpRequestError(400, f"invalid JSON ({exc})") from exc
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise OtlpRequestError(400, f"invalid JSON ({' '.join(str(exc).split())[:200]})") from exc
     signal = decode.signal_of(document)
     if signal is None:
         raise OtlpRequestError(400, "not an OTLP request (no resourceSpans or resourceLogs)")

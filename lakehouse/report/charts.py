@@ -23,25 +23,41 @@ def _rate(field: str, title: str) -> alt.Y:
     return alt.Y(f"{field}:Q", title=title, axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1]))
 
 
-def _rate_by_day(
+def _rate_by_period(
     rows: Rows, title: str, field: str, axis: str, tooltip: list[Any], **encoding: Any
 ) -> alt.Chart | None:
+    """A rate over time, by day or by week as the SQL bucketed it (``period``, ``bucket``: sparse days
+    are rolled up into weeks, so the line reads instead of zigzagging)."""
     if not rows:
         return None
-    tooltip = ["day:T", *tooltip, alt.Tooltip(f"{field}:Q", format=".1%")]
+    bucket = rows[0]["bucket"]
+    tooltip = [alt.Tooltip("period:T", title=bucket), *tooltip, alt.Tooltip(f"{field}:Q", format=".1%")]
     return (
-        _chart(rows, title)
+        _chart(rows, f"{title}, by {bucket}")
         .mark_line(point=True)
-        .encode(x=alt.X("day:T", title="day"), y=_rate(field, axis), tooltip=tooltip, **encoding)
+        .encode(x=alt.X("period:T", title=bucket), y=_rate(field, axis), tooltip=tooltip, **encoding)
     )
 
 
-def pass_rate_by_day(rows: Rows) -> alt.Chart | None:
+def pass_rate_by_period(rows: Rows) -> alt.Chart | None:
     model = alt.Color("model:N", title="final model")
     tooltip = ["model:N", "runs:Q", "passed:Q"]
-    return _rate_by_day(
-        rows, "Pass rate by day and final model", "pass_rate", "pass rate", tooltip, color=model
+    return _rate_by_period(
+        rows, "Pass rate of each final model", "pass_rate", "pass rate", tooltip, color=model
     )
+
+
+class Single:
+    """A figure with one category: shown as a number with its label, not as a lone bar."""
+
+    def __init__(self, title: str, label: str, value: Any, unit: str) -> None:
+        self.title, self.label, self.value, self.unit = title, label, value, unit
+
+
+def _single_or(rows: Rows, title: str, category: str, value: str) -> Single | None:
+    if len(rows) == 1:
+        return Single(title, str(rows[0][category]), rows[0][value], value)
+    return None
 
 
 def _stacked_by_day(
@@ -139,8 +155,11 @@ def _horizontal(rows: Rows, title: str, label: str, value: str, color: str | Non
     return _chart(rows, title).mark_bar().encode(**encoding)
 
 
-def failure_reasons(rows: Rows) -> alt.Chart | None:
-    return _horizontal(rows, "Why runs did not pass (top reasons)", "reason", "runs") if rows else None
+def failure_reasons(rows: Rows) -> alt.Chart | Single | None:
+    title = "Why runs did not pass (top reasons)"
+    return _single_or(rows, title, "reason", "runs") or (
+        _horizontal(rows, title, "reason", "runs") if rows else None
+    )
 
 
 def evidence_by_kind(rows: Rows) -> alt.Chart | None:
@@ -158,13 +177,16 @@ def quarantine(rows: Rows) -> alt.Chart | None:
 
 def citations(rows: Rows) -> alt.Chart | None:
     tooltip = ["runs_with_playbooks:Q", "citing_runs:Q"]
-    return _rate_by_day(
+    return _rate_by_period(
         rows, "Answers that cite a retrieved playbook", "citation_rate", "citing runs", tooltip
     )
 
 
-def top_playbooks(rows: Rows) -> alt.Chart | None:
-    return _horizontal(rows, "Most retrieved playbooks", "title", "retrievals") if rows else None
+def top_playbooks(rows: Rows) -> alt.Chart | Single | None:
+    title = "Most retrieved playbooks"
+    return _single_or(rows, title, "title", "retrievals") or (
+        _horizontal(rows, title, "title", "retrievals") if rows else None
+    )
 
 
 def comparison(report: dict[str, Any]) -> alt.Chart:
@@ -186,7 +208,7 @@ def comparison(report: dict[str, Any]) -> alt.Chart:
 # The report's charts in page order: (figure the rows come from, chart builder, section).
 CHARTS = [
     ("runs_by_day", runs_by_day, "Runs"),
-    ("pass_rate_by_day_and_model", pass_rate_by_day, "Runs"),
+    ("pass_rate_by_period_and_model", pass_rate_by_period, "Runs"),
     ("escalation_rate_by_model", escalation_rate, "Escalation"),
     ("escalation_rate_by_model", recovery_rate, "Escalation"),
     ("token_spend_by_model_and_day", token_spend, "Cost and latency"),
@@ -194,6 +216,6 @@ CHARTS = [
     ("top_failure_reasons", failure_reasons, "Failures"),
     ("evidence_by_kind_and_day", evidence_by_kind, "Evidence and quarantine"),
     ("quarantine_by_stream_and_reason", quarantine, "Evidence and quarantine"),
-    ("citations_by_day", citations, "Retrieval"),
+    ("citations_by_period", citations, "Retrieval"),
     ("top_playbooks", top_playbooks, "Retrieval"),
 ]

@@ -23,7 +23,7 @@ from lakehouse.core.sqlfiles import load, quote_ident, quote_literal, render
 
 # Figure name -> the SQL file that computes it (named queries first, where one fits).
 FIGURES = {
-    "pass_rate_by_day_and_model": "queries/pass_rate_by_day_and_model",
+    "pass_rate_by_period_and_model": "report/pass_rate_by_period_and_model",
     "escalation_rate_by_model": "queries/escalation_rate_by_model",
     "token_spend_by_model_and_day": "queries/token_spend_by_model_and_day",
     "top_failure_reasons": "queries/top_failure_reasons",
@@ -31,7 +31,7 @@ FIGURES = {
     "runs_by_day": "report/runs_by_day",
     "latency_by_model": "report/latency_by_model",
     "quarantine_by_stream_and_reason": "report/quarantine_by_stream_and_reason",
-    "citations_by_day": "report/citations_by_day",
+    "citations_by_period": "report/citations_by_period",
     "top_playbooks": "report/top_playbooks",
 }
 EARLIEST, LATEST = dt.date(1, 1, 1), dt.date(9999, 12, 31)

@@ -36,6 +36,7 @@ dl.headline dt { color: #5b6675; font-size: 12px; } dl.headline dd { margin: 2px
 .charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 420px), 1fr)); gap: 18px; }
 .chart { min-width: 0; width: 100%; overflow: hidden; }
 .table-box { overflow-x: auto; }
+.single { padding: 8px 0; } .single h3 { font-size: 13px; margin: 0 0 6px; } .single p { font-size: 16px; margin: 0; }
 .empty { color: #5b6675; font-style: italic; padding: 20px 0; }
 table { border-collapse: collapse; width: 100%; font-size: 13px; } td, th { border-bottom: 1px solid #e5e9ee; padding: 4px 6px; text-align: left; }
 """
@@ -118,9 +119,14 @@ def render(figures: Figures, root: str) -> str:
     )
 
 
-def _chart_div(chart: alt.Chart | None, specs: list[Any], figure: str) -> str:
+def _chart_div(chart: alt.Chart | charts.Single | None, specs: list[Any], figure: str) -> str:
     if chart is None:
         return f'<div class="empty" data-figure="{figure}">No data for this chart in the window.</div>'
+    if isinstance(chart, charts.Single):
+        return (
+            f'<div class="single" data-figure="{figure}"><h3>{html.escape(chart.title)}</h3>'
+            f"<p><strong>{html.escape(chart.label)}</strong>: {chart.value:,} {html.escape(chart.unit)}</p></div>"
+        )
     chart_id = f"chart-{len(specs) + 1}"
     spec = chart.to_dict()
     # Legends below the plot and never cut ("qwen2.5-cod"): the chart fits its box at any width.
