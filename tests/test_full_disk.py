@@ -78,12 +78,39 @@ def second_part_of_each_day(kb: Path) -> None:
                 handle.write(json.dumps({**call, "call_id": f"{call['call_id']}-again"}) + "\n")
 
 
-# Quarantine retry and prune share materialize's lock and its clean-up (journal.exclusive_root).
-@pytest.mark.parametrize("command", [["materialize"], ["compact"], ["rebuild"]], ids=lambda c: c[0])
+# A transform that reads the demo's quarantined tool call ("ok": "yes"), so that a retry has evidence to write.
+LENIENT_TOOL_CALLS = """/* tool_calls → tool_call, reading "ok" written as a word too. */
+-- stream: tool_calls
+-- kind: tool_call
+-- key: call_id
+-- fields: call_id string, args object, error text
+-- moved: run_id string, task_id string, model string, tool string, ok string, duration_ms number
+SELECT line_no, run_id, task_id, model, tool AS text, lower(ok) IN ('true', 'yes') AS passed,
+       lh_ms(duration_ms) AS duration_ms
+FROM source
+"""
+
+
+# Prune only deletes once its journal is written, and a retry writes little: both are given no byte at all.
+@pytest.mark.parametrize(
+    ("command", "free"),
+    [
+        (["materialize"], 65536),
+        (["compact"], 65536),
+        (["rebuild"], 65536),
+        (["prune", "--yes"], 0),
+        (["quarantine", "retry", "--transforms", "{lenient}"], 0),
+    ],
+    ids=lambda c: "-".join(c[:2]) if isinstance(c, list) else str(c),
+)
 def test_a_run_that_fills_the_disk_leaves_the_root_as_it_was(
-    streams: Path, tmp_path: Path, command: list[str]
+    streams: Path, tmp_path: Path, command: list[str], free: int
 ) -> None:
     clean = tmp_path / "clean"  # the same run on a disk with room
+    lenient = tmp_path / "transforms"
+    lenient.mkdir()
+    (lenient / "08_tool_calls.sql").write_text(LENIENT_TOOL_CALLS)
+    command = [arg.replace("{lenient}", str(lenient)) for arg in command]
     with small_filesystem(tmp_path / "disk", "48m") as disk:
         root = disk / "root"
         for where in (root, clean):
@@ -92,18 +119,26 @@ def test_a_run_that_fills_the_disk_leaves_the_root_as_it_was(
                 where / "data" / "_kb",
                 ignore=shutil.ignore_patterns("receipts.jsonl", "quarantine.jsonl", "rag_corpus.jsonl"),
             )
-        if command[0] != "materialize":  # the commands that rework evidence need some first, in two parts
+        if (
+            command[0] != "materialize"
+        ):  # the commands that rework evidence (or lines) need some first, in two parts
             for where in (root, clean):
                 assert lakehouse("materialize", "--root", str(where)).returncode == 0
                 second_part_of_each_day(where / "data" / "_kb")
                 assert lakehouse("materialize", "--root", str(where)).returncode == 0
+        if command[0] == "prune":  # a third of the days
+            days = sorted(
+                p.name.removeprefix("day=") for p in (root / "data" / "evidence" / "parquet").glob("day=*")
+            )
+            command = [*command, "--before", days[len(days) // 3]]
         before = contents(root)
-        filler = leave_free(disk, 64 * 1024)
+        filler = leave_free(disk, free)
         failed = lakehouse(*command, "--root", str(root))
         assert failed.returncode == 4, failed.stderr
-        assert (
-            "No space left on device" in failed.stderr.splitlines()[-1] and "Traceback" not in failed.stderr
-        )
+        said = failed.stderr.splitlines()[-1]
+        assert "No space left on device" in said and "Traceback" not in failed.stderr
+        if command[0] in ("materialize", "compact", "rebuild"):  # what it was writing, and how much
+            assert "evidence records" in said and "MiB" in said, said
         assert not [p for p in root.rglob("*.tmp")], "temporaries left behind"
         assert contents(root) == before  # byte for byte, the catalog included
         filler.unlink()

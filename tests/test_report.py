@@ -251,3 +251,22 @@ def test_bad_windows_and_labels_are_one_line_errors(demo_root: Path) -> None:
         assert done.returncode == 2, (args, done.stderr)
         assert message in done.stderr
         assert "Traceback" not in done.stderr
+
+
+def test_a_figure_with_one_category_is_its_line_not_a_lone_bar() -> None:
+    from lakehouse.report import charts, page
+
+    one = page._chart_div(
+        charts.failure_reasons([{"reason": "empty response", "runs": 3}]), [], "top_failure_reasons"
+    )
+    assert 'class="single"' in one and "<strong>empty response</strong>: 3 runs" in one
+    rate = [{"local_model": "m", "escalation_rate": 0.25, "runs": 4, "escalated": 1, "recovered": 1}]
+    assert "<strong>m</strong>: 25.0%" in page._chart_div(
+        charts.escalation_rate(rate), [], "escalation_rate_by_model"
+    )
+    specs: list[object] = []
+    two = [{"reason": "a", "runs": 2}, {"reason": "b", "runs": 1}]
+    assert (
+        'class="chart"' in page._chart_div(charts.failure_reasons(two), specs, "top_failure_reasons")
+        and specs
+    )

@@ -76,7 +76,8 @@ def write_parquet(table: pa.Table, path: Path) -> None:
         pq.write_table(table.cast(EVIDENCE_SCHEMA), path, row_group_size=ROW_GROUP_ROWS, compression="zstd")
         fsync_path(path)  # on disk before the commit journal can name it
     except (OSError, pa.ArrowException) as exc:
-        raise StorageError(f"cannot write {path}: {exc}") from exc
+        amount = f"{table.num_rows:,} evidence records, {table.nbytes / 2**20:.1f} MiB"
+        raise StorageError(f"cannot write {path} ({amount}): {_reason(exc)}") from exc
 
 
 class DayWriter:

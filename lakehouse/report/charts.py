@@ -48,16 +48,17 @@ def pass_rate_by_period(rows: Rows) -> alt.Chart | None:
 
 
 class Single:
-    """A figure with one category: shown as a number with its label, not as a lone bar."""
+    """A figure with one category: shown as its label and value, not as a lone bar."""
 
-    def __init__(self, title: str, label: str, value: Any, unit: str) -> None:
-        self.title, self.label, self.value, self.unit = title, label, value, unit
+    def __init__(self, title: str, label: str, shown: str) -> None:
+        self.title, self.label, self.shown = title, label, shown
 
 
-def _single_or(rows: Rows, title: str, category: str, value: str) -> Single | None:
-    if len(rows) == 1:
-        return Single(title, str(rows[0][category]), rows[0][value], value)
-    return None
+def _single_or(rows: Rows, title: str, category: str, value: str, rate: bool = False) -> Single | None:
+    if len(rows) != 1:
+        return None
+    number = rows[0][value]
+    return Single(title, str(rows[0][category]), f"{number:.1%}" if rate else f"{number:,} {value}")
 
 
 def _stacked_by_day(
@@ -84,10 +85,13 @@ def runs_by_day(rows: Rows) -> alt.Chart | None:
     return _stacked_by_day(rows, "Runs per day", "runs", outcome, ["day:T", "outcome:N", "runs:Q"])
 
 
-def _rate_by_model(rows: Rows, field: str, title: str, axis: str) -> alt.Chart | None:
+def _rate_by_model(rows: Rows, field: str, title: str, axis: str) -> alt.Chart | Single | None:
     rows = [r for r in rows if r.get(field) is not None]
     if not rows:
         return None
+    single = _single_or(rows, title, "local_model", field, rate=True)
+    if single:
+        return single
     return (
         _chart(rows, title)
         .mark_bar()
@@ -105,11 +109,11 @@ def _rate_by_model(rows: Rows, field: str, title: str, axis: str) -> alt.Chart |
     )
 
 
-def escalation_rate(rows: Rows) -> alt.Chart | None:
+def escalation_rate(rows: Rows) -> alt.Chart | Single | None:
     return _rate_by_model(rows, "escalation_rate", "Escalation rate by local model", "runs escalated")
 
 
-def recovery_rate(rows: Rows) -> alt.Chart | None:
+def recovery_rate(rows: Rows) -> alt.Chart | Single | None:
     return _rate_by_model(rows, "recovery_rate", "Escalations that recovered, by local model", "recovered")
 
 

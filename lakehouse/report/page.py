@@ -125,7 +125,7 @@ def _chart_div(chart: alt.Chart | charts.Single | None, specs: list[Any], figure
     if isinstance(chart, charts.Single):
         return (
             f'<div class="single" data-figure="{figure}"><h3>{html.escape(chart.title)}</h3>'
-            f"<p><strong>{html.escape(chart.label)}</strong>: {chart.value:,} {html.escape(chart.unit)}</p></div>"
+            f"<p><strong>{html.escape(chart.label)}</strong>: {html.escape(chart.shown)}</p></div>"
         )
     chart_id = f"chart-{len(specs) + 1}"
     spec = chart.to_dict()
