@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from lake_servers import Postgres
 from support import lakehouse_command
 from test_read_only import small_filesystem
 
@@ -146,3 +147,31 @@ def test_a_run_that_fills_the_disk_leaves_the_root_as_it_was(
         assert done.returncode == 0, done.stderr
         assert lakehouse(*command, "--root", str(clean)).returncode == 0
         assert evidence(root) == evidence(clean)  # as a clean run would have written it
+
+
+def test_a_lake_push_that_fills_the_lake_s_disk_leaves_no_part_behind(
+    streams: Path, tmp_path: Path, postgres: Postgres
+) -> None:
+    root = tmp_path / "root"
+    shutil.copytree(
+        streams, root / "data" / "_kb", ignore=shutil.ignore_patterns("receipts.jsonl", "quarantine.jsonl")
+    )
+    assert lakehouse("materialize", "--root", str(root)).returncode == 0
+    name = f"fulldisk{os.getpid()}"
+    postgres.create_database(name)
+    with small_filesystem(tmp_path / "disk", "16m") as disk:
+        joined = lakehouse(
+            "lake", "init", "--root", str(root), "--catalog", postgres.dsn(name), "--data", f"{disk}/lake/"
+        )
+        assert joined.returncode == 0, joined.stderr
+        filler = leave_free(disk, 0)
+        failed = lakehouse("lake", "push", "--root", str(root))
+        assert failed.returncode == 4, failed.stderr
+        assert "No space left on device" in failed.stderr and "Traceback" not in failed.stderr
+        assert not list(disk.rglob("*.tmp")), "a temporary part left on the lake's disk"
+        filler.unlink()
+        pushed = lakehouse("lake", "push", "--root", str(root))
+        assert pushed.returncode == 0, pushed.stderr
+        status = lakehouse("lake", "status", "--root", str(root), "--json")
+        rows = [json.loads(line) for line in status.stdout.splitlines()]
+        assert rows and all(r["in_lake"] == r["local"] for r in rows), rows

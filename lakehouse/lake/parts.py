@@ -9,6 +9,7 @@ transaction did not commit is referenced by nothing, and ``lakehouse prune --lak
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 
@@ -94,16 +95,23 @@ def _write(fs: pafs.FileSystem, base: str, relative: str, table: pa.Table) -> No
     """One part; on a local path through a temporary name (a part another push already registered is
     never seen half-rewritten), on S3 directly (an object appears whole)."""
     target = f"{base}{relative}"
+    temporary = f"{target}.{os.getpid()}.tmp"
+    local = isinstance(fs, pafs.LocalFileSystem)
     try:
-        if isinstance(fs, pafs.LocalFileSystem):  # on S3 a directory would be a "marker" object
+        if local:  # on S3 a directory would be a "marker" object
             fs.create_dir(target.rsplit("/", 1)[0], recursive=True)
-            temporary = f"{target}.{os.getpid()}.tmp"
             pq.write_table(table, temporary, filesystem=fs, row_group_size=ROW_GROUP_ROWS)
             fs.move(temporary, target)
         else:
             pq.write_table(table, target, filesystem=fs, row_group_size=ROW_GROUP_ROWS)
     except (pa.ArrowException, OSError) as exc:
-        raise StorageError(f"cannot write an evidence part to the lake ({relative}): {exc}") from exc
+        if local:  # a failed part leaves nothing behind (a full disk stays no fuller)
+            with contextlib.suppress(pa.ArrowException, OSError):
+                fs.delete_file(temporary)
+        amount = f"{table.num_rows:,} evidence records, {table.nbytes / 2**20:.1f} MiB"
+        raise StorageError(
+            f"cannot write an evidence part to the lake ({relative}, {amount}): {exc}"
+        ) from exc
 
 
 def _part_name(host: str, table: pa.Table) -> str:
