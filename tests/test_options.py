@@ -63,3 +63,13 @@ def test_an_option_without_what_it_needs_is_refused(
     lines = done.stderr.splitlines()
     assert done.returncode == 2, done.stderr
     assert len(lines) == 1 and lines[0].startswith(f"error: {param.opts[0]} does nothing here"), lines
+
+
+def test_a_named_query_and_the_list_of_them_are_one_or_the_other(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [*lakehouse_command(), "query", "slowest_runs", "--list", "--root", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and done.stderr.startswith("error: give NAME or --list, not both")

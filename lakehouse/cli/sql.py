@@ -120,6 +120,8 @@ def query_command(
 
     Example: lakehouse query pass_rate_by_day_and_model --format csv
     """
+    if list_queries and name is not None:
+        raise click.UsageError("give NAME or --list, not both")
     if list_queries or name is None:
         for query_name, description in analytics.named_queries().items():
             click.echo(f"{query_name:32} {description}")
