@@ -10,7 +10,7 @@ from typing import Any
 
 import altair as alt
 
-WIDTH, HEIGHT = 460, 220
+HEIGHT = 220  # width: the chart's box (Vega-Lite "container"), so the page fits any screen
 Rows = list[dict[str, Any]]
 
 
