@@ -15,6 +15,9 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from support import lakehouse_command
 
+from lakehouse.catalog import analytics
+from lakehouse.core.paths import Layout
+
 START_NS = 1_780_000_000_123_456_789  # 2026-05-28T20:26:40.123456789Z
 
 
@@ -122,6 +125,12 @@ def protobuf(document: dict[str, Any]) -> bytes:
     message = ExportTraceServiceRequest() if "resourceSpans" in document else ExportLogsServiceRequest()
     json_format.ParseDict(_base64_ids(document), message)
     return message.SerializeToString()
+
+
+def query(root: Path, sql: str) -> list[dict[str, Any]]:
+    """Rows of ``sql`` on a root's catalog, as dicts."""
+    table, _ = analytics.run(Layout(root), sql)
+    return table.to_pylist()
 
 
 class ServeProcess:

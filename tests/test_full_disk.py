@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from lake_servers import Postgres
 from support import lakehouse_command
-from test_read_only import small_filesystem
+from test_read_only import leave_free, small_filesystem
 
 pytestmark = pytest.mark.slow
 LOCK = os.path.join("data", "_state", "materialize.lock")  # records the last holder's pid: not evidence
@@ -42,23 +42,6 @@ def evidence(root: Path) -> list[tuple[str, str]]:
             record.pop("receipt_id")
             found.append((record["day"], json.dumps(record, sort_keys=True)))
     return sorted(found)
-
-
-def leave_free(disk: Path, free_bytes: int) -> Path:
-    """Fill the filesystem, then give back ``free_bytes``."""
-    filler = disk / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o644)
-    try:
-        for chunk in (1 << 20, 1 << 12, 1):
-            try:
-                while True:
-                    os.write(fd, b"\0" * chunk)
-            except OSError:
-                pass
-        os.ftruncate(fd, max(0, os.fstat(fd).st_size - free_bytes))
-    finally:
-        os.close(fd)
-    return filler
 
 
 @pytest.fixture(scope="module")

@@ -15,19 +15,11 @@ from typing import Any
 import httpx
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
-from otlp_support import ServeProcess, log_record, logs, protobuf, span, traces
+from otlp_support import ServeProcess, log_record, logs, protobuf, query, span, traces
 from support import lakehouse_command
-
-from lakehouse.catalog import analytics
-from lakehouse.core.paths import Layout
 
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
 JSON = {"Content-Type": "application/json"}
-
-
-def query(root: Path, sql: str) -> list[dict[str, Any]]:
-    table, _ = analytics.run(Layout(root), sql)
-    return table.to_pylist()
 
 
 def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

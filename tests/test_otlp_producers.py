@@ -16,19 +16,11 @@ from typing import Any
 
 import httpx
 import pytest
-from otlp_support import ServeProcess, protobuf, span, traces
+from otlp_support import ServeProcess, protobuf, query, span, traces
 from support import lakehouse_command
-
-from lakehouse.catalog import analytics
-from lakehouse.core.paths import Layout
 
 pytestmark = pytest.mark.slow
 AGENT = Path(__file__).resolve().parent / "otel_agent.py"
-
-
-def query(root: Path, sql: str) -> list[dict[str, Any]]:
-    table, _ = analytics.run(Layout(root), sql)
-    return table.to_pylist()
 
 
 def run_agent(*args: str, env: dict[str, str]) -> dict[str, Any]:

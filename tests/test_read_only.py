@@ -97,15 +97,17 @@ def small_filesystem(path: Path, size: str) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(path)], check=False)
 
 
-def fill(path: Path) -> Path:
-    """Fill the filesystem holding ``path`` to the last byte (unbuffered writes of ever smaller chunks)."""
-    filler = path / "filler"
+def leave_free(disk: Path, free_bytes: int = 0) -> Path:
+    """Fill the filesystem to the last byte (unbuffered writes of ever smaller chunks), then give back
+    ``free_bytes``; returns the filler file."""
+    filler = disk / "filler"
     fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o644)
     try:
         for chunk in (1 << 20, 1 << 12, 1):
             with contextlib.suppress(OSError):
                 while True:
                     os.write(fd, b"\0" * chunk)
+        os.ftruncate(fd, max(0, os.fstat(fd).st_size - free_bytes))
     finally:
         os.close(fd)
     return filler
@@ -115,5 +117,5 @@ def test_readers_on_a_full_disk_write_nothing(demo: Path, tmp_path: Path) -> Non
     with small_filesystem(tmp_path / "disk", "64m") as disk:
         root = disk / "root"
         shutil.copytree(demo, root)
-        fill(disk)
+        leave_free(disk)
         check_readers(root, tmp_path, catalog=True)

@@ -76,8 +76,9 @@ def write_parquet(table: pa.Table, path: Path) -> None:
         pq.write_table(table.cast(EVIDENCE_SCHEMA), path, row_group_size=ROW_GROUP_ROWS, compression="zstd")
         fsync_path(path)  # on disk before the commit journal can name it
     except (OSError, pa.ArrowException) as exc:
-        amount = f"{table.num_rows:,} evidence records, {table.nbytes / 2**20:.1f} MiB"
-        raise StorageError(f"cannot write {path} ({amount}): {_reason(exc)}") from exc
+        raise StorageError(
+            f"cannot write {path} ({amount(table.num_rows, table.nbytes)}): {_reason(exc)}"
+        ) from exc
 
 
 class DayWriter:
@@ -165,7 +166,13 @@ class DayWriter:
             raise StorageError(f"cannot write {self.jsonl_tmp} ({self._amount()}): {_reason(exc)}") from exc
 
     def _amount(self) -> str:
-        return f"{self.rows:,} evidence records of {self.day}, {self.bytes / 2**20:.1f} MiB"
+        return amount(self.rows, self.bytes, self.day)
+
+
+def amount(rows: int, nbytes: int, day: str | None = None) -> str:
+    """What a failed write was writing, for its error line."""
+    of_day = f" of {day}" if day else ""
+    return f"{rows:,} evidence records{of_day}, {nbytes / 2**20:.1f} MiB"
 
 
 def _reason(exc: BaseException) -> str:

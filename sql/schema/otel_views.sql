@@ -74,7 +74,7 @@ SELECT
     c.span_id,
     c.parent_span_id,
     c.service,
-    coalesce(lh_otel_agent(c.f), lh_otel_agent(lh_otel_fields(parent.attributes)), agents.trace_agent) AS agent,
+    coalesce(lh_otel_agent(c.f), lh_otel_agent(parent.f), agents.trace_agent) AS agent,
     lh_otel_operation(c.f) AS operation,
     lh_otel_provider(c.f) AS provider,
     lh_otel_request_model(c.f) AS request_model,
@@ -113,7 +113,7 @@ SELECT
     c.evidence_id,
     c.day
 FROM calls AS c
-LEFT JOIN spans AS parent ON parent.trace_id = c.trace_id AND parent.span_id = c.parent_span_id
+LEFT JOIN calls AS parent ON parent.trace_id = c.trace_id AND parent.span_id = c.parent_span_id  -- fields parsed once
 LEFT JOIN agents ON agents.trace_id = c.trace_id
 LEFT JOIN events ON events.trace_id = c.trace_id AND events.span_id = c.span_id
 WHERE lh_otel_is_model_call(c.f);
