@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from lakehouse import catalog, lake, retrieval
+from lakehouse.catalog import prices
 from lakehouse.core import failpoints, outbox
 from lakehouse.core.errors import CatalogError, CatalogLockedError, LakehouseError
 from lakehouse.core.files import append_lines, dumps
@@ -137,6 +138,13 @@ def publish(layout: Layout, *, force: bool = False) -> str | None:
     except LakehouseError as exc:
         return f"the lake is behind ({exc}); 'lakehouse lake push' catches it up"
     return None
+
+
+def set_price(layout: Layout, price: prices.Price) -> tuple[list[prices.Price], str | None]:
+    """Write the price into data/prices.csv, then into the catalog (and the lake, when joined)."""
+    table = prices.set_price(layout, price)
+    outbox.mark(layout, "prices", ["prices"])
+    return table, catalog.mirror_after_write(layout, "price") or publish(layout)
 
 
 PRUNE_RECEIPT_SCHEMA = "prune_receipt.v1"

@@ -3,7 +3,9 @@
 ``StubGateway.script[model]`` is a list of replies consumed in order (the last one repeats):
 ``("ok", content)``, ``("ok", content, usage)``, ``("status", code, body)``, ``("sleep", seconds, content)``,
 ``("raw", body_text)`` or ``("drop", content)`` (answers, then closes the kept-alive connection without
-saying so, as servers do with idle connections). Every request is recorded with its headers and JSON body.
+saying so, as servers do with idle connections). ``StubGateway.reply_to[model]``, when set, is called with
+the request's messages and returns the reply instead (answers that depend on the input, at any
+concurrency). Every request is recorded with its headers and JSON body.
 
 ``POST /v1/embeddings`` answers with ``StubGateway.embed(text)`` for each input (by default
 :func:`word_vector`: deterministic, texts sharing words are near); ``embedding_errors`` is a list of
@@ -50,6 +52,7 @@ def _packed(vector: Any) -> Any:
 class StubGateway:
     def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.script: dict[str, list[tuple[Any, ...]]] = {}
+        self.reply_to: dict[str, Callable[[list[dict[str, Any]]], tuple[Any, ...]]] = {}
         self.embed: Callable[[str], Any] = word_vector
         self.embedding_errors: list[tuple[Any, ...]] = []
         self.base64 = (
@@ -73,6 +76,8 @@ class StubGateway:
                     stub.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
                     if embeddings:
                         error = stub.embedding_errors.pop(0) if stub.embedding_errors else None
+                    elif body.get("model") in stub.reply_to:
+                        reply = stub.reply_to[body["model"]](body.get("messages") or [])
                     else:
                         replies = stub.script.get(body.get("model"), [("status", 404, "no such model")])
                         reply = replies.pop(0) if len(replies) > 1 else replies[0]

@@ -197,7 +197,7 @@ def test_query_names_formats_and_parquet(
         and "pass_rate_by_day_and_model" in unknown.stderr
     )
     listed = invoke(runner, "query", "--list")
-    assert listed.exit_code == 0 and len(listed.stdout.splitlines()) == len(analytics.named_queries()) == 8
+    assert listed.exit_code == 0 and len(listed.stdout.splitlines()) == len(analytics.named_queries()) == 9
     needs_output = invoke(runner, "query", "slowest_runs", "--format", "parquet", "--root", root)
     assert needs_output.exit_code == 2 and "--output" in needs_output.stderr
     target = tmp_path / "slow.parquet"

@@ -21,6 +21,8 @@ def commands() -> list[tuple[str, click.Command]]:
     for name, command in cli.commands.items():
         if isinstance(command, click.Group):
             found.extend((f"{name} {sub}", c) for sub, c in command.commands.items())
+            if command.invoke_without_command:  # a group that acts alone (lakehouse prices)
+                found.append((name, command))
         else:
             found.append((name, command))
     return found

@@ -73,7 +73,12 @@ def test_push_is_idempotent_and_an_analyst_attaches_the_lake_read_only(
     assert {t: r["in_lake"] for t, r in status(root).items()} == local
 
     # The lake holds what this root holds: the named queries give the same rows on both.
-    for name in ("pass_rate_by_day_and_model", "token_spend_by_model_and_day", "slowest_and_failing_traces"):
+    for name in (
+        "pass_rate_by_day_and_model",
+        "token_spend_by_model_and_day",
+        "cost_by_model_and_day",
+        "slowest_and_failing_traces",
+    ):
         named = ["query", name, "--root", str(root), "--format", "jsonl"]
         assert lakehouse(*named, "--lake").stdout == lakehouse(*named).stdout
     calls = lake_sql(root, "SELECT agent, model, input_tokens FROM llm_spans")

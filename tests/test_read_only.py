@@ -26,6 +26,8 @@ READERS = [
     ["corpus", "search", "flaky test"],
     ["quarantine", "list"],
     ["lake", "status"],
+    ["prices"],
+    ["prices", "--json"],
 ]
 
 

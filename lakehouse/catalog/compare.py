@@ -27,6 +27,11 @@ SUMMARY_KEYS = (
     "candidate_pass_rate",
     "delta",
     "ci95",
+    "priced_pairs",
+    "base_cost_usd",
+    "candidate_cost_usd",
+    "cost_delta_usd",
+    "cost_delta_ci95",
     "mcnemar_p",
 )
 
@@ -44,7 +49,10 @@ def compare(layout: Layout, base: str, candidate: str) -> dict[str, Any]:
         with db.catalog(layout.catalog, read_only=True) as con:
             return compare_on(con, base, candidate)
     except duckdb.Error as exc:
-        raise CatalogError(f"cannot compare: {db.one_line(exc)}") from exc
+        raise CatalogError(
+            f"cannot compare: {db.one_line(exc)} (a catalog written by an older version: "
+            "'lakehouse sync' brings it up to date)"
+        ) from exc
 
 
 def compare_on(con: duckdb.DuckDBPyConnection, base: str, candidate: str) -> dict[str, Any]:
@@ -64,8 +72,10 @@ def _has_macros(con: duckdb.DuckDBPyConnection) -> bool:
 
 def _report(con: duckdb.DuckDBPyConnection, base: str, candidate: str) -> dict[str, Any]:
     sides = {
-        label: (runs, tasks, versions)
-        for label, runs, tasks, versions in con.execute(load("compare/sides"), [base, candidate]).fetchall()
+        label: (runs, tasks, versions, gates)
+        for label, runs, tasks, versions, gates in con.execute(
+            load("compare/sides"), [base, candidate]
+        ).fetchall()
     }
     for label in (base, candidate):
         if label not in sides:
@@ -95,5 +105,6 @@ def _report(con: duckdb.DuckDBPyConnection, base: str, candidate: str) -> dict[s
             "candidate": sides[candidate][0] - sides[candidate][1],
         },
         "corpus_versions": {"base": sides[base][2], "candidate": sides[candidate][2]},
+        "gates_versions": {"base": sides[base][3], "candidate": sides[candidate][3]},
         "tasks": tasks,
     }

@@ -24,6 +24,7 @@ from typing import Any
 import duckdb
 
 from lakehouse import retrieval
+from lakehouse.catalog import prices
 from lakehouse.core import db, retention
 from lakehouse.core.errors import CatalogError, CatalogLockedError, StorageError, UsageError
 from lakehouse.core.files import size_of
@@ -138,11 +139,14 @@ def _sync_into(con: duckdb.DuckDBPyConnection, layout: Layout) -> SyncReport:
     _migrate(con)
     db.run_sql(con, load("schema/catalog"))
     db.run_sql(con, load("schema/replay_runs"))
+    db.run_sql(con, load("schema/prices"))
+    prices.sync_into(con, layout)
     db.run_sql(con, load("schema/replay_views"))
     db.run_sql(con, render(load("schema/compare"), scope=""))
     report.evidence_parts = _point_evidence_view(con, layout)
     db.run_sql(con, load("otel/conventions"))
     db.run_sql(con, load("schema/otel_views"))
+    db.run_sql(con, load("schema/cost_views"))
     retrieval.prepare(con)
     report.documents = retrieval.catch_up(con, layout)
     scratch = layout.state_dir / "mirror_tail.jsonl"

@@ -4,7 +4,7 @@ Messages for people go to stderr, data to stdout. Every ``LakehouseError`` becom
 line ``error: ...`` and its exit code (PRODUCT.md §4); ``--debug`` shows the traceback.
 """
 
-from lakehouse.cli import compare, corpus, ingest, lake, otlp, prune, quarantine, replay, report, sql  # noqa: F401 (each registers its commands)
+from lakehouse.cli import compare, corpus, ingest, lake, otlp, prices, prune, quarantine, replay, report, sql  # noqa: F401 (each registers its commands)
 from lakehouse.cli.group import cli
 
 

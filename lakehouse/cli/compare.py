@@ -101,7 +101,7 @@ def _cell(value: Any) -> str:
 def summary_lines(report: dict[str, Any]) -> list[str]:
     """The comparison's summary, a line a figure."""
     low, high = report["ci95"]
-    return [
+    lines = [
         f"{report['candidate']} against {report['base']}: {report['pairs']:,} tasks paired "
         f"(unpaired: {report['unpaired']['base']:,} only in base, {report['unpaired']['candidate']:,} only in candidate)",
         f"pass rate      {report['base_pass_rate']:.1%} -> {report['candidate_pass_rate']:.1%} "
@@ -110,7 +110,37 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         f"fixes          {report['fixes']:,}",
         f"unchanged      {report['unchanged_pass']:,} passing, {report['unchanged_fail']:,} failing",
         f"McNemar p      {report['mcnemar_p']:.4g}",
+        cost_line(report),
     ]
+    gates = report.get("gates_versions") or {}
+    if gates and gates.get("base") != gates.get("candidate"):
+        lines.append(
+            f"judged by      different gates: base {', '.join(gates['base'])}; "
+            f"candidate {', '.join(gates['candidate'])}"
+        )
+    return lines
+
+
+def cost_line(report: dict[str, Any]) -> str:
+    """Each side's cost over the pairs priced on both sides, and the paired difference per task."""
+    priced, pairs = report["priced_pairs"], report["pairs"]
+    if not priced:
+        return (
+            f"cost           unknown: no pair has a price on both sides ({pairs:,} pairs; lakehouse prices)"
+        )
+    base, candidate = report["base_cost_usd"], report["candidate_cost_usd"]
+    change = f" ({(candidate - base) / base:+.1%})" if base else ""
+    line = f"cost           ${base:,.4f} -> ${candidate:,.4f}{change} over {priced:,} priced pairs"
+    if report["cost_delta_ci95"]:
+        low, high = report["cost_delta_ci95"]
+        line += f"; per task {_usd(report['cost_delta_usd'])} (95% interval {_usd(low)} to {_usd(high)})"
+    if priced < pairs:
+        line += f"; {pairs - priced:,} pairs without a price"
+    return line
+
+
+def _usd(value: float) -> str:
+    return f"{'-' if value < 0 else '+'}${abs(value):.6f}"
 
 
 def _screen(report: dict[str, Any]) -> str:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
-from lakehouse import pipeline, replay
+from lakehouse import gates, pipeline, replay
+from lakehouse.catalog import captured as captured_spans
 from lakehouse.cli.group import (
     cli,
     embedding_model_option,
@@ -21,7 +24,18 @@ from lakehouse.cli.group import (
 from lakehouse.cli.progress import Bar
 from lakehouse.core.errors import UsageError
 from lakehouse.core.paths import Layout, open_root
-from lakehouse.replay import batch, rerun
+from lakehouse.gates import judge
+from lakehouse.gateway import Gateway
+from lakehouse.gateway import gateway_url as resolve_gateway_url
+from lakehouse.replay import batch, captured, regate, rerun
+
+gates_option = click.option(
+    "--gates",
+    "gate_dir",
+    type=click.Path(exists=True, file_okay=False, resolve_path=True, path_type=Path),
+    help="A directory of your gates (NAME.sql, NAME.judge.md), judged after the built-in four "
+    '(README, "Gates"); a --tasks line may carry its own "gates".',
+)
 
 
 @cli.command("replay")
@@ -63,15 +77,19 @@ from lakehouse.replay import batch, rerun
     "--of",
     "of",
     multiple=True,
-    metavar="RUN_ID|label:NAME",
+    metavar="RUN_ID|label:NAME|span:ID|spans:PREDICATE",
     help="Re-run a recorded run (repeatable; label:NAME: every run with that label) under the options it "
-    "recorded; options given here win. The re-runs get --label (default: rerun) and provenance.replay_of.",
+    "recorded; options given here win. The re-runs get --label (default: rerun) and provenance.replay_of. "
+    'span:SPAN_ID or spans:"SQL condition over llm_spans" replays captured model calls with their '
+    "recorded messages (label default: candidate); their captured answers are judged and logged once "
+    "under the label 'captured', so 'lakehouse compare captured candidate' pairs them.",
 )
 @click.option(
     "--label",
     help="Name the runs (provenance.label, the catalog's replay_runs.label) to compare them with others later; "
     'a --tasks line may carry its own "label".',
 )
+@gates_option
 @click.option(
     "--json",
     "as_json",
@@ -98,6 +116,7 @@ def replay_command(
     embedding_model: str | None,
     of: tuple[str, ...],
     label: str | None,
+    gate_dir: Path | None,
     as_json: bool,
 ) -> None:
     """Replay TASK (or every task of --tasks FILE): retrieve, prompt, call, validate, escalate, log.
@@ -112,14 +131,13 @@ def replay_command(
     Example: lakehouse replay "fix the flaky test in CI" --allow-escalation --dry-run
     """
     if sum(value is not None and value != () for value in (task, tasks_file, of)) != 1:
-        raise click.UsageError("give one of TASK, --tasks FILE or --of RUN_ID|label:NAME")
+        raise click.UsageError(
+            "give one of TASK, --tasks FILE or --of RUN_ID|label:NAME|span:ID|spans:PREDICATE"
+        )
     only_with(ctx, "concurrency", task is None, "with --tasks or --of (many replays)")
     only_with(ctx, "as_json", task is not None, "with a single TASK (a batch prints its summary)")
     only_with(ctx, "fusion", method == "hybrid", "with --retrieval hybrid")
     layout = open_root(root, create=True)
-    if of:
-        _rerun(layout, list(of), label or "rerun", concurrency)
-        return
     request = replay.ReplayRequest(
         task or "",
         allow_escalation=allow_escalation,
@@ -134,7 +152,11 @@ def replay_command(
         fusion=fusion,
         embedding_model=embedding_model,
         label=label,
+        gates=None if gate_dir is None else str(gate_dir),
     )
+    if of:
+        _rerun(layout, list(of), request, concurrency)
+        return
     if tasks_file is not None:
         _replay_batch(layout, tasks_file, request, concurrency)
         return
@@ -168,16 +190,28 @@ OVERRIDABLE = {
     "method": "retrieval",
     "fusion": "fusion",
     "embedding_model": "embedding_model",
+    "gate_dir": "gates",
 }
 
 
-def _rerun(layout: Layout, selectors: list[str], label: str, concurrency: int) -> None:
+def _rerun(layout: Layout, selectors: list[str], template: replay.ReplayRequest, concurrency: int) -> None:
+    spans = [s for s in selectors if captured_spans.is_span_selector(s)]
+    runs = [s for s in selectors if not captured_spans.is_span_selector(s)]
+    requests = _recorded_requests(layout, runs, template.label or "rerun") if runs else []
+    if spans:
+        requests += _captured_requests(layout, spans, replace(template, label=template.label or "candidate"))
+    _run_batch(layout, requests, concurrency, batch.BatchReport())
+
+
+def _recorded_requests(layout: Layout, selectors: list[str], label: str) -> list[replay.ReplayRequest]:
     ctx = click.get_current_context()
     overrides = {
         field: ctx.params[param]
         for param, field in OVERRIDABLE.items()
         if ctx.get_parameter_source(param) not in (None, click.core.ParameterSource.DEFAULT)
     }
+    if "gates" in overrides:
+        overrides["gates"] = str(overrides["gates"])
     selection = rerun.select(layout, selectors, overrides, label)
     if not selection.requests:
         raise UsageError(
@@ -188,7 +222,36 @@ def _rerun(layout: Layout, selectors: list[str], label: str, concurrency: int) -
     if selection.without_provenance:
         count = len(selection.without_provenance)
         say(f"note: {count} runs recorded no options (no provenance): re-run with the defaults")
-    _run_batch(layout, selection.requests, concurrency, batch.BatchReport())
+    return selection.requests
+
+
+def _captured_requests(
+    layout: Layout, selectors: list[str], template: replay.ReplayRequest
+) -> list[replay.ReplayRequest]:
+    """The candidate's requests for the selected captured calls, after logging the captured answers."""
+    spans, unknown = captured_spans.select(layout, selectors)
+    for selector in unknown:
+        say(f"skipped {selector}: no captured model call (llm_spans) matches it")
+    if not spans:
+        raise UsageError("nothing to replay: no captured model call matches " + ", ".join(unknown))
+    requests = [r for r in (captured.request_for(s, template) for s in spans) if r is not None]
+    if len(requests) < len(spans):
+        say(f"skipped {len(spans) - len(requests)} captured calls: no message text was captured")
+    gate_set = gates.load(template.gates)
+    logged = {
+        str((r.get("provenance") or {}).get("replay_of"))
+        for r in rerun.recorded_runs(layout).values()
+        if (r.get("provenance") or {}).get("label") == captured.CAPTURED_LABEL
+    }
+    with contextlib.ExitStack() as stack:
+        judge_caller = judge.dry_run_caller
+        if gate_set.judges and not template.dry_run:
+            judge_caller = stack.enter_context(Gateway(resolve_gateway_url(template.gateway_url))).chat
+        added = captured.log_captured(layout, spans, logged, gate_set, judge_caller)
+    say(
+        f"{len(spans)} captured calls selected; {added} captured answers logged under '{captured.CAPTURED_LABEL}'"
+    )
+    return requests
 
 
 def _replay_batch(layout: Layout, tasks_file: Path, defaults: replay.ReplayRequest, concurrency: int) -> None:
@@ -225,3 +288,36 @@ def _run_batch(
         f"{report.escalated} escalated; {len(report.skipped)} task lines skipped, {len(report.errors)} errors"
     )
     sys.exit(4 if report.errors else 0 if report.passed == report.runs else 1)
+
+
+@cli.command("regate")
+@root_option
+@click.option("--label", "label", required=True, help="The label whose recorded runs are judged again.")
+@click.option("--as", "new_label", required=True, help="The label of the re-judged runs (a new one).")
+@gates_option
+def regate_command(root: Path | None, label: str, new_label: str, gate_dir: Path | None) -> None:
+    """Judge the recorded runs of --label again with the current gates, calling no model.
+
+    Each run is logged again under --as with the same task, bundle, calls and answer, the new
+    verdict, and provenance.regate_of naming the original, so `lakehouse compare LABEL NEW` lists
+    exactly the runs the gates now judge differently. The log keeps an answer's first 4,000
+    characters: that is what a re-judge sees. Judge gates are refused (they would call a model).
+
+    Example: lakehouse regate --label baseline --gates ./gates --as baseline-strict
+    """
+    layout = open_root(root)
+    report = regate.regate(layout, label, new_label, gate_dir)
+    warning = pipeline.mirror_runs(layout)
+    if warning:
+        say(f"warning: {warning}")
+    say(
+        f"{report.runs:,} runs of {label!r} re-judged as {new_label!r} (gates {report.gates_version}): "
+        f"{report.passed:,} pass (was {report.was_passed:,}); {report.now_fail:,} now fail, "
+        f"{report.now_pass:,} now pass"
+        + (
+            f"; {report.not_judged:,} kept their verdict (no answer: every call failed)"
+            if report.not_judged
+            else ""
+        )
+    )
+    say(f"next: lakehouse compare {label} {new_label}")

@@ -28,6 +28,10 @@ class TransformError(UsageError):
     """A transform definition is malformed (bad header, bad SQL, missing columns)."""
 
 
+class GateError(UsageError):
+    """A gate file is malformed (no purpose header, bad SQL, no ``reason`` column, no judge model)."""
+
+
 class RootError(LakehouseError):
     """The root directory is missing, not a directory, or not writable."""
 

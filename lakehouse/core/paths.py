@@ -41,6 +41,10 @@ class Layout:
         return self.kb / "replay_runs.jsonl"
 
     @property
+    def prices(self) -> Path:
+        return self.data / "prices.csv"
+
+    @property
     def rag_corpus(self) -> Path:
         return self.kb / "rag_corpus.jsonl"
 

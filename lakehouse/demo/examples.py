@@ -63,6 +63,19 @@ def stream_bytes(stream: str, lines: int, seed: int, end_day: str) -> bytes:
     return body.encode("utf-8") + bad
 
 
+# Illustrative prices (USD per million tokens) for the demo's models, so that its report and compare show
+# cost; written only into a root without a data/prices.csv.
+DEMO_PRICES = """model,input_usd_per_mtok,output_usd_per_mtok,valid_from
+claude-sonnet,3,15,
+gpt-4o,2.5,10,
+gpt-4o-mini,0.15,0.6,
+llama3.1:8b,0.05,0.08,
+mistral-nemo:12b,0.15,0.15,
+qwen2.5-coder:32b,0.2,0.6,
+qwen2.5-coder:7b,0.03,0.09,
+"""
+
+
 def write_demo_streams(
     layout: Layout,
     *,
@@ -95,6 +108,8 @@ def write_demo_streams(
         Path(tmp.name).replace(path)
         written.append(stream)
     atomic_write(_recorded(layout), json.dumps({"end_day": end_day, "days": DEFAULT_DAYS}).encode())
+    if not layout.prices.exists():
+        atomic_write(layout.prices, DEMO_PRICES.encode())
     return DemoData(written, unchanged, sum(synth.split_lines(lines).values()))
 
 

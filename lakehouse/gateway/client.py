@@ -145,11 +145,13 @@ class Gateway:
         self._base64_embeddings = True  # until the server refuses encoding_format
 
     def chat(self, model: str, system: str, user: str) -> CallResult:
-        body = {
-            "model": model,
-            "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
-            "stream": False,
-        }
+        return self.chat_messages(
+            model, [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        )
+
+    def chat_messages(self, model: str, messages: list[dict[str, str]]) -> CallResult:
+        """A chat completion of ``messages`` (``{"role", "content"}`` each, in order)."""
+        body = {"model": model, "messages": messages, "stream": False}
         start = time.perf_counter()
         result = CallResult(model=model, ok=False)
         try:

@@ -34,6 +34,7 @@ TABLES = {  # lake table -> its key
     "replay_runs": "recorded_run_id",
     "receipts": "receipt_id",
     "quarantine": "quarantine_id",
+    "prices": "price_id",  # a price row is its model and first day: a changed price is a new row
 }
 PRUNED = {"evidence": "day", "replay_runs": "day"}  # tables `prune` removes days of -> their day column
 CONFLICT_RETRIES = 20
@@ -163,7 +164,13 @@ def _create_views(con: duckdb.DuckDBPyConnection) -> None:
     (database,) = con.execute("SELECT current_database()").fetchone()
     con.execute("USE lake")
     try:
-        for name in ("schema/replay_views", "otel/conventions", "schema/otel_views"):
+        for name in (
+            "schema/prices",
+            "schema/replay_views",
+            "otel/conventions",
+            "schema/otel_views",
+            "schema/cost_views",
+        ):
             db.run_sql(con, load(name))
     finally:
         con.execute(f"USE {quote_ident(database)}")

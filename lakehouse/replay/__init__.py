@@ -1,6 +1,6 @@
 """Replay (PRODUCT.md §4): the Go port of ``Replay``, kept exactly, one task or many.
 
-``prompt`` (system and user prompt, the dry-run answer), ``validate`` (the gates), ``runner``
+``prompt`` (system and user prompt, the dry-run answer), ``validate`` (a run's verdict; the gates are :mod:`lakehouse.gates`), ``runner``
 (one run: :func:`run`, its ``replay_run.v1`` line), ``batch`` (many tasks concurrently through a
 shared :class:`batch.Session`). Uses retrieval and the gateway; mirroring the log into the catalog
 is :func:`lakehouse.pipeline.mirror_runs`.
@@ -9,6 +9,7 @@ is :func:`lakehouse.pipeline.mirror_runs`.
 from lakehouse.replay.runner import (
     DEFAULT_K,
     LOG_RESPONSE_CHARS,
+    NOT_OPTIONS,
     SCHEMA,
     ReplayRequest,
     build_bundle,
@@ -21,6 +22,7 @@ from lakehouse.replay.runner import (
 __all__ = [
     "DEFAULT_K",
     "LOG_RESPONSE_CHARS",
+    "NOT_OPTIONS",
     "SCHEMA",
     "ReplayRequest",
     "build_bundle",

@@ -23,7 +23,7 @@ from lakehouse.core.types import Document
 from lakehouse.gateway import Gateway, gateway_url
 from lakehouse.retrieval import corpus, vectors
 
-PER_TASK_OPTIONS = {f.name for f in fields(replay.ReplayRequest)} - {"task", "replay_of"}
+PER_TASK_OPTIONS = {f.name for f in fields(replay.ReplayRequest)} - {"task", "replay_of", *replay.NOT_OPTIONS}
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 
 from lakehouse.core.types import ContextBundle
@@ -46,3 +47,8 @@ def dry_run_answer(task: str, bundle: ContextBundle | None) -> str:
     else:
         lines.append("- No playbook retrieved; proceed from first principles.")
     return "\n".join(lines)
+
+
+def messages_sha256(messages: list[dict[str, str]]) -> str:
+    """The prompt hash of a captured call's messages (sent as recorded)."""
+    return hashlib.sha256(json.dumps(messages, ensure_ascii=False, sort_keys=True).encode()).hexdigest()

@@ -13,11 +13,11 @@ from typing import Any
 
 from lakehouse.core.files import read_jsonl
 from lakehouse.core.paths import Layout
-from lakehouse.replay.runner import ReplayRequest
+from lakehouse.replay.runner import LOG_RESPONSE_CHARS, NOT_OPTIONS, ReplayRequest
 
 LABEL_PREFIX = "label:"
 # What a recorded run's options may set again; the task, its label and what it re-runs are the re-run's own.
-REPLAYABLE = {f.name for f in fields(ReplayRequest)} - {"task", "label", "replay_of"}
+REPLAYABLE = {f.name for f in fields(ReplayRequest)} - {"task", "label", "replay_of", *NOT_OPTIONS}
 
 
 @dataclass
@@ -29,13 +29,18 @@ class Selection:
     without_provenance: list[str] = field(default_factory=list)
 
 
+def recorded_runs(layout: Layout) -> dict[str, dict[str, Any]]:
+    """Every run of the log by its id, in log order."""
+    runs: dict[str, dict[str, Any]] = {}
+    for record in read_jsonl(layout.replay_runs):
+        if isinstance(record, dict) and isinstance(record.get("recorded_run_id"), str):
+            runs[record["recorded_run_id"]] = record
+    return runs
+
+
 def select(layout: Layout, selectors: list[str], overrides: dict[str, Any], label: str) -> Selection:
     """Requests re-running the runs ``selectors`` name, in log order, each run once."""
-    runs: dict[str, dict[str, Any]] = {}
-    if layout.replay_runs.exists():
-        for record in read_jsonl(layout.replay_runs):
-            if isinstance(record, dict) and isinstance(record.get("recorded_run_id"), str):
-                runs[record["recorded_run_id"]] = record
+    runs = recorded_runs(layout)
     selection = Selection()
     chosen: dict[str, dict[str, Any]] = {}
     for selector in selectors:
@@ -63,6 +68,7 @@ def select(layout: Layout, selectors: list[str], overrides: dict[str, Any], labe
                 **{**recorded, **overrides},
                 label=label,
                 replay_of=run_id,
+                recorded_response=str(record.get("model_response") or "")[:LOG_RESPONSE_CHARS],
             )
         )
     return selection

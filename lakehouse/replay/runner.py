@@ -15,21 +15,26 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from lakehouse import __version__, retrieval
+from lakehouse import __version__, gates, retrieval
 from lakehouse.core import outbox
 from lakehouse.core.errors import UsageError
 from lakehouse.core.files import GroupAppender, append_lines, dumps
 from lakehouse.core.paths import Layout
 from lakehouse.core.types import ContextBundle, RetrievedPlaybook
+from lakehouse.gates import judge
 from lakehouse.gateway import CallResult, Gateway, gateway_url, model_names
-from lakehouse.replay.prompt import Prompt, build, dry_run_answer
-from lakehouse.replay.validate import GATES_VERSION, ValidationResult, validate
+from lakehouse.replay.prompt import build, dry_run_answer, messages_sha256
+from lakehouse.replay.validate import ValidationResult
 from lakehouse.retrieval import corpus, vectors
 
 SCHEMA = "replay_run.v1"
 LOG_RESPONSE_CHARS = 4000
 DEFAULT_K = 5
 Caller = Callable[[str, str, str], CallResult]
+Ask = Callable[[str], CallResult]  # one model call of a run: the model's answer to the run's prompt
+Judge = Callable[[CallResult], ValidationResult]  # the gates' verdict on a call's answer
+# Request fields that are inputs, not options: never written into provenance.options.
+NOT_OPTIONS = ("recorded_response", "messages")
 
 
 @dataclass
@@ -47,7 +52,14 @@ class ReplayRequest:
     fusion: str = "cc"  # hybrid's fusion: cc (convex combination, calibrated) | rrf
     embedding_model: str | None = None  # for vector and hybrid (default: $LH_EMBEDDING_MODEL)
     label: str | None = None  # names a set of runs to compare with another (provenance.label)
-    replay_of: str | None = None  # the recorded run this one re-runs (provenance.replay_of)
+    replay_of: str | None = None  # the recorded run or span:ID this one re-runs (provenance.replay_of)
+    gates: str | None = None  # a directory of the user's gates, beside the built-in ones (--gates)
+    recorded_response: str | None = (
+        None  # the recorded or captured answer, for the gates (run.recorded_response)
+    )
+    messages: list[dict[str, str]] | None = (
+        None  # a captured call's messages, sent as recorded (no prompt built)
+    )
 
 
 def sha256_hex(text: str) -> str:
@@ -113,17 +125,31 @@ def run(
     bundle = None
     if not request.no_retrieval:
         bundle = _retrieve(layout, request, searcher) if corpus_size else ContextBundle(task=request.task)
+    gate_set = gates.load(request.gates)
     prompt = build(request.task, bundle)
     local_model, escalation_model = model_names(request.local_model, request.escalation_model)
     own_gateway = None
     if request.dry_run:
         caller = dry_run_caller(request.task, bundle)
+        judge_caller: Caller = judge.dry_run_caller
     else:
         if gateway is None:
             gateway = own_gateway = Gateway(gateway_url(request.gateway_url))
-        caller = gateway.chat
+        caller = judge_caller = gateway.chat
+    if request.messages is not None and not request.dry_run:
+        messages, chat_messages = request.messages, gateway.chat_messages  # type: ignore[union-attr]
+        ask: Ask = lambda model: chat_messages(model, messages)  # noqa: E731
+    else:
+        ask = lambda model: caller(model, prompt.system, prompt.user)  # noqa: E731
+    judge_calls: list[dict[str, Any]] = []
+
+    def judge_answer(call: CallResult) -> ValidationResult:
+        verdict = gate_set.check(gate_run(request, bundle, call), judge_caller)
+        judge_calls.extend(verdict.judge_calls)
+        return ValidationResult(not verdict.reasons, verdict.reasons)
+
     try:
-        record = _replay(request, prompt, bundle, caller, local_model, escalation_model)
+        record = replay_calls(request, ask, judge_answer, local_model, escalation_model)
     finally:
         if own_gateway is not None:
             own_gateway.close()
@@ -148,19 +174,36 @@ def run(
             "replay_of": request.replay_of,
             "tool_version": __version__,
             "corpus_version": corpus.version(layout),
-            "prompt_sha256": prompt.sha256,
-            "gates_version": GATES_VERSION,
+            "prompt_sha256": prompt.sha256 if request.messages is None else messages_sha256(request.messages),
+            "gates_version": gate_set.version,
             "options": {
-                **asdict(request),
+                **{k: v for k, v in asdict(request).items() if k not in NOT_OPTIONS},
                 "task": None,
                 "local_model": local_model,
                 "escalation_model": escalation_model,
                 "gateway_url": None if request.dry_run else gateway_url(request.gateway_url),
+                "gates": None if gate_set.directory is None else str(gate_set.directory),
             },
         },
     }
+    if judge_calls:
+        result["judge_calls"] = judge_calls
     log(layout, result, appender)
     return result
+
+
+def gate_run(request: ReplayRequest, bundle: ContextBundle | None, call: CallResult) -> gates.Run:
+    """What the gates judge of a call's answer."""
+    return gates.Run(
+        task=request.task,
+        response=call.content,
+        rag_ids=tuple(bundle.rag_ids) if bundle is not None and bundle.retrieved_playbooks else (),
+        model=call.model,
+        prompt_tokens=call.prompt_tokens,
+        completion_tokens=call.completion_tokens,
+        latency_ms=call.latency_ms,
+        recorded_response=request.recorded_response,
+    )
 
 
 def _retrieve(layout: Layout, request: ReplayRequest, searcher: retrieval.Searcher | None) -> ContextBundle:
@@ -182,33 +225,28 @@ def embedder_for(request: ReplayRequest) -> vectors.Embedder | None:
     return vectors.Embedder(Gateway(gateway_url(request.gateway_url)), model) if model else None
 
 
-def _replay(
-    request: ReplayRequest,
-    prompt: Prompt,
-    bundle: ContextBundle | None,
-    caller: Caller,
-    local_model: str,
-    escalation_model: str,
+def replay_calls(
+    request: ReplayRequest, ask: Ask, judge_answer: Judge, local_model: str, escalation_model: str
 ) -> dict[str, Any]:
     """The seed's order of calls and escalation rule, verbatim in meaning."""
     escalation = [local_model]
     model_used = local_model
     model_response = ""
-    calls = [caller(local_model, prompt.system, prompt.user)]
+    calls = [ask(local_model)]
     if calls[0].ok:
         model_response = calls[0].content
-        validation = validate(model_response, bundle)
+        validation = judge_answer(calls[0])
     else:
         validation = ValidationResult(False, [f"local call failed: {calls[0].error}"])
     calls[0].gate_reasons = list(validation.reasons)  # why it escalated, kept past a recovery
     if not validation.passed and request.allow_escalation and not request.local_only:
         escalation.append(escalation_model)
-        escalated = caller(escalation_model, prompt.system, prompt.user)
+        escalated = ask(escalation_model)
         calls.append(escalated)
         if escalated.ok:
             model_response = escalated.content
             model_used = escalation_model
-            validation = validate(model_response, bundle)
+            validation = judge_answer(escalated)
             escalated.gate_reasons = list(validation.reasons)
             if validation.passed:
                 validation.reasons = [f"recovered via escalation to {escalation_model}", *validation.reasons]

@@ -131,6 +131,20 @@ def token_spend(rows: Rows) -> alt.Chart | None:
     return _stacked_by_day(rows, title, "total_tokens", alt.Color("model:N"), tooltip)
 
 
+def cost(rows: Rows) -> alt.Chart | None:
+    priced = [r for r in rows if r["cost_usd"] is not None]
+    tooltip = [
+        "day:T",
+        "source:N",
+        "model:N",
+        "calls:Q",
+        "unpriced_calls:Q",
+        alt.Tooltip("cost_usd:Q", format="$.4f"),
+    ]
+    title = "Cost (USD) by model and day, priced calls (lakehouse prices)"
+    return _stacked_by_day(priced, title, "cost_usd", alt.Color("model:N"), tooltip)
+
+
 def latency(rows: Rows) -> alt.Chart | None:
     if not rows:
         return None
@@ -216,6 +230,7 @@ CHARTS = [
     ("escalation_rate_by_model", escalation_rate, "Escalation"),
     ("escalation_rate_by_model", recovery_rate, "Escalation"),
     ("token_spend_by_model_and_day", token_spend, "Cost and latency"),
+    ("cost_by_model_and_day", cost, "Cost and latency"),
     ("latency_by_model", latency, "Cost and latency"),
     ("top_failure_reasons", failure_reasons, "Failures"),
     ("evidence_by_kind_and_day", evidence_by_kind, "Evidence and quarantine"),

@@ -26,6 +26,7 @@ FIGURES = {
     "pass_rate_by_period_and_model": "report/pass_rate_by_period_and_model",
     "escalation_rate_by_model": "queries/escalation_rate_by_model",
     "token_spend_by_model_and_day": "queries/token_spend_by_model_and_day",
+    "cost_by_model_and_day": "queries/cost_by_model_and_day",
     "top_failure_reasons": "queries/top_failure_reasons",
     "evidence_by_kind_and_day": "queries/evidence_by_kind_and_day",
     "runs_by_day": "report/runs_by_day",

@@ -53,6 +53,8 @@ def _number(value: Any, kind: str) -> str:
         return "–"
     if kind == "rate":
         return f"{value:.1%}"
+    if kind == "usd":
+        return f"${value:,.2f}" if value >= 1 else f"${value:,.4f}"
     return f"{value:,}"
 
 
@@ -67,6 +69,8 @@ def headline_items(figures: Figures) -> list[tuple[str, str, Any, str]]:
         ("tokens", "tokens", h["tokens"], "count"),
         ("traced_calls", "traced model calls", h["traced_calls"], "count"),
         ("traced_tokens", "traced tokens", h["traced_tokens"], "count"),
+        ("cost_usd", "cost (priced calls)", h["cost_usd"], "usd"),
+        ("unpriced_calls", "calls without a price", h["unpriced_calls"], "count"),
         ("evidence_records", "evidence records", h["evidence_records"], "count"),
         ("open_quarantine", "open quarantine", h["open_quarantine"], "count"),
         ("mirror_lines_behind", "log lines not yet in the catalog", figures.mirror_lines_behind, "count"),

@@ -4,6 +4,7 @@ CREATE TABLE IF NOT EXISTS lake.evidence AS FROM evidence LIMIT 0;
 CREATE TABLE IF NOT EXISTS lake.replay_runs AS FROM replay_runs LIMIT 0;
 CREATE TABLE IF NOT EXISTS lake.receipts AS FROM receipts LIMIT 0;
 CREATE TABLE IF NOT EXISTS lake.quarantine AS FROM quarantine LIMIT 0;
+CREATE TABLE IF NOT EXISTS lake.prices AS FROM prices LIMIT 0;
 -- The lake's retention: rows older than the latest `before` were pruned and are not published again.
 CREATE TABLE IF NOT EXISTS lake.lake_retention (before DATE, pruned_at TIMESTAMPTZ, host VARCHAR);
 CREATE TABLE IF NOT EXISTS lake.lake_pushes (host VARCHAR, pushed_at TIMESTAMPTZ, rows BIGINT);

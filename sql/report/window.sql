@@ -1,12 +1,13 @@
 /* The report's window: temporary views named like the catalog's tables, holding only the days from {{since}} to {{until}}. */
 -- {{db}}: the database the figures come from (the root's catalog, or the lake with --lake). Every report
 -- query (the named ones included) runs unchanged on these views, so the report and `lakehouse query`
--- compute their figures with the same SQL. replay_calls is the catalog's view (sql/schema/replay_views.sql)
--- over the windowed runs, since the lake holds only the runs.
+-- compute their figures with the same SQL.
 CREATE OR REPLACE TEMP VIEW replay_runs AS
 SELECT * FROM {{db}}.main.replay_runs WHERE day BETWEEN CAST({{since}} AS DATE) AND CAST({{until}} AS DATE);
 CREATE OR REPLACE TEMP VIEW replay_calls AS
-SELECT recorded_run_id, recorded_at, day, task_hash, unnest(calls, recursive := true) FROM replay_runs;
+SELECT * FROM {{db}}.main.replay_calls WHERE day BETWEEN CAST({{since}} AS DATE) AND CAST({{until}} AS DATE);
+CREATE OR REPLACE TEMP VIEW model_call_evidence AS
+SELECT * FROM {{db}}.main.model_call_evidence WHERE day BETWEEN CAST({{since}} AS DATE) AND CAST({{until}} AS DATE);
 CREATE OR REPLACE TEMP VIEW evidence AS
 SELECT * FROM {{db}}.main.evidence WHERE day BETWEEN CAST({{since}} AS DATE) AND CAST({{until}} AS DATE);
 CREATE OR REPLACE TEMP VIEW quarantine AS

@@ -1,4 +1,4 @@
-/* spans (one row per OpenTelemetry span) and llm_spans (one row per model call, normalised across conventions) over the evidence of otel_spans and otel_logs. */
+/* spans (one row per OpenTelemetry span) and llm_spans (one row per model call, normalised across conventions, priced) over the evidence of otel_spans and otel_logs. */
 -- Views, so they are never behind the evidence and copy nothing; the conventions are read through the
 -- lh_otel_* macros of sql/otel/conventions.sql (created beside these views). Each JSON document is parsed
 -- once (json_transform): a span may carry megabytes of prompt.
@@ -68,7 +68,8 @@ events AS (  -- content captured as GenAI event log records, per span
     FROM records
     WHERE m.span_id IS NOT NULL
     GROUP BY trace_id, m.span_id
-)
+),
+normalised AS (
 SELECT
     c.trace_id,
     c.span_id,
@@ -116,4 +117,9 @@ FROM calls AS c
 LEFT JOIN calls AS parent ON parent.trace_id = c.trace_id AND parent.span_id = c.parent_span_id  -- fields parsed once
 LEFT JOIN agents ON agents.trace_id = c.trace_id
 LEFT JOIN events ON events.trace_id = c.trace_id AND events.span_id = c.span_id
-WHERE lh_otel_is_model_call(c.f);
+WHERE lh_otel_is_model_call(c.f)
+)
+-- cost_usd from the prices table (NULL where the model has no price that day or the span has no tokens)
+SELECT n.*, lh_cost_usd(n.input_tokens, n.output_tokens, p.input_usd_per_mtok, p.output_usd_per_mtok) AS cost_usd
+FROM normalised AS n
+ASOF LEFT JOIN prices AS p ON n.model = p.model AND n.day >= p.valid_from;

@@ -1,8 +1,13 @@
-/* The views over replay_runs: replay_calls (one row per model call) and escalations (one row per run that escalated), in the catalog and in the lake. */
--- One row per model call (call_index 1 = the local model), with the run's day and task.
+/* The views over replay_runs: replay_calls (one row per model call, priced) and escalations (one row per run that escalated), in the catalog and in the lake. */
+-- One row per model call (call_index 1 = the local model), with the run's day and task, and its cost from
+-- the prices table (cost_usd NULL where the model has no price that day or the call reported no tokens).
 CREATE OR REPLACE VIEW replay_calls AS
-SELECT recorded_run_id, recorded_at, day, task_hash, unnest(calls, recursive := true)
-FROM replay_runs;
+SELECT c.*, lh_cost_usd(c.prompt_tokens, c.completion_tokens, p.input_usd_per_mtok, p.output_usd_per_mtok) AS cost_usd
+FROM (
+    SELECT recorded_run_id, recorded_at, day, task_hash, unnest(calls, recursive := true)
+    FROM replay_runs
+) AS c
+ASOF LEFT JOIN prices AS p ON c.model = p.model AND c.day >= p.valid_from;
 
 -- One row per run that escalated: from which model to which, whether it recovered, and why it escalated
 -- (the local call's failed gates, or its call error).

@@ -1,0 +1,17 @@
+"""An answer that refuses ("I can't", "as an AI", ...) fails, quoting what it said."""
+
+from __future__ import annotations
+
+import re
+
+from lakehouse.gates.run import Run
+
+REFUSALS = re.compile(
+    r"\b(i can['’]?t|i cannot|i can not|i['’]m unable|i am unable|i won['’]?t|as an ai\b|as a language model)",
+    re.IGNORECASE,
+)
+
+
+def check(run: Run) -> list[str]:
+    refusal = REFUSALS.search(run.response)
+    return [f"refusal: response says {refusal.group(0)!r}"] if refusal else []
