@@ -28,6 +28,7 @@ BENCHMARKS = [
     ("report", [sys.executable, str(HERE / "report.py"), "--json"]),
     ("lake", [sys.executable, str(HERE / "lake.py"), "--json"]),
     ("otlp", [sys.executable, str(HERE / "otlp.py"), "--json"]),
+    ("regate", [sys.executable, str(HERE / "regate.py"), "--json"]),
 ]
 RESULTS = HERE / "results.json"  # the last figures of every benchmark, what BENCHMARKS.md is written from
 
@@ -137,6 +138,26 @@ def compare_section(r: dict) -> list[str]:
         f"| `lakehouse sync` of {2 * r['pairs']:,} runs | {r['sync_s']:.2f} s | | |",
         f"| `lakehouse compare` end to end (runs: {', '.join(f'{s:.2f}' for s in r['compare_runs_s'])} s) "
         f"| {r['compare_s']:.2f} s | ≤ {target} s | {verdict(r['compare_s'] <= target)} |",
+        "",
+    ]
+
+
+def regate_section(r: dict) -> list[str]:
+    return [
+        "## regate (`bench/regate.py --json`)",
+        "",
+        f"{r['runs']:,} recorded runs under one label ({r['log_mib']} MiB of log), synced into a fresh catalog; then "
+        "`lakehouse regate` as a whole CLI process (reading the log, judging, appending the new runs, mirroring them "
+        "into the catalog), once with the built-in gates alone and once with "
+        f"{r['sql_gates']} SQL gates added (one DuckDB statement a gate over every run); no model is called.",
+        "",
+        "| figure | measured | peak RSS |",
+        "|---|---|---|",
+        f"| `lakehouse sync` of the {r['runs']:,} runs | {r['sync_s']:.2f} s | |",
+        f"| `lakehouse regate`, built-in gates | {r['builtin_s']:.2f} s | {r['builtin_rss_mib']} MiB |",
+        f"| `lakehouse regate --gates DIR` ({r['sql_gates']} SQL gates; {r['now_fail']:,} runs now fail) "
+        f"| {r['sql_gates_s']:.2f} s | {r['sql_gates_rss_mib']} MiB |",
+        f"| `lakehouse compare` of the original and the re-judged label | {r['compare_s']:.2f} s | |",
         "",
     ]
 
@@ -448,6 +469,8 @@ def main() -> None:
         sections.append(("compare", compare_section(results["compare"])))
     if "otlp" in results:
         sections.append(("otlp", otlp_section(results["otlp"])))
+    if "regate" in results:
+        sections.append(("regate", regate_section(results["regate"])))
     for name, section in sections:
         measured = results[name].get("measured_at", "an earlier run")
         lines += [section[0], "", f"Measured {measured}.", *section[1:]]

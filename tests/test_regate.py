@@ -12,6 +12,7 @@ from stub_gateway import StubGateway
 from support import invoke
 
 from lakehouse.core.paths import Layout
+from lakehouse.replay import regate as regate_module
 
 pytestmark = pytest.mark.fast
 
@@ -143,6 +144,8 @@ def test_what_regate_refuses(
 ) -> None:
     judges = tmp_path / "judges"
     judges.mkdir()
+    (tmp_path / "strict").mkdir()
+    (tmp_path / "strict" / "rollback.sql").write_text(ROLLBACK)
     (judges / "nice.judge.md").write_text("model: j\nBe nice.\n")
     args = [str(judges) if a == "JUDGES" else a for a in args]
     before = history.replay_runs.read_bytes()
@@ -150,5 +153,29 @@ def test_what_regate_refuses(
     assert result.exit_code == 2 and message in result.stderr, result.stderr
     assert history.replay_runs.read_bytes() == before
     assert regate(runner, history, "--label", "base", "--as", "twice").exit_code == 0
-    again = regate(runner, history, "--label", "base", "--as", "twice")
-    assert again.exit_code == 2 and "already names runs" in again.stderr
+    done = history.replay_runs.read_bytes()
+    again = regate(runner, history, "--label", "base", "--as", "twice")  # finished: nothing left to do
+    assert again.exit_code == 0 and "0 runs" in again.stderr and history.replay_runs.read_bytes() == done
+    other = regate(
+        runner, history, "--label", "base", "--as", "twice", "--gates", str(judges.parent / "strict")
+    )
+    assert other.exit_code == 2 and "already names runs" in other.stderr  # other gates: another label
+
+
+def test_an_interrupted_regate_resumes_and_ends_exactly_like_an_uninterrupted_one(
+    runner: CliRunner, history: Layout, tmp_path: Path
+) -> None:
+    gates = tmp_path / "gates"
+    gates.mkdir()
+    (gates / "rollback.sql").write_text(ROLLBACK)
+    lines_before = len(history.replay_runs.read_text().splitlines())
+    regate_module.regate(history, "base", "strict", gates)
+    log = history.replay_runs.read_text().splitlines(keepends=True)
+    history.replay_runs.write_text("".join(log[: lines_before + 4]))  # killed after writing 4 of its 10 runs
+    result = regate(runner, history, "--label", "base", "--gates", str(gates), "--as", "strict")
+    assert result.exit_code == 0 and "6 runs" in result.stderr and "4 re-judged before" in result.stderr
+    rejudged = [r for r in runs(history) if r["provenance"]["label"] == "strict"]
+    originals = [r["recorded_run_id"] for r in runs(history) if r["provenance"]["label"] == "base"]
+    assert sorted(r["provenance"]["regate_of"] for r in rejudged) == sorted(originals)  # each exactly once
+    report = compare(runner, history, "base", "strict")
+    assert report["regressions"] == 5 and report["pairs"] == 10

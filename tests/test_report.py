@@ -6,6 +6,7 @@ unless LH_REQUIRE_BROWSER=1 (which .ci/run sets) makes that a failure.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -92,8 +93,25 @@ def catalog_figures(root: Path, where: str = "TRUE") -> dict[str, object]:
         (quarantined,) = con.execute(
             "SELECT count(*) FROM quarantine WHERE resolved_receipt_id IS NULL"
         ).fetchone()
+        calls = con.execute(  # every model call with tokens: replays' and logged ones (the demo traces none)
+            "SELECT c.model, c.prompt_tokens, c.completion_tokens "
+            f"FROM (SELECT unnest(calls) AS c FROM replay_runs WHERE {where}) "
+            "WHERE c.prompt_tokens IS NOT NULL OR c.completion_tokens IS NOT NULL"
+        ).fetchall()
     finally:
         con.close()
+    calls += duckdb.sql(
+        f"SELECT model, prompt_tokens, completion_tokens FROM read_parquet('{Layout(root).parquet}/**/*.parquet') "
+        "WHERE kind = 'model_call' AND (prompt_tokens IS NOT NULL OR completion_tokens IS NOT NULL)"
+    ).fetchall()
+    with Layout(root).prices.open() as handle:  # the demo's prices hold always: one row a model
+        price = {r["model"]: r for r in csv.DictReader(handle)}
+    priced = [c for c in calls if c[0] in price]
+    cost = sum(
+        ((i or 0) * float(price[m]["input_usd_per_mtok"]) + (o or 0) * float(price[m]["output_usd_per_mtok"]))
+        / 1e6
+        for m, i, o in priced
+    )
     evidence = sum(
         pq_rows
         for pq_rows in [
@@ -110,6 +128,8 @@ def catalog_figures(root: Path, where: str = "TRUE") -> dict[str, object]:
         "tokens": int(tokens or 0),
         "evidence_records": evidence,
         "open_quarantine": quarantined,
+        "cost_usd": cost,
+        "unpriced_calls": len(calls) - len(priced),
     }
 
 

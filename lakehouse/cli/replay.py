@@ -199,6 +199,10 @@ def _rerun(layout: Layout, selectors: list[str], template: replay.ReplayRequest,
     runs = [s for s in selectors if not captured_spans.is_span_selector(s)]
     requests = _recorded_requests(layout, runs, template.label or "rerun") if runs else []
     if spans:
+        if template.label == captured.CAPTURED_LABEL:
+            raise UsageError(
+                f"--label {captured.CAPTURED_LABEL} names the captured answers: give the candidate another"
+            )
         requests += _captured_requests(layout, spans, replace(template, label=template.label or "candidate"))
     _run_batch(layout, requests, concurrency, batch.BatchReport())
 
@@ -317,6 +321,11 @@ def regate_command(root: Path | None, label: str, new_label: str, gate_dir: Path
         + (
             f"; {report.not_judged:,} kept their verdict (no answer: every call failed)"
             if report.not_judged
+            else ""
+        )
+        + (
+            f"; {report.resumed:,} re-judged before (an interrupted regate, resumed)"
+            if report.resumed
             else ""
         )
     )

@@ -26,7 +26,7 @@ class SqlGates:
     def __init__(self, gates: list[Gate]) -> None:
         self.gates = gates
         self._statements = {g.name: render(load("gates/apply"), gate=g.sql) for g in gates}
-        self._con = db.memory()
+        self._con = db.memory() if gates else None  # the built-in set alone needs no DuckDB
         self._local = threading.local()
         empty = pa.table(
             {
@@ -67,6 +67,7 @@ class SqlGates:
     def _run(self, gate: Gate, table: pa.Table) -> list[tuple[int, str | None]]:
         con = getattr(self._local, "con", None)
         if con is None:
+            assert self._con is not None
             con = self._local.con = self._con.cursor()
         con.register("runs", table)
         try:
@@ -75,4 +76,5 @@ class SqlGates:
             con.unregister("runs")
 
     def close(self) -> None:
-        self._con.close()
+        if self._con is not None:
+            self._con.close()

@@ -1,6 +1,7 @@
 """``lakehouse regate``: judge a label's recorded runs again with the current gates, calling no model.
 
-Each recorded run of the label becomes a new run under the new label: the same task, bundle, calls
+Each recorded run of the label becomes a new run under the new label (a regate that was interrupted
+resumes: the same command re-judges only the runs it had not reached): the same task, bundle, calls
 and answer (the log's, cut to its first 4,000 characters: what a re-judge sees), a new verdict, and
 ``provenance.regate_of`` naming the original. ``lakehouse compare OLD NEW`` then lists exactly the runs
 the new gates judge differently. The answer judged is the one the run logged: the escalation's when
@@ -14,12 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from lakehouse import gates
 from lakehouse.core import outbox
 from lakehouse.core.errors import UsageError
 from lakehouse.core.files import append_lines, dumps
 from lakehouse.core.paths import Layout
-from lakehouse.replay.rerun import recorded_runs
+from lakehouse.replay.captured import CAPTURED_LABEL
 from lakehouse.replay.runner import LOG_RESPONSE_CHARS, rfc3339_nano, sha256_hex
 
 CHUNK = 5_000  # lines a write: a crash leaves whole lines, each the complete re-judged run
@@ -33,6 +36,7 @@ class RegateReport:
     now_fail: int = 0  # passed before, not now
     now_pass: int = 0
     not_judged: int = 0  # every call failed: verdict kept
+    resumed: int = 0  # re-judged as NEW by an earlier, interrupted regate: not again
     gates_version: str = ""
     run_ids: list[str] = field(default_factory=list)
 
@@ -42,25 +46,22 @@ def regate(layout: Layout, label: str, new_label: str, gate_dir: Path | None) ->
     if label == new_label:
         raise UsageError("--as must name a new label (the re-judged runs must stay apart from the originals)")
     gate_set = gates.load(gate_dir)
-    runs = recorded_runs(layout)
-    labels = {(r.get("provenance") or {}).get("label") for r in runs.values()}
-    if new_label in labels:
-        raise UsageError(f"label {new_label!r} already names runs: pick a new one for --as")
-    originals = [r for r in runs.values() if (r.get("provenance") or {}).get("label") == label]
-    if not originals:
-        known = ", ".join(sorted(str(n) for n in labels if n)) or "none yet"
+    log = _scan(layout, label, new_label)
+    if not log.originals:
+        known = ", ".join(sorted(log.labels)) or "none yet"
         raise UsageError(f"no runs labelled {label!r} (labels: {known})")
-    captured = {
-        r["provenance"].get("replay_of"): r["model_response"]
-        for r in runs.values()
-        if (r.get("provenance") or {}).get("label") == "captured"
-    }
+    ids = {r["recorded_run_id"] for r in log.originals}
+    if new_label in log.labels and not (
+        log.done.keys() <= ids and set(log.done.values()) == {gate_set.version}
+    ):  # NEW may only be an unfinished re-judge of the same label by the same gates (a crash's): it resumes
+        raise UsageError(f"label {new_label!r} already names runs: pick a new one for --as")
+    originals = [r for r in log.originals if r["recorded_run_id"] not in log.done]
     judged = [(r, _answer(r)) for r in originals]
+    report = RegateReport(gates_version=gate_set.version, resumed=len(log.done))
     to_judge = [(r, call) for r, call in judged if call is not None]
-    verdicts = gate_set.check_many([_gate_run(r, call, runs, captured) for r, call in to_judge])
+    verdicts = gate_set.check_many([_gate_run(r, call, log) for r, call in to_judge])
     new_reasons = {id(r): reasons for (r, _), reasons in zip(to_judge, verdicts, strict=True)}
 
-    report = RegateReport(gates_version=gate_set.version)
     lines, last_ns = [], 0
     outbox.mark(layout, "regate", ["replay_runs"])  # before any line: the lake is owed these runs
     for record, call in judged:
@@ -96,15 +97,9 @@ def _answer(record: dict[str, Any]) -> dict[str, Any] | None:
     return calls[0] if calls[0].get("ok") else None
 
 
-def _gate_run(
-    record: dict[str, Any], call: dict[str, Any], runs: dict[str, dict[str, Any]], captured: dict[str, str]
-) -> gates.Run:
+def _gate_run(record: dict[str, Any], call: dict[str, Any], log: _Log) -> gates.Run:
     replay_of = (record.get("provenance") or {}).get("replay_of")
-    recorded = (
-        captured.get(replay_of)
-        if replay_of in captured
-        else (runs.get(replay_of) or {}).get("model_response")
-    )
+    recorded = log.captured.get(replay_of) if replay_of in log.captured else log.responses.get(replay_of)
     bundle = record.get("context_bundle") or {}
     rag_ids = (
         ((record.get("retrieved_artifacts") or {}).get("rag_ids") or [])
@@ -123,6 +118,45 @@ def _gate_run(
     )
 
 
+@dataclass
+class _Log:
+    """What a re-judge needs of the log, in one pass: the label's runs whole; of every run only its
+    answer (what a re-run's gates hold it against) and label; the captured answers by span."""
+
+    originals: list[dict[str, Any]] = field(default_factory=list)
+    labels: set[str] = field(default_factory=set)
+    responses: dict[str, str] = field(default_factory=dict)
+    captured: dict[str, str] = field(default_factory=dict)
+    done: dict[str, str] = field(default_factory=dict)  # runs already re-judged as NEW -> by which gates
+
+
+def _scan(layout: Layout, label: str, new_label: str) -> _Log:
+    log = _Log()
+    if not layout.replay_runs.exists():
+        return log
+    with open(layout.replay_runs, "rb") as handle:
+        for line in handle:
+            try:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError:  # a torn last line, or another writer's garbage: not a run
+                continue
+            if not isinstance(record, dict) or not isinstance(record.get("recorded_run_id"), str):
+                continue
+            provenance = record.get("provenance") if isinstance(record.get("provenance"), dict) else {}
+            run_label = provenance.get("label")
+            if isinstance(run_label, str):
+                log.labels.add(run_label)
+            response = str(record.get("model_response") or "")
+            log.responses[record["recorded_run_id"]] = response
+            if run_label == label:
+                log.originals.append(record)
+            elif run_label == new_label:
+                log.done[str(provenance.get("regate_of"))] = str(provenance.get("gates_version"))
+            elif run_label == CAPTURED_LABEL and isinstance(provenance.get("replay_of"), str):
+                log.captured[provenance["replay_of"]] = response
+    return log
+
+
 def _rejudged(
     record: dict[str, Any],
     call: dict[str, Any] | None,
@@ -137,15 +171,14 @@ def _rejudged(
     if call is not None and reasons is not None:
         escalated = len(calls) > 1
         last_answered = escalated and calls[-1].get("ok")
-        if last_answered and not reasons:
-            reasons = [f"recovered via escalation to {calls[-1].get('model')}"]
-        elif escalated and not last_answered and reasons:
-            reasons = [*reasons, f"escalation also failed: {calls[-1].get('error')}"]
-        validation = {"passed": not reasons or reasons[0].startswith("recovered via"), "reasons": reasons}
+        passed = not reasons
         if calls:
-            calls[-1 if last_answered else 0]["gate_reasons"] = [
-                r for r in reasons if not r.startswith("recovered via")
-            ]
+            calls[-1 if last_answered else 0]["gate_reasons"] = list(reasons)
+        if passed and last_answered:  # the seed's wording for an escalation that recovered
+            reasons = [f"recovered via escalation to {calls[-1].get('model')}"]
+        elif not passed and escalated and not last_answered:
+            reasons = [*reasons, f"escalation also failed: {calls[-1].get('error')}"]
+        validation = {"passed": passed, "reasons": reasons}
     recorded_at = rfc3339_nano(ns)
     provenance = dict(record.get("provenance") or {})
     options = dict(provenance.get("options") or {})

@@ -23,7 +23,7 @@ from lakehouse.core.paths import Layout
 from lakehouse.core.types import ContextBundle, RetrievedPlaybook
 from lakehouse.gates import judge
 from lakehouse.gateway import CallResult, Gateway, gateway_url, model_names
-from lakehouse.replay.prompt import build, dry_run_answer, messages_sha256
+from lakehouse.replay.prompt import Prompt, build, dry_run_answer, messages_sha256
 from lakehouse.replay.validate import ValidationResult
 from lakehouse.retrieval import corpus, vectors
 
@@ -129,18 +129,9 @@ def run(
     prompt = build(request.task, bundle)
     local_model, escalation_model = model_names(request.local_model, request.escalation_model)
     own_gateway = None
-    if request.dry_run:
-        caller = dry_run_caller(request.task, bundle)
-        judge_caller: Caller = judge.dry_run_caller
-    else:
-        if gateway is None:
-            gateway = own_gateway = Gateway(gateway_url(request.gateway_url))
-        caller = judge_caller = gateway.chat
-    if request.messages is not None and not request.dry_run:
-        messages, chat_messages = request.messages, gateway.chat_messages  # type: ignore[union-attr]
-        ask: Ask = lambda model: chat_messages(model, messages)  # noqa: E731
-    else:
-        ask = lambda model: caller(model, prompt.system, prompt.user)  # noqa: E731
+    if gateway is None and not request.dry_run:
+        gateway = own_gateway = Gateway(gateway_url(request.gateway_url))
+    ask, judge_caller = _callers(request, bundle, prompt, gateway)
     judge_calls: list[dict[str, Any]] = []
 
     def judge_answer(call: CallResult) -> ValidationResult:
@@ -190,6 +181,20 @@ def run(
         result["judge_calls"] = judge_calls
     log(layout, result, appender)
     return result
+
+
+def _callers(
+    request: ReplayRequest, bundle: ContextBundle | None, prompt: Prompt, gateway: Gateway | None
+) -> tuple[Ask, Caller]:
+    """How the run asks a model (the prompt, or a captured call's messages as recorded) and a judge."""
+    if request.dry_run or gateway is None:
+        dry = dry_run_caller(request.task, bundle)
+        return (lambda model: dry(model, prompt.system, prompt.user)), judge.dry_run_caller
+    if request.messages is not None:
+        messages, chat_messages = request.messages, gateway.chat_messages
+        return (lambda model: chat_messages(model, messages)), gateway.chat
+    chat = gateway.chat
+    return (lambda model: chat(model, prompt.system, prompt.user)), gateway.chat
 
 
 def gate_run(request: ReplayRequest, bundle: ContextBundle | None, call: CallResult) -> gates.Run:
