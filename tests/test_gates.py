@@ -22,9 +22,10 @@ from lakehouse.gates import files
 pytestmark = pytest.mark.fast
 
 LOCAL, JUDGE = "local-7b", "judge-70b"
-# The hash of the built-in gate files. A change to any of them must also change files.BUILTIN_VERSION
-# (runs judged before and after would carry the same gates_version otherwise): update both together.
-BUILTIN_SHA256 = "c71bd3b17014d18a0196e5e286e633dd78c3b6453a01c39505fdbd243712e09a"
+# The hash of the built-in gate files: a change to any of them fails this test until it is looked at.
+# A change of what they judge must also change files.BUILTIN_VERSION (runs judged before and after would
+# carry the same gates_version otherwise); one that keeps it (speed) must still pass the reference test below.
+BUILTIN_SHA256 = "7885dac555eddc082308e819155f9f60cd250ec801e7918106cb752fa8fd1d31"
 
 USER_GATES = {
     "valid_json.sql": "/* The answer is JSON. */\nSELECT 'not JSON' AS reason FROM run WHERE NOT json_valid(response)",
@@ -134,7 +135,21 @@ answers = st.lists(
         playbook_ids,
         playbook_ids.map(lambda r: f"[{r}]"),
         playbook_ids.map(lambda r: f"{r}."),
-        st.sampled_from(["I can't", "I CANNOT", "as an AI", "I’m unable", "I won’t", "scan't", "  ", "\n"]),
+        st.sampled_from(
+            [
+                "I can't",
+                "I CANNOT",
+                "as an AI",
+                "I’m unable",
+                "I won’t",
+                "scan't",
+                "  ",
+                "\n",
+                "İ can't",
+                "éi cannot",
+                "AS A LANGUAGE MODEL",
+            ]
+        ),
     ),
     max_size=6,
 ).map(" ".join)

@@ -20,12 +20,12 @@ import orjson
 from lakehouse import gates
 from lakehouse.core import outbox
 from lakehouse.core.errors import UsageError
-from lakehouse.core.files import append_lines, dumps
+from lakehouse.core.files import append_lines
 from lakehouse.core.paths import Layout
 from lakehouse.replay.captured import CAPTURED_LABEL
 from lakehouse.replay.runner import LOG_RESPONSE_CHARS, rfc3339_nano, sha256_hex
 
-CHUNK = 5_000  # lines a write: a crash leaves whole lines, each the complete re-judged run
+CHUNK = 5_000  # runs judged and written at a time; a crash leaves whole lines, and the next regate resumes
 
 
 @dataclass
@@ -56,33 +56,36 @@ def regate(layout: Layout, label: str, new_label: str, gate_dir: Path | None) ->
     ):  # NEW may only be an unfinished re-judge of the same label by the same gates (a crash's): it resumes
         raise UsageError(f"label {new_label!r} already names runs: pick a new one for --as")
     originals = [r for r in log.originals if r["recorded_run_id"] not in log.done]
-    judged = [(r, _answer(r)) for r in originals]
     report = RegateReport(gates_version=gate_set.version, resumed=len(log.done))
-    to_judge = [(r, call) for r, call in judged if call is not None]
-    verdicts = gate_set.check_many([_gate_run(r, call, log) for r, call in to_judge])
-    new_reasons = {id(r): reasons for (r, _), reasons in zip(to_judge, verdicts, strict=True)}
-
-    lines, last_ns = [], 0
     outbox.mark(layout, "regate", ["replay_runs"])  # before any line: the lake is owed these runs
-    for record, call in judged:
-        last_ns = max(time.time_ns(), last_ns + 1)  # distinct run ids, also within a nanosecond
-        new = _rejudged(record, call, new_reasons.get(id(record)), new_label, gate_set, gate_dir, last_ns)
-        before = bool((record.get("validation_result") or {}).get("passed"))
-        after = new["validation_result"]["passed"]
-        report.runs += 1
-        report.passed += after
-        report.was_passed += before
-        report.now_fail += before and not after
-        report.now_pass += after and not before
-        report.not_judged += call is None
-        report.run_ids.append(new["recorded_run_id"])
-        lines.append(dumps(new))
-        if len(lines) >= CHUNK:
-            append_lines(layout.replay_runs, lines)
-            lines = []
-    if lines:
+    last_ns = 0
+    for start in range(0, len(originals), CHUNK):  # judged and written a chunk at a time: bounded memory
+        judged = [(r, _answer(r)) for r in originals[start : start + CHUNK]]
+        to_judge = [(r, call) for r, call in judged if call is not None]
+        verdicts = gate_set.check_many([_gate_run(r, call, log) for r, call in to_judge])
+        new_reasons = {id(r): reasons for (r, _), reasons in zip(to_judge, verdicts, strict=True)}
+        lines = []
+        for record, call in judged:
+            last_ns = max(time.time_ns(), last_ns + 1)  # distinct run ids, also within a nanosecond
+            new = _rejudged(record, call, new_reasons.get(id(record)), new_label, gate_set, gate_dir, last_ns)
+            _count(report, record, new, call)
+            lines.append(orjson.dumps(new).decode())
         append_lines(layout.replay_runs, lines)
     return report
+
+
+def _count(
+    report: RegateReport, record: dict[str, Any], new: dict[str, Any], call: dict[str, Any] | None
+) -> None:
+    before = bool((record.get("validation_result") or {}).get("passed"))
+    after = new["validation_result"]["passed"]
+    report.runs += 1
+    report.passed += after
+    report.was_passed += before
+    report.now_fail += before and not after
+    report.now_pass += after and not before
+    report.not_judged += call is None
+    report.run_ids.append(new["recorded_run_id"])
 
 
 def _answer(record: dict[str, Any]) -> dict[str, Any] | None:
