@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -29,13 +31,15 @@ from lakehouse.gateway import Gateway
 from lakehouse.gateway import gateway_url as resolve_gateway_url
 from lakehouse.replay import batch, captured, regate, rerun
 
-gates_option = click.option(
-    "--gates",
-    "gate_dir",
-    type=click.Path(exists=True, file_okay=False, resolve_path=True, path_type=Path),
-    help="A directory of your gates (NAME.sql, NAME.judge.md), judged after the built-in four "
-    '(README, "Gates"); a --tasks line may carry its own "gates".',
-)
+
+def gates_option(extra: str = "") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option(
+        "--gates",
+        "gate_dir",
+        type=click.Path(exists=True, file_okay=False, resolve_path=True, path_type=Path),
+        help="A directory of your gates (NAME.sql, NAME.judge.md), judged after the built-in four "
+        f'(README, "Gates"){extra}.',
+    )
 
 
 @cli.command("replay")
@@ -89,7 +93,7 @@ gates_option = click.option(
     help="Name the runs (provenance.label, the catalog's replay_runs.label) to compare them with others later; "
     'a --tasks line may carry its own "label".',
 )
-@gates_option
+@gates_option('; a --tasks line may carry its own "gates"')
 @click.option(
     "--json",
     "as_json",
@@ -298,7 +302,7 @@ def _run_batch(
 @root_option
 @click.option("--label", "label", required=True, help="The label whose recorded runs are judged again.")
 @click.option("--as", "new_label", required=True, help="The label of the re-judged runs (a new one).")
-@gates_option
+@gates_option(" (judge gates are refused: they would call a model)")
 def regate_command(root: Path | None, label: str, new_label: str, gate_dir: Path | None) -> None:
     """Judge the recorded runs of --label again with the current gates, calling no model.
 
