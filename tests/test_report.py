@@ -212,7 +212,12 @@ FITS = """() => {
     }).filter(Boolean);
     const clipped = [...document.querySelectorAll('dt, dd, h1, h2, td, th, .meta')]
         .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.tagName + ': ' + e.textContent.slice(0, 40));
-    return {width: document.documentElement.scrollWidth, charts, clipped};
+    // a chart's own text (its title, axis and legend labels) drawn past its box is cut off too
+    const chartText = [...document.querySelectorAll('.chart svg text')].filter(t => {
+        const box = t.closest('.chart').getBoundingClientRect(), r = t.getBoundingClientRect();
+        return r.width > 0 && (r.left < box.left - 1 || r.right > box.right + 1);
+    }).map(t => t.closest('.chart').dataset.figure + ': ' + t.textContent.slice(0, 40));
+    return {width: document.documentElement.scrollWidth, charts, clipped, chartText};
 }"""
 
 
@@ -236,6 +241,7 @@ def test_the_report_fits_a_desktop_a_laptop_and_a_phone(
     assert found["width"] <= width, "the page scrolls sideways"
     assert found["charts"] == [], "a chart is wider than its box"
     assert found["clipped"] == [], "text is cut by its box"
+    assert found["chartText"] == [], "a chart's text is drawn outside its box"
     assert shot.stat().st_size > 20_000
     if os.environ.get("LH_REPORT_SCREENSHOT"):  # for a person who wants to look at it
         shutil.copy(shot, str(os.environ["LH_REPORT_SCREENSHOT"]).replace(".png", f"-{width}.png"))

@@ -147,6 +147,6 @@ def _screen(report: dict[str, Any]) -> str:
     lines = summary_lines(report)
     changed = [t for t in report["tasks"] if t["change"] != "same"]
     if changed:
-        rows = [[t[c] for c in TASK_COLUMNS] for t in changed]
-        lines += ["", table(TASK_COLUMNS, rows)]
+        rows = [[t[c] for c in TASK_COLUMNS] + ["; ".join(t["candidate_reasons"] or [])] for t in changed]
+        lines += ["", table([*TASK_COLUMNS, "candidate_reasons"], rows)]
     return "\n".join(lines)

@@ -127,7 +127,7 @@ def token_spend(rows: Rows) -> alt.Chart | None:
         "completion_tokens:Q",
         "total_tokens:Q",
     ]
-    title = "Tokens by model and day (replays and traced calls)"
+    title = "Tokens by model and day"  # replays' and traced calls; short enough for a phone
     return _stacked_by_day(rows, title, "total_tokens", alt.Color("model:N"), tooltip)
 
 
@@ -141,7 +141,7 @@ def cost(rows: Rows) -> alt.Chart | None:
         "unpriced_calls:Q",
         alt.Tooltip("cost_usd:Q", format="$.4f"),
     ]
-    title = "Cost (USD) by model and day, priced calls (lakehouse prices)"
+    title = "Cost (USD) by model and day"  # priced calls: replays', traced and logged
     return _stacked_by_day(priced, title, "cost_usd", alt.Color("model:N"), tooltip)
 
 
@@ -164,12 +164,14 @@ def latency(rows: Rows) -> alt.Chart | None:
 
 def _horizontal(rows: Rows, title: str, label: str, value: str, color: str | None = None) -> alt.Chart:
     encoding: dict[str, Any] = {
-        "y": alt.Y(f"{label}:N", title=None, sort="-x", axis=alt.Axis(labelLimit=320)),
+        # labels up to 200 px (the tooltip has them whole) and a one-column legend: on a phone the plot and
+        # its legend, which start where the labels end, still fit the box
+        "y": alt.Y(f"{label}:N", title=None, sort="-x", axis=alt.Axis(labelLimit=200)),
         "x": alt.X(f"{value}:Q", title=value.replace("_", " ")),
         "tooltip": [f"{label}:N", f"{value}:Q"] + ([f"{color}:N"] if color else []),
     }
     if color:
-        encoding["color"] = alt.Color(f"{color}:N")
+        encoding["color"] = alt.Color(f"{color}:N", legend=alt.Legend(columns=1))
     return _chart(rows, title).mark_bar().encode(**encoding)
 
 

@@ -69,7 +69,7 @@ def headline_items(figures: Figures) -> list[tuple[str, str, Any, str]]:
         ("tokens", "tokens", h["tokens"], "count"),
         ("traced_calls", "traced model calls", h["traced_calls"], "count"),
         ("traced_tokens", "traced tokens", h["traced_tokens"], "count"),
-        ("cost_usd", "cost (priced calls)", h["cost_usd"], "usd"),
+        ("cost_usd", "cost of model calls", h["cost_usd"], "usd"),
         ("unpriced_calls", "calls without a price", h["unpriced_calls"], "count"),
         ("evidence_records", "evidence records", h["evidence_records"], "count"),
         ("open_quarantine", "open quarantine", h["open_quarantine"], "count"),
@@ -135,6 +135,9 @@ def _chart_div(chart: alt.Chart | charts.Single | None, specs: list[Any], figure
     spec = chart.to_dict()
     # Legends below the plot and never cut ("qwen2.5-cod"): the chart fits its box at any width.
     spec.setdefault("config", {})["legend"] = {"orient": "bottom", "labelLimit": 0, "columns": 2}
+    # Titles start at the chart's left edge: centred over a plot pushed right by long axis labels, they ran
+    # past the box on a phone.
+    spec["config"]["title"] = {"anchor": "start", "frame": "bounds"}
     spec["autosize"] = {"type": "fit-x", "contains": "padding"}
     specs.append([chart_id, spec])
     return f'<div class="chart" id="{chart_id}" data-figure="{figure}"></div>'
