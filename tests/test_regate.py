@@ -84,8 +84,11 @@ def test_a_stricter_gate_fails_exactly_the_runs_it_should_and_calls_no_model(
     gates = tmp_path / "gates"
     gates.mkdir()
     (gates / "rollback.sql").write_text(ROLLBACK)
+    spend = ["query", "token_spend_by_model_and_day", "--format", "jsonl", "--root", str(history.root)]
+    spent_before = invoke(runner, *spend).stdout
     result = regate(runner, history, "--label", "base", "--gates", str(gates), "--as", "strict")
     assert result.exit_code == 0, result.stderr
+    assert invoke(runner, *spend).stdout == spent_before  # a re-judge spends no tokens
     assert "10 runs of 'base' re-judged as 'strict'" in result.stderr and "5 now fail" in result.stderr
     assert stub.requests == []  # nothing was sent to the gateway
     report = compare(runner, history, "base", "strict")

@@ -9,7 +9,7 @@ SELECT
     coalesce(sum(completion_tokens), 0)::BIGINT AS completion_tokens,
     round(sum(cost_usd), 6) AS cost_usd
 FROM (
-    SELECT day, 'replay' AS source, model, prompt_tokens, completion_tokens, cost_usd FROM replay_calls
+    SELECT day, 'replay' AS source, model, prompt_tokens, completion_tokens, cost_usd FROM replay_calls WHERE spent
     UNION ALL
     SELECT day, 'traced' AS source, model, input_tokens, output_tokens, cost_usd FROM llm_spans
     UNION ALL

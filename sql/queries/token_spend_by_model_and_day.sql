@@ -8,7 +8,7 @@ SELECT
     coalesce(sum(completion_tokens), 0)::BIGINT AS completion_tokens,
     (coalesce(sum(prompt_tokens), 0) + coalesce(sum(completion_tokens), 0))::BIGINT AS total_tokens
 FROM (
-    SELECT day, 'replay' AS source, model, prompt_tokens, completion_tokens FROM replay_calls
+    SELECT day, 'replay' AS source, model, prompt_tokens, completion_tokens FROM replay_calls WHERE spent
     UNION ALL
     SELECT day, 'traced' AS source, model, input_tokens, output_tokens FROM llm_spans
 )

@@ -1,6 +1,6 @@
 /* The report's headline figures in one row: runs, pass and escalation rates, recovery, tokens, traced model calls and their tokens, cost and calls without a price, evidence, open quarantine. */
 WITH priced AS (  -- every model call with a cost: replays', traced and logged ones (cost_by_model_and_day's)
-    SELECT cost_usd, prompt_tokens IS NOT NULL OR completion_tokens IS NOT NULL AS has_tokens FROM replay_calls
+    SELECT cost_usd, prompt_tokens IS NOT NULL OR completion_tokens IS NOT NULL AS has_tokens FROM replay_calls WHERE spent
     UNION ALL
     SELECT cost_usd, input_tokens IS NOT NULL OR output_tokens IS NOT NULL FROM llm_spans
     UNION ALL
@@ -12,7 +12,7 @@ SELECT
     (SELECT avg(CASE WHEN len(escalation_path) > 1 THEN 1 ELSE 0 END) FROM replay_runs) AS escalation_rate,
     (SELECT avg(CASE WHEN validation_result.passed THEN 1 ELSE 0 END) FROM replay_runs WHERE len(escalation_path) > 1)
         AS recovery_rate,
-    (SELECT coalesce(sum(coalesce(prompt_tokens, 0) + coalesce(completion_tokens, 0)), 0)::BIGINT FROM replay_calls)
+    (SELECT coalesce(sum(coalesce(prompt_tokens, 0) + coalesce(completion_tokens, 0)), 0)::BIGINT FROM replay_calls WHERE spent)
         AS tokens,
     (SELECT count(*) FROM llm_spans) AS traced_calls,
     (SELECT coalesce(sum(coalesce(input_tokens, 0) + coalesce(output_tokens, 0)), 0)::BIGINT FROM llm_spans)

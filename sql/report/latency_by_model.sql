@@ -5,6 +5,6 @@ SELECT
     quantile_cont(latency_ms, 0.5) AS p50_ms,
     quantile_cont(latency_ms, 0.95) AS p95_ms
 FROM replay_calls
-WHERE latency_ms IS NOT NULL
+WHERE spent AND latency_ms IS NOT NULL  -- calls the replays made (not a re-judge's copies)
 GROUP BY model
 ORDER BY calls DESC, model
