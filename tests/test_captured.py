@@ -68,6 +68,23 @@ def lh(runner: CliRunner, *args: str) -> object:
     return invoke(runner, *args)
 
 
+def replay_spans(runner: CliRunner, selected: str, stub: StubGateway, root: str, *args: str) -> object:
+    """The candidate model replaying the captured calls ``selected`` names."""
+    return lh(
+        runner,
+        "replay",
+        "--of",
+        selected,
+        "--local-model",
+        CANDIDATE,
+        "--gateway-url",
+        stub.url,
+        "--root",
+        root,
+        *args,
+    )
+
+
 def test_captured_calls_replay_against_a_candidate_pair_one_to_one_and_cost_by_hand(
     traced: Path, tmp_path: Path, runner: CliRunner, stub: StubGateway
 ) -> None:
@@ -85,18 +102,7 @@ def test_captured_calls_replay_against_a_candidate_pair_one_to_one_and_cost_by_h
     assert all(s["cost_usd"] == pytest.approx(captured_cost) for s in spans)
 
     selected = "spans:service = 'test-agent' AND operation = 'chat'"
-    result = lh(
-        runner,
-        "replay",
-        "--of",
-        selected,
-        "--local-model",
-        CANDIDATE,
-        "--gateway-url",
-        stub.url,
-        "--root",
-        root,
-    )
+    result = replay_spans(runner, selected, stub, root)
     assert result.exit_code == 1, result.stderr  # two candidate runs did not pass
     assert f"{CALLS} captured answers logged under 'captured'" in result.stderr
     sent = [r["body"]["messages"] for r in stub.requests]
@@ -137,20 +143,7 @@ def test_captured_calls_replay_against_a_candidate_pair_one_to_one_and_cost_by_h
 
     # again: every span is replayed once more, its captured answer is not logged twice
     stub.requests.clear()
-    again = lh(
-        runner,
-        "replay",
-        "--of",
-        selected,
-        "--local-model",
-        CANDIDATE,
-        "--gateway-url",
-        stub.url,
-        "--root",
-        root,
-        "--label",
-        "candidate-2",
-    )
+    again = replay_spans(runner, selected, stub, root, "--label", "candidate-2")
     assert "0 captured answers logged" in again.stderr and len(stub.requests) == CALLS
     one = lh(
         runner, "replay", "--of", f"span:{spans[0]['span_id']}", "--dry-run", "--root", root, "--label", "one"
