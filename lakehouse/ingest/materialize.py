@@ -17,6 +17,7 @@ Distilling playbooks into the RAG corpus comes after, in :mod:`lakehouse.pipelin
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -24,11 +25,13 @@ import secrets
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from lakehouse import __version__
 from lakehouse.core import db, failpoints, outbox, retention
@@ -59,6 +62,9 @@ class Outcome:
     receipt: dict[str, Any]
     mirror_warning: str | None = None
     recovered: bool = False
+
+
+LINES_PER_BATCH = 16_384  # rows of a block per Arrow batch: the unit DuckDB's threads take in turn
 
 
 def new_receipt_id(now: datetime) -> str:
@@ -193,12 +199,13 @@ class _Run:
         # Block by block (32 MiB of lines each): staging and mapping a block holds its lines twice over
         # (raw and parsed), so a large backlog (a million spans, 1.3 GB) would not fit the memory limit whole.
         for block in streams.read_new_lines(read_plan, result, max_line_bytes=limit):
-            con.register("block_view", block)
-            con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {quote_ident(lines_table)} AS SELECT * FROM block_view"
-            )
-            con.unregister("block_view")
-            self._apply_transforms(con, stream, lines_table, rel, produced, block.num_rows, 0)
+            # Scanned straight from Arrow, in batches DuckDB's threads share: a table of one block held a
+            # single row group (under 122,880 rows), so staging and mapping ran on one core.
+            con.register(lines_table, pa.Table.from_batches(block.to_batches(max_chunksize=LINES_PER_BATCH)))
+            try:
+                self._apply_transforms(con, stream, lines_table, rel, produced, block.num_rows, 0)
+            finally:
+                con.unregister(lines_table)
             if self.progress:
                 self.progress(stream, block.column("byte_offset")[-1].as_py() - read_plan.start.offset, total)
         self.new_state[rel] = result.end
@@ -236,7 +243,6 @@ class _Run:
                 quarantined = _apply_transform(con, t, order, lines_table, rel, produced[order])
                 self.stats[order]["read"] += read
                 self.stats[order]["quarantined"] += quarantined + rejected
-        con.execute(f"DROP TABLE {quote_ident(lines_table)}")
 
     def _inputs_with_quarantine(self) -> list[dict[str, Any]]:
         """Each input with how many of its lines were quarantined and the most frequent reason."""
@@ -270,10 +276,10 @@ class _Run:
             self.stats[order]["duplicates"] = mapped - kept - pruned.get(order, 0)
         con.execute("DROP TABLE new_evidence")
         output = load("materialize/output")
-        partitions = []
-        for day, slices in _day_slices(con.execute(load("materialize/day_slices")).fetchall()).items():
-            writer = evidence.DayWriter(self.layout, self.receipt_id, day)
-            try:
+        days = _day_slices(con.execute(load("materialize/day_slices")).fetchall())
+        with _Writes() as writes:
+            for day, slices in days.items():
+                writer = writes.open(evidence.DayWriter(self.layout, self.receipt_id, day))
                 for first_order, last_order, first_line, last_line in slices:
                     params = {
                         "receipt_id": self.receipt_id,
@@ -283,14 +289,12 @@ class _Run:
                         "first_line": first_line,
                         "last_line": last_line,
                     }
-                    writer.add(
-                        con.execute(output, params).to_arrow_reader(evidence.ROW_GROUP_ROWS).read_all()
+                    writes.add(
+                        writer,
+                        con.execute(output, params).to_arrow_reader(evidence.ROW_GROUP_ROWS).read_all(),
                     )
-                partitions.append(writer.close())
-            except BaseException:
-                writer.discard()
-                raise
-        return partitions
+                writes.close(writer)
+        return writes.partitions
 
     def _drop_pruned(self, con: duckdb.DuckDBPyConnection) -> dict[int, int]:
         """Rows for days ``lakehouse prune`` removed (a late line, a stream read again): counted, not written."""
@@ -364,6 +368,57 @@ class _Run:
 
 
 SLICE_ROWS = 50_000  # rows read from DuckDB at once when a day holds more (a span can be megabytes)
+
+
+class _Writes:
+    """The evidence files written on a thread of their own, one step behind DuckDB: while a slice is
+    written (pyarrow and the file writes release the GIL) the next one is computed. At most two slices
+    are held at once; steps run in order. On a failure every writer not closed is discarded."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lh-evidence")
+        self._last: Future[Any] | None = None
+        self._open: list[evidence.DayWriter] = []
+        self.partitions: list[evidence.Partition] = []
+
+    def open(self, writer: evidence.DayWriter) -> evidence.DayWriter:
+        self._open.append(writer)
+        return writer
+
+    def add(self, writer: evidence.DayWriter, table: pa.Table) -> None:
+        self._step(writer.add, table)
+
+    def close(self, writer: evidence.DayWriter) -> None:
+        def close_it() -> None:
+            self.partitions.append(writer.close())
+            self._open.remove(writer)
+
+        self._step(close_it)
+
+    def _step(self, fn: Callable[..., Any], *args: Any) -> None:
+        self._wait()
+        self._last = self._pool.submit(fn, *args)
+
+    def _wait(self) -> None:
+        if self._last is not None:
+            last, self._last = self._last, None
+            last.result()  # a failed step raises here, in the run's thread
+
+    def __enter__(self) -> _Writes:
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        try:
+            if exc_type is None:
+                self._wait()
+        finally:
+            if self._last is not None:  # a failure elsewhere: the step in flight ends first
+                with contextlib.suppress(BaseException):
+                    self._last.result()
+            self._pool.shutdown(wait=True)
+            if exc_type is not None or self._open:
+                for writer in self._open:
+                    writer.discard()
 
 
 def _day_slices(counts: list[tuple[str, int, int, int, int]]) -> dict[str, list[tuple[int, int, int, int]]]:

@@ -24,7 +24,6 @@ import pyarrow as pa
 
 from lakehouse.core.files import dumps, read_jsonl
 from lakehouse.core.paths import Layout
-from lakehouse.core.sqlfiles import quote_ident
 from lakehouse.ingest import evidence, streams
 from lakehouse.ingest.materialize import Options, Outcome, Progress, _Run, committed, quarantine_entry
 from lakehouse.ingest.transforms import Transform, line_limit
@@ -103,12 +102,11 @@ class _Retry(_Run):
                 },
                 schema=streams.LINES_SCHEMA,
             )
-            con.register("retry_lines", lines)
-            con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {quote_ident(lines_table)} AS SELECT * FROM retry_lines"
-            )
-            con.unregister("retry_lines")
-            self._apply_transforms(con, stream, lines_table, rel, produced, len(entries), 0)
+            con.register(lines_table, lines)
+            try:
+                self._apply_transforms(con, stream, lines_table, rel, produced, len(entries), 0)
+            finally:
+                con.unregister(lines_table)
             self.inputs.append(
                 {
                     "stream": stream,

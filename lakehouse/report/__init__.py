@@ -15,7 +15,6 @@ from pathlib import Path
 
 from lakehouse.core.files import atomic_write
 from lakehouse.core.paths import Layout
-from lakehouse.report import page
 from lakehouse.report.figures import Figures, collect
 
 __all__ = ["Figures", "collect", "default_path", "write"]
@@ -38,6 +37,9 @@ def write(
     figures = collect(layout, since, until, compare_labels, progress, on_lake)
     if progress:
         progress("page")
+    # imported here: altair (~0.2 s) is for the page only, and every CLI command imports this package
+    from lakehouse.report import page
+
     target = output or default_path(layout)
     atomic_write(target, page.render(figures, str(layout.root)).encode("utf-8"))
     return target, figures

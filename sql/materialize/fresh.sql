@@ -11,4 +11,7 @@ SELECT n.*
 FROM new_evidence AS n
 LEFT JOIN repeated AS r USING (evidence_id)
 WHERE n.evidence_id NOT IN (SELECT evidence_id FROM existing_ids)
-  AND (r.first IS NULL OR r.first = [n.transform_order, n.line_no]);
+  AND (r.first IS NULL OR r.first = [n.transform_order, n.line_no])
+-- stored in output order: each day's query (materialize/output) then reads only the row groups holding
+-- its day (zone maps), not the whole table, and finds its rows already sorted
+ORDER BY day, transform_order, line_no;
