@@ -246,11 +246,7 @@ def _captured_requests(
     if len(requests) < len(spans):
         say(f"skipped {len(spans) - len(requests)} captured calls: no message text was captured")
     gate_set = gates.load(template.gates)
-    logged = {
-        str((r.get("provenance") or {}).get("replay_of"))
-        for r in rerun.recorded_runs(layout).values()
-        if (r.get("provenance") or {}).get("label") == captured.CAPTURED_LABEL
-    }
+    logged = captured.logged_spans(layout)
     with contextlib.ExitStack() as stack:
         judge_caller = judge.dry_run_caller
         if gate_set.judges and not template.dry_run:

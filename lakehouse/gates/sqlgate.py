@@ -17,7 +17,7 @@ from lakehouse.core import db
 from lakehouse.core.errors import GateError
 from lakehouse.core.sqlfiles import load, render
 from lakehouse.gates.files import Gate
-from lakehouse.gates.run import RUN_SCHEMA, Run, as_table
+from lakehouse.gates.run import Run, as_table
 
 
 class SqlGates:
@@ -28,12 +28,7 @@ class SqlGates:
         self._statements = {g.name: render(load("gates/apply"), gate=g.sql) for g in gates}
         self._con = db.memory() if gates else None  # the built-in set alone needs no DuckDB
         self._local = threading.local()
-        empty = pa.table(
-            {
-                "idx": pa.array([], pa.int64()),
-                **{n: pa.array([], RUN_SCHEMA.field(n).type) for n in RUN_SCHEMA.names},
-            }
-        )
+        empty = _indexed([])
         for gate in gates:  # refuse a gate that does not run, or has no reason column, when it is loaded
             try:
                 self._run(gate, empty)
@@ -45,8 +40,7 @@ class SqlGates:
         reasons: list[dict[str, list[str]]] = [{} for _ in runs]
         if not runs or not self.gates:
             return reasons
-        table = as_table(runs)
-        table = table.add_column(0, "idx", pa.array(range(len(runs)), pa.int64()))
+        table = _indexed(runs)
         for gate in self.gates:
             for idx, reason in self._gate_rows(gate, table):
                 text = reason if reason is not None else f"{gate.name}: failed (no reason given)"
@@ -78,3 +72,8 @@ class SqlGates:
     def close(self) -> None:
         if self._con is not None:
             self._con.close()
+
+
+def _indexed(runs: list[Run]) -> pa.Table:
+    """The runs as the relation ``runs`` of sql/gates/apply.sql: each with its position, ``idx``."""
+    return as_table(runs).add_column(0, "idx", pa.array(range(len(runs)), pa.int64()))

@@ -20,9 +20,19 @@ from lakehouse.core.paths import Layout
 from lakehouse.gates import judge
 from lakehouse.gateway import CallResult
 from lakehouse.replay.prompt import messages_sha256
+from lakehouse.replay.rerun import log_runs, provenance_of
 from lakehouse.replay.runner import LOG_RESPONSE_CHARS, SCHEMA, ReplayRequest, rfc3339_nano, sha256_hex
 
 CAPTURED_LABEL = "captured"
+
+
+def logged_spans(layout: Layout) -> set[str]:
+    """The spans whose captured answer the log already holds (``provenance.replay_of`` of ``captured`` runs)."""
+    return {
+        str(provenance_of(r).get("replay_of"))
+        for r in log_runs(layout)
+        if provenance_of(r).get("label") == CAPTURED_LABEL
+    }
 
 
 def span_key(span: dict[str, Any]) -> str:

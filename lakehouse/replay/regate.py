@@ -23,6 +23,7 @@ from lakehouse.core.errors import UsageError
 from lakehouse.core.files import append_lines
 from lakehouse.core.paths import Layout
 from lakehouse.replay.captured import CAPTURED_LABEL
+from lakehouse.replay.rerun import log_runs, provenance_of
 from lakehouse.replay.runner import LOG_RESPONSE_CHARS, rfc3339_nano, sha256_hex
 
 CHUNK = 5_000  # runs judged and written at a time; a crash leaves whole lines, and the next regate resumes
@@ -38,7 +39,6 @@ class RegateReport:
     not_judged: int = 0  # every call failed: verdict kept
     resumed: int = 0  # re-judged as NEW by an earlier, interrupted regate: not again
     gates_version: str = ""
-    run_ids: list[str] = field(default_factory=list)
 
 
 def regate(layout: Layout, label: str, new_label: str, gate_dir: Path | None) -> RegateReport:
@@ -85,7 +85,6 @@ def _count(
     report.now_fail += before and not after
     report.now_pass += after and not before
     report.not_judged += call is None
-    report.run_ids.append(new["recorded_run_id"])
 
 
 def _answer(record: dict[str, Any]) -> dict[str, Any] | None:
@@ -135,28 +134,19 @@ class _Log:
 
 def _scan(layout: Layout, label: str, new_label: str) -> _Log:
     log = _Log()
-    if not layout.replay_runs.exists():
-        return log
-    with open(layout.replay_runs, "rb") as handle:
-        for line in handle:
-            try:
-                record = orjson.loads(line)
-            except orjson.JSONDecodeError:  # a torn last line, or another writer's garbage: not a run
-                continue
-            if not isinstance(record, dict) or not isinstance(record.get("recorded_run_id"), str):
-                continue
-            provenance = record.get("provenance") if isinstance(record.get("provenance"), dict) else {}
-            run_label = provenance.get("label")
-            if isinstance(run_label, str):
-                log.labels.add(run_label)
-            response = str(record.get("model_response") or "")
-            log.responses[record["recorded_run_id"]] = response
-            if run_label == label:
-                log.originals.append(record)
-            elif run_label == new_label:
-                log.done[str(provenance.get("regate_of"))] = str(provenance.get("gates_version"))
-            elif run_label == CAPTURED_LABEL and isinstance(provenance.get("replay_of"), str):
-                log.captured[provenance["replay_of"]] = response
+    for record in log_runs(layout):
+        provenance = provenance_of(record)
+        run_label = provenance.get("label")
+        if isinstance(run_label, str):
+            log.labels.add(run_label)
+        response = str(record.get("model_response") or "")
+        log.responses[record["recorded_run_id"]] = response
+        if run_label == label:
+            log.originals.append(record)
+        elif run_label == new_label:
+            log.done[str(provenance.get("regate_of"))] = str(provenance.get("gates_version"))
+        elif run_label == CAPTURED_LABEL and isinstance(provenance.get("replay_of"), str):
+            log.captured[provenance["replay_of"]] = response
     return log
 
 

@@ -8,10 +8,12 @@ original run. A line written without provenance (another writer) is re-run with 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from lakehouse.core.files import read_jsonl
+import orjson
+
 from lakehouse.core.paths import Layout
 from lakehouse.replay.runner import LOG_RESPONSE_CHARS, NOT_OPTIONS, ReplayRequest
 
@@ -29,13 +31,30 @@ class Selection:
     without_provenance: list[str] = field(default_factory=list)
 
 
+def log_runs(layout: Layout) -> Iterator[dict[str, Any]]:
+    """The runs of data/_kb/replay_runs.jsonl in log order, read once by every command that looks back
+    (re-run, regate, captured replays). A line that is not a run (a torn last line, another writer's
+    garbage) is skipped, as the catalog's mirror skips it."""
+    if not layout.replay_runs.exists():
+        return
+    with open(layout.replay_runs, "rb") as handle:
+        for line in handle:
+            try:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(record, dict) and isinstance(record.get("recorded_run_id"), str):
+                yield record
+
+
+def provenance_of(record: dict[str, Any]) -> dict[str, Any]:
+    provenance = record.get("provenance")
+    return provenance if isinstance(provenance, dict) else {}
+
+
 def recorded_runs(layout: Layout) -> dict[str, dict[str, Any]]:
     """Every run of the log by its id, in log order."""
-    runs: dict[str, dict[str, Any]] = {}
-    for record in read_jsonl(layout.replay_runs):
-        if isinstance(record, dict) and isinstance(record.get("recorded_run_id"), str):
-            runs[record["recorded_run_id"]] = record
-    return runs
+    return {record["recorded_run_id"]: record for record in log_runs(layout)}
 
 
 def select(layout: Layout, selectors: list[str], overrides: dict[str, Any], label: str) -> Selection:
