@@ -52,6 +52,12 @@ def main() -> None:
     )
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=60)
+    parser.add_argument(
+        "--mix",
+        choices=["weighted", "equal"],
+        default="weighted",
+        help="lines per stream: weighted like real logs (default), or the twelve streams equally",
+    )
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     args = parser.parse_args()
@@ -62,7 +68,10 @@ def main() -> None:
         shutil.rmtree(root)
     layout = open_root(root.mkdir(parents=True) or root, create=True)
     start = time.perf_counter()
-    counts = synth.write_streams(layout.kb, args.lines, seed=1, end_day="2026-05-02", days=args.days)
+    weights = synth.EQUAL_WEIGHTS if args.mix == "equal" else synth.WEIGHTS
+    counts = synth.write_streams(
+        layout.kb, args.lines, seed=1, end_day="2026-05-02", days=args.days, weights=weights
+    )
     generate_s = time.perf_counter() - start
     files = sorted(str(layout.stream(s)) for s in counts)
     input_bytes = sum(Path(f).stat().st_size for f in files)
@@ -84,6 +93,7 @@ def main() -> None:
 
     result = {
         "benchmark": "materialize",
+        "mix": args.mix,
         "lines": sum(counts.values()),
         "input_mib": round(input_bytes / 2**20, 1),
         "streams": len(counts),

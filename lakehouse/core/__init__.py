@@ -3,6 +3,6 @@
 ``errors`` (the exception hierarchy and exit codes), ``types`` (shared records), ``paths`` (the root
 and everything under ``data/``), ``files`` (atomic writes, locked appends, group commit, locks),
 ``db`` (DuckDB connections, offline extensions), ``sqlfiles`` (``sql/`` loaded by name, quoting),
-``coalesce`` (concurrent callers' items flushed together), ``failpoints`` (crash points for tests),
+``coalesce`` (concurrent callers' items flushed together), ``prefetch`` (an iterator run ahead on a thread), ``failpoints`` (crash points for tests),
 ``outbox`` (markers of commits a joined root still owes its lake).
 """

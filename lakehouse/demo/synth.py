@@ -214,6 +214,15 @@ def _playbook(r: random.Random, c: Clock, i: int) -> Row:
     }
 
 
+def _distinct_playbook(r: random.Random, c: Clock, i: int) -> Row:
+    """A playbook of a large knowledge base: every line its own playbook (a corpus document each)."""
+    row = _playbook(r, c, i)
+    row["playbook_id"] = f"{row['playbook_id']}-{i:06d}"
+    row["title"] = f"{row['title']} ({i})"
+    row["version"] = 1
+    return row
+
+
 def _review(r: random.Random, c: Clock, i: int) -> Row:
     return {
         "ts": c.ts(),
@@ -392,28 +401,45 @@ WEIGHTS = {
 }
 
 
-def stream_lines(stream: str, count: int, seed: int, end_day: str, days: int) -> Iterator[str]:
+def stream_lines(
+    stream: str, count: int, seed: int, end_day: str, days: int, distinct_playbooks: bool = False
+) -> Iterator[str]:
     rng = random.Random(f"{seed}:{stream}")
     clock = Clock(rng, end_day, days)
-    make = GENERATORS[stream]
+    make = _distinct_playbook if distinct_playbooks and stream == "playbooks" else GENERATORS[stream]
     for i in range(count):
         yield dumps(make(rng, clock, i))
 
 
-def split_lines(total: int) -> dict[str, int]:
-    weight_sum = sum(WEIGHTS.values())
-    counts = {s: max(8, total * w // weight_sum) for s, w in WEIGHTS.items()}
+# The same share for every stream: a knowledge base where playbooks and nested replay runs weigh as
+# much as model calls (the benchmark's second mix; the corpus and the catalog mirror then dominate).
+EQUAL_WEIGHTS = dict.fromkeys(WEIGHTS, 1)
+
+
+def split_lines(total: int, weights: dict[str, int] | None = None) -> dict[str, int]:
+    weights = weights or WEIGHTS
+    weight_sum = sum(weights.values())
+    counts = {s: max(8, total * w // weight_sum) for s, w in weights.items()}
     return counts
 
 
 def write_streams(
-    kb: Path, total: int, seed: int, end_day: str, days: int, streams: list[str] | None = None
+    kb: Path,
+    total: int,
+    seed: int,
+    end_day: str,
+    days: int,
+    streams: list[str] | None = None,
+    weights: dict[str, int] | None = None,
+    distinct_playbooks: bool = False,
 ) -> dict[str, int]:
-    """Write ``total`` lines spread over the twelve streams; returns lines per stream."""
+    """Write ``total`` lines spread over the twelve streams by ``weights`` (default: :data:`WEIGHTS`);
+    returns lines per stream. ``distinct_playbooks``: every playbook line a playbook of its own (else a
+    few playbooks in many versions)."""
     kb.mkdir(parents=True, exist_ok=True)
-    counts = split_lines(total)
+    counts = split_lines(total, weights)
     for stream in streams or list(GENERATORS):
         with open(kb / f"{stream}.jsonl", "w", encoding="utf-8") as handle:
-            for line in stream_lines(stream, counts[stream], seed, end_day, days):
+            for line in stream_lines(stream, counts[stream], seed, end_day, days, distinct_playbooks):
                 handle.write(line + "\n")
     return counts

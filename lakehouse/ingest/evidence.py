@@ -112,11 +112,16 @@ class DayWriter:
         self.bytes += table.nbytes
         self.rows += table.num_rows
         if sum(t.num_rows for t in self._pending) >= ROW_GROUP_ROWS or self._pending_bytes >= ROW_GROUP_BYTES:
-            self._flush_parquet()
+            self.flush()
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes of rows added that wait for their row group."""
+        return self._pending_bytes
 
     def close(self) -> Partition:
         """Both files complete and on disk; the partition the commit journal makes visible."""
-        self._flush_parquet()
+        self.flush()
         try:
             if self._parquet is not None:
                 self._parquet.close()
@@ -139,7 +144,8 @@ class DayWriter:
         self.parquet_tmp.unlink(missing_ok=True)
         self.jsonl_tmp.unlink(missing_ok=True)
 
-    def _flush_parquet(self) -> None:
+    def flush(self) -> None:
+        """The rows added so far written as a row group (sooner than its size asks when memory is short)."""
         if not self._pending:
             return
         table = pa.concat_tables(self._pending)

@@ -3,11 +3,12 @@
 One run, under the root's lock:
 
 1. finish a commit a crash interrupted, delete temporaries of a run that died before it;
-2. for each stream, read the bytes appended since the last run (``streams``), stage them
-   in a private DuckDB and apply its transforms (``transforms``): evidence rows or
-   quarantine reasons;
-3. keep each evidence id once, and only if no earlier run wrote it;
-4. write each day's Parquet part and JSONL under temporary names (``evidence``);
+2. for each transform, read the bytes of its stream appended since the last run (``streams``),
+   block by block; stage each block in a private DuckDB and map it (``transforms``): evidence
+   rows or quarantine reasons;
+3. keep each evidence id once, and only if no earlier block or run wrote it;
+4. append each block's rows to its days' Parquet part and JSONL, under temporary names, on a
+   thread of their own (``writes``, ``evidence``);
 5. commit through the journal: rename into place, append quarantine, save offsets,
    append the receipt last;
 6. run the caller's ``after_commit`` (the pipeline re-points the catalog there).
@@ -17,30 +18,31 @@ Distilling playbooks into the RAG corpus comes after, in :mod:`lakehouse.pipelin
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import secrets
 import time
 from collections import Counter
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from lakehouse import __version__
 from lakehouse.core import db, failpoints, outbox, retention
 from lakehouse.core.errors import StorageError, TransformError
 from lakehouse.core.files import dumps
 from lakehouse.core.paths import Layout
+from lakehouse.core.prefetch import prefetched
 from lakehouse.core.sqlfiles import load, quote_ident
 from lakehouse.ingest import evidence, journal, streams
 from lakehouse.ingest.transforms import MAPPED_COLUMNS, Transform, line_limit, load_transforms
+from lakehouse.ingest.writes import Writes
 
 RECEIPT_SCHEMA = "materialize_receipt.v1"
 Progress = Callable[[str, int, int], None]  # (stream, bytes done, bytes total)
@@ -65,6 +67,24 @@ class Outcome:
 
 
 LINES_PER_BATCH = 16_384  # rows of a block per Arrow batch: the unit DuckDB's threads take in turn
+
+
+@dataclass
+class Block:
+    """A block of new lines of one transform's stream (``LINES_SCHEMA``), or with ``lines`` None the end
+    of the stream's read; ``finish`` then accounts for the read, on the run's thread."""
+
+    order: int
+    rel: str
+    lines: pa.Table | None = None
+    progress: tuple[str, int, int] | None = None  # (stream, bytes done, bytes total) once mapped
+    finish: Callable[[], None] | None = None
+
+
+def _batched(lines: pa.Table) -> pa.Table:
+    """Lines in batches DuckDB's threads share when scanning them straight from Arrow (a table of one
+    block held a single row group, under 122,880 rows, so staging and mapping ran on one core)."""
+    return pa.Table.from_batches(lines.to_batches(max_chunksize=LINES_PER_BATCH))
 
 
 def new_receipt_id(now: datetime) -> str:
@@ -144,6 +164,8 @@ class _Run:
         self.inputs: list[dict[str, Any]] = []
         self.quarantine: list[dict[str, Any]] = []
         self.kept_from = retention.kept_from(layout)  # days before it were pruned: not written again
+        self.seen_loaded = False  # whether seen_ids holds the ids of earlier runs yet
+        self.writes: Writes | None = None
         self.stats = [
             {
                 "name": t.name,
@@ -164,10 +186,17 @@ class _Run:
             produced = [
                 _output_columns(con, t) for t in self.transforms
             ]  # bad transforms fail before any read
-            for stream in dict.fromkeys(t.stream for t in self.transforms):
-                self._stage_stream(con, stream, produced)
-            self._collect_quarantine(con)
-            partitions = self._write_fresh(con)
+            with Writes(self.layout, self.receipt_id) as self.writes:
+                # transform by transform (a stream read by two is read twice), so that every day's
+                # files hold their rows in (transform, line) order as they are appended
+                # the next block is read (file, UTF-8 checks, Arrow) while DuckDB maps this one
+                for block in prefetched(self._blocks()):
+                    if block.lines is not None:
+                        self._map_block(con, block, produced)
+                    if block.finish is not None:
+                        block.finish()
+                self._collect_quarantine(con)
+                partitions = self.writes.finish()
             failpoints.hit("after_temporaries")
         except duckdb.Error as exc:
             raise StorageError(f"materialize failed in DuckDB: {db.one_line(exc)}") from exc
@@ -184,36 +213,45 @@ class _Run:
         con.execute(load("materialize/tables"))
         return con
 
-    def _stage_stream(self, con: duckdb.DuckDBPyConnection, stream: str, produced: list[set[str]]) -> None:
+    def _blocks(self) -> Iterator[Block]:
+        """Every transform's new lines, block by block, each stream's read ended by a block that
+        accounts for it."""
+        for order in range(len(self.transforms)):
+            yield from self._stream_blocks(order)
+
+    def _stream_blocks(self, order: int) -> Iterator[Block]:
+        """The new lines of the stream of the transform ``order``, block by block (32 MiB of lines each:
+        staging and mapping a block holds its lines twice over, raw and parsed, so a large backlog, a
+        million spans, 1.3 GB, would not fit the memory limit whole). The stream's first transform
+        accounts for the read (offsets, input, lines rejected before parsing)."""
+        stream = self.transforms[order].stream
         path = self.layout.stream(stream)
         if not path.exists():
             return
         rel = self.layout.relative(path)
+        first = self._first_of_stream(order)
         read_plan = streams.plan(path, self.state.get(rel))
         if read_plan.size == read_plan.start.offset:
             return
         result = streams.ReadResult()
-        lines_table = f"lines_{stream}"
         total = read_plan.size - read_plan.start.offset
         limit = line_limit(self.transforms, stream, self.options.max_line_bytes)
-        # Block by block (32 MiB of lines each): staging and mapping a block holds its lines twice over
-        # (raw and parsed), so a large backlog (a million spans, 1.3 GB) would not fit the memory limit whole.
-        for block in streams.read_new_lines(read_plan, result, max_line_bytes=limit):
-            # Scanned straight from Arrow, in batches DuckDB's threads share: a table of one block held a
-            # single row group (under 122,880 rows), so staging and mapping ran on one core.
-            con.register(lines_table, pa.Table.from_batches(block.to_batches(max_chunksize=LINES_PER_BATCH)))
-            try:
-                self._apply_transforms(con, stream, lines_table, rel, produced, block.num_rows, 0)
-            finally:
-                con.unregister(lines_table)
-            if self.progress:
-                self.progress(stream, block.column("byte_offset")[-1].as_py() - read_plan.start.offset, total)
+        for lines in streams.read_new_lines(read_plan, result, max_line_bytes=limit):
+            done = lines.column("byte_offset")[-1].as_py() - read_plan.start.offset
+            yield Block(order, rel, _batched(lines), (stream, done, total) if first else None)
+        yield Block(order, rel, finish=lambda: self._account_read(order, rel, read_plan, result, first))
+
+    def _account_read(
+        self, order: int, rel: str, read_plan: streams.ReadPlan, result: streams.ReadResult, first: bool
+    ) -> None:
+        stream = self.transforms[order].stream
+        # lines rejected before parsing (too long, not UTF-8) count for every transform of the stream
+        self.stats[order]["read"] += len(result.rejected)
+        self.stats[order]["quarantined"] += len(result.rejected)
+        if not first:
+            return
         self.new_state[rel] = result.end
         self.quarantine.extend(rejected.to_quarantine(stream, rel) for rejected in result.rejected)
-        for order, t in enumerate(self.transforms):  # lines rejected before parsing (too long, not UTF-8)
-            if t.stream == stream:
-                self.stats[order]["read"] += len(result.rejected)
-                self.stats[order]["quarantined"] += len(result.rejected)
         self.inputs.append(
             {
                 "stream": stream,
@@ -227,22 +265,27 @@ class _Run:
             }
         )
 
-    def _apply_transforms(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        stream: str,
-        lines_table: str,
-        rel: str,
-        produced: list[set[str]],
-        read: int,
-        rejected: int,
-    ) -> None:
-        """Map staged lines of a stream through each of its transforms (counted in), then drop them."""
-        for order, t in enumerate(self.transforms):
-            if t.stream == stream:
-                quarantined = _apply_transform(con, t, order, lines_table, rel, produced[order])
-                self.stats[order]["read"] += read
-                self.stats[order]["quarantined"] += quarantined + rejected
+    def _map_block(self, con: duckdb.DuckDBPyConnection, block: Block, produced: list[set[str]]) -> None:
+        """Map a block of lines through its transform (counted in), hand its fresh rows to the writer."""
+        assert block.lines is not None
+        lines_table = "lines"
+        con.register(lines_table, block.lines)
+        try:
+            t = self.transforms[block.order]
+            quarantined, rows = _map_lines(
+                con, t, lines_table, block.rel, produced[block.order], self.receipt_id
+            )
+        finally:
+            con.unregister(lines_table)
+        self.stats[block.order]["read"] += block.lines.num_rows
+        self.stats[block.order]["quarantined"] += quarantined
+        self._write_block(con, block.order, rows)
+        if self.progress and block.progress:
+            self.progress(*block.progress)
+
+    def _first_of_stream(self, order: int) -> bool:
+        """Whether the transform ``order`` is the first to read its stream (which accounts for the read)."""
+        return all(t.stream != self.transforms[order].stream for t in self.transforms[:order])
 
     def _inputs_with_quarantine(self) -> list[dict[str, Any]]:
         """Each input with how many of its lines were quarantined and the most frequent reason."""
@@ -264,48 +307,34 @@ class _Run:
         self.quarantine.extend(dict(zip(names, row, strict=True)) for row in cursor.fetchall())
         self.quarantine.sort(key=lambda q: (q["path"], q["line"]))
 
-    def _write_fresh(self, con: duckdb.DuckDBPyConnection) -> list[evidence.Partition]:
-        if con.execute("SELECT count(*) FROM new_evidence").fetchone()[0] == 0:
-            return []  # nothing mapped: no need to read the ids of earlier runs
-        if evidence.parquet_parts(self.layout):
-            con.execute(load("materialize/existing_ids"), {"glob": evidence.parquet_glob(self.layout)})
-        con.execute(load("materialize/fresh"))
-        pruned = self._drop_pruned(con)
-        for order, mapped, kept in con.execute(load("materialize/counts")).fetchall():
-            self.stats[order]["emitted"] = kept
-            self.stats[order]["duplicates"] = mapped - kept - pruned.get(order, 0)
-        con.execute("DROP TABLE new_evidence")
-        output = load("materialize/output")
-        days = _day_slices(con.execute(load("materialize/day_slices")).fetchall())
-        with _Writes() as writes:
-            for day, slices in days.items():
-                writer = writes.open(evidence.DayWriter(self.layout, self.receipt_id, day))
-                for first_order, last_order, first_line, last_line in slices:
-                    params = {
-                        "receipt_id": self.receipt_id,
-                        "day": day,
-                        "first_order": first_order,
-                        "last_order": last_order,
-                        "first_line": first_line,
-                        "last_line": last_line,
-                    }
-                    writes.add(
-                        writer,
-                        con.execute(output, params).to_arrow_reader(evidence.ROW_GROUP_ROWS).read_all(),
-                    )
-                writes.close(writer)
-        return writes.partitions
+    def _write_block(self, con: duckdb.DuckDBPyConnection, order: int, rows: pa.Table) -> None:
+        """A block's fresh rows to the writer, its ids remembered, its counts in the stats."""
+        if not rows.num_rows:
+            return
+        if not self.seen_loaded and evidence.parquet_parts(self.layout):
+            con.execute(load("materialize/seen_ids"), {"glob": evidence.parquet_glob(self.layout)})
+        self.seen_loaded = True
+        con.register("block_ids", rows.select(["evidence_id", "line_no"]))
+        try:
+            stale = con.execute(load("materialize/stale_lines")).to_arrow_table().column("line_no")
+            con.execute(load("materialize/see_block"))
+        finally:
+            con.unregister("block_ids")
+        fresh = rows.filter(pc.invert(pc.is_in(rows.column("line_no"), stale))) if len(stale) else rows
+        self.stats[order]["duplicates"] += rows.num_rows - fresh.num_rows
+        fresh = self._without_pruned(fresh.drop_columns(["line_no"]), order)
+        assert self.writes is not None
+        self.writes.add(fresh)
+        self.stats[order]["emitted"] += fresh.num_rows
 
-    def _drop_pruned(self, con: duckdb.DuckDBPyConnection) -> dict[int, int]:
-        """Rows for days ``lakehouse prune`` removed (a late line, a stream read again): counted, not written."""
-        if self.kept_from is None:
-            return {}
-        params = {"before": self.kept_from.isoformat()}
-        pruned = dict(con.execute(load("materialize/pruned_counts"), params).fetchall())
-        con.execute(load("materialize/drop_pruned"), params)
-        for order, count in pruned.items():
-            self.stats[order]["pruned"] = count
-        return pruned
+    def _without_pruned(self, fresh: pa.Table, order: int) -> pa.Table:
+        """Rows for days ``lakehouse prune`` removed (a late line, a stream read again): counted, not written.
+        The rows are sorted by day, so they are the table's first."""
+        if self.kept_from is None or not fresh.num_rows:
+            return fresh
+        pruned = pc.sum(pc.less(fresh.column("day"), self.kept_from.isoformat())).as_py() or 0
+        self.stats[order]["pruned"] += pruned
+        return fresh.slice(pruned)
 
     def _commit(self, partitions: list[evidence.Partition]) -> dict[str, Any]:
         finished = datetime.now(UTC)
@@ -367,101 +396,32 @@ class _Run:
         }
 
 
-SLICE_ROWS = 50_000  # rows read from DuckDB at once when a day holds more (a span can be megabytes)
-
-
-class _Writes:
-    """The evidence files written on a thread of their own, one step behind DuckDB: while a slice is
-    written (pyarrow and the file writes release the GIL) the next one is computed. At most two slices
-    are held at once; steps run in order. On a failure every writer not closed is discarded."""
-
-    def __init__(self) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lh-evidence")
-        self._last: Future[Any] | None = None
-        self._open: list[evidence.DayWriter] = []
-        self.partitions: list[evidence.Partition] = []
-
-    def open(self, writer: evidence.DayWriter) -> evidence.DayWriter:
-        self._open.append(writer)
-        return writer
-
-    def add(self, writer: evidence.DayWriter, table: pa.Table) -> None:
-        self._step(writer.add, table)
-
-    def close(self, writer: evidence.DayWriter) -> None:
-        def close_it() -> None:
-            self.partitions.append(writer.close())
-            self._open.remove(writer)
-
-        self._step(close_it)
-
-    def _step(self, fn: Callable[..., Any], *args: Any) -> None:
-        self._wait()
-        self._last = self._pool.submit(fn, *args)
-
-    def _wait(self) -> None:
-        if self._last is not None:
-            last, self._last = self._last, None
-            last.result()  # a failed step raises here, in the run's thread
-
-    def __enter__(self) -> _Writes:
-        return self
-
-    def __exit__(self, exc_type: object, *rest: object) -> None:
-        try:
-            if exc_type is None:
-                self._wait()
-        finally:
-            if self._last is not None:  # a failure elsewhere: the step in flight ends first
-                with contextlib.suppress(BaseException):
-                    self._last.result()
-            self._pool.shutdown(wait=True)
-            if exc_type is not None or self._open:
-                for writer in self._open:
-                    writer.discard()
-
-
-def _day_slices(counts: list[tuple[str, int, int, int, int]]) -> dict[str, list[tuple[int, int, int, int]]]:
-    """Per day, the (first order, last order, first line, last line) ranges to read it in: the whole day at
-    once when it holds at most SLICE_ROWS rows, else each transform's line range cut into equal parts."""
-    by_day: dict[str, list[tuple[int, int, int, int]]] = {}
-    for day, order, rows, first, last in counts:
-        by_day.setdefault(day, []).append((order, rows, first, last))
-    slices: dict[str, list[tuple[int, int, int, int]]] = {}
-    for day, parts in by_day.items():
-        if sum(rows for _, rows, _, _ in parts) <= SLICE_ROWS:
-            slices[day] = [(parts[0][0], parts[-1][0], min(p[2] for p in parts), max(p[3] for p in parts))]
-            continue
-        slices[day] = []
-        for order, rows, first, last in parts:
-            count = -(-rows // SLICE_ROWS)
-            step = -(-(last - first + 1) // count)
-            slices[day] += [
-                (order, order, lo, min(lo + step - 1, last)) for lo in range(first, last + 1, step)
-            ]
-    return slices
-
-
 def _most_frequent(reasons: list[str]) -> str | None:
     return Counter(reasons).most_common(1)[0][0] if reasons else None
 
 
-def _apply_transform(
-    con: duckdb.DuckDBPyConnection, t: Transform, order: int, lines_table: str, rel: str, produced: set[str]
-) -> int:
-    """Stage and map one transform's lines; return how many it quarantined."""
-    staged = f"staged_{order}"
+def _map_lines(
+    con: duckdb.DuckDBPyConnection,
+    t: Transform,
+    lines_table: str,
+    rel: str,
+    produced: set[str],
+    receipt_id: str,
+) -> tuple[int, pa.Table]:
+    """Stage and map a block of one transform's lines; return how many it quarantined and its evidence
+    rows (sorted by day, then line; with ``jsonl_line`` and ``line_no``)."""
+    staged = "staged"
     try:
         con.execute(t.stage_sql(lines_table, staged))
         con.execute(t.quarantine_sql(staged, rel))
-        con.execute(t.evidence_sql(staged, rel, order, produced))
+        rows = con.execute(t.evidence_sql(staged, rel, produced), {"receipt_id": receipt_id}).to_arrow_table()
     except (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException) as exc:
         raise TransformError(f"transform {t.name} ({t.path}): {db.one_line(exc)}") from exc
     quarantined = con.execute(
         f"SELECT count(*) FROM {quote_ident(staged)} WHERE problem IS NOT NULL"
     ).fetchone()
     con.execute(f"DROP TABLE {quote_ident(staged)}")
-    return int(quarantined[0])
+    return int(quarantined[0]), rows
 
 
 def _output_columns(con: duckdb.DuckDBPyConnection, t: Transform) -> set[str]:

@@ -14,18 +14,25 @@ and a line over ``--max-line-bytes`` is retried only under a larger limit.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 
 from lakehouse.core.files import dumps, read_jsonl
 from lakehouse.core.paths import Layout
 from lakehouse.ingest import evidence, streams
-from lakehouse.ingest.materialize import Options, Outcome, Progress, _Run, committed, quarantine_entry
+from lakehouse.ingest.materialize import (
+    Block,
+    Options,
+    Outcome,
+    Progress,
+    _Run,
+    committed,
+    quarantine_entry,
+)
 from lakehouse.ingest.transforms import Transform, line_limit
 
 QUARANTINE_SCHEMA = "quarantine.v1"
@@ -87,13 +94,14 @@ class _Retry(_Run):
         self.not_retried = len(entries) - len(self.entries)
         self.retried = {e["quarantine_id"]: e for e in self.entries}
 
-    def _stage_stream(self, con: duckdb.DuckDBPyConnection, stream: str, produced: list[set[str]]) -> None:
+    def _stream_blocks(self, order: int) -> Iterator[Block]:
+        """The open quarantined lines of the transform's stream, one block per path they came from."""
+        stream = self.transforms[order].stream
         by_path: dict[str, list[dict[str, Any]]] = {}
         for entry in self.entries:
             if entry["stream"] == stream:
                 by_path.setdefault(entry["path"], []).append(entry)
         for rel, entries in by_path.items():
-            lines_table = f"lines_{stream}"
             lines = pa.table(
                 {
                     "line_no": pa.array([e["line"] for e in entries], pa.int64()),
@@ -102,22 +110,19 @@ class _Retry(_Run):
                 },
                 schema=streams.LINES_SCHEMA,
             )
-            con.register(lines_table, lines)
-            try:
-                self._apply_transforms(con, stream, lines_table, rel, produced, len(entries), 0)
-            finally:
-                con.unregister(lines_table)
-            self.inputs.append(
-                {
-                    "stream": stream,
-                    "path": rel,
-                    "start_offset": None,
-                    "end_offset": None,
-                    "lines": len(entries),
-                    "blank_lines": 0,
-                    "pending_bytes": 0,
-                    "reset": None,
-                }
+            read = {
+                "stream": stream,
+                "path": rel,
+                "start_offset": None,
+                "end_offset": None,
+                "lines": len(entries),
+                "blank_lines": 0,
+                "pending_bytes": 0,
+                "reset": None,
+            }
+            first = self._first_of_stream(order)
+            yield Block(
+                order, rel, lines, finish=(lambda read=read: self.inputs.append(read)) if first else None
             )
 
     @cached_property

@@ -91,6 +91,10 @@ class Transform:
     def stage_sql(self, lines_table: str, staged_table: str) -> str:
         spec = {name: "JSON" for name in self.all_fields}
         checks = [self._time_check(), *(self._type_check(n, t) for n, t in self.fields.items())]
+        typed = [
+            FIELD_TYPES[t].expression(f"f.{quote_ident(n)}") + f" AS {_field_column(n)}"
+            for n, t in self.fields.items()
+        ]
         return render(
             load("materialize/stage"),
             staged=quote_ident(staged_table),
@@ -98,13 +102,13 @@ class Transform:
             field_spec=quote_literal(json.dumps(spec)),
             checks="coalesce(" + ", ".join(checks) + ")",
             time_field=quote_ident(self.time_field),
+            typed_fields=", ".join(typed) if typed else "NULL AS _no_fields",
+            natural_key=self._natural_key_sql(),
+            field_columns=", ".join(_field_column(n) for n in self.fields) if typed else "NULL AS _no_fields",
         )
 
-    def evidence_sql(self, staged_table: str, path: str, order: int, produced: set[str]) -> str:
-        typed = [
-            FIELD_TYPES[t].expression(f"f.{quote_ident(n)}") + f" AS {quote_ident(n)}"
-            for n, t in self.fields.items()
-        ]
+    def evidence_sql(self, staged_table: str, path: str, produced: set[str]) -> str:
+        typed = [f"{_field_column(n)} AS {quote_ident(n)}" for n in self.fields]
         mapped = [_mapped_column(c, sql_type, produced) for c, sql_type in MAPPED_COLUMNS.items()]
         return render(
             load("materialize/evidence"),
@@ -112,13 +116,11 @@ class Transform:
             typed_fields=", ".join(typed) if typed else "NULL AS _no_fields",
             transform=self.select,
             kind=quote_literal(self.kind),
-            natural_key=self._natural_key_sql(),
             stream=quote_literal(self.stream),
             path=quote_literal(path),
             mapped_columns=",\n    ".join(mapped),
             metadata_patch=quote_literal(json.dumps(dict.fromkeys([self.time_field, *sorted(self.moved)])))
             + "::JSON",
-            order=str(order),
         )
 
     def quarantine_sql(self, staged_table: str, path: str) -> str:
@@ -147,7 +149,7 @@ class Transform:
         name = self.time_field
         return (
             f"CASE WHEN {v} IS NULL OR json_type({v}) = 'NULL' THEN {quote_literal('missing ' + name)} "
-            f"WHEN lh_event_time({v}) IS NULL THEN {quote_literal('unparseable ' + name + ': ')} "
+            f"WHEN event_time IS NULL THEN {quote_literal('unparseable ' + name + ': ')} "
             f"|| left(coalesce({v} ->> '$', CAST({v} AS VARCHAR)), 64) END"
         )
 
@@ -156,7 +158,7 @@ class Transform:
         (the value itself is in the quarantined line; leaving it out keeps one reason per problem)."""
         v = f"f.{quote_ident(name)}"
         return (
-            f"CASE WHEN {v} IS NOT NULL AND json_type({v}) <> 'NULL' AND {FIELD_TYPES[declared].expression(v)} IS NULL "
+            f"CASE WHEN {v} IS NOT NULL AND json_type({v}) <> 'NULL' AND {_field_column(name)} IS NULL "
             f"THEN {quote_literal(f'field {name!r} is ')} || lower(json_type({v})) "
             f"|| {quote_literal(f', expected {declared}')} END"
         )
@@ -164,9 +166,14 @@ class Transform:
     def _natural_key_sql(self) -> str:
         if not self.key:
             return "NULL"
-        parts = [f"(s.f.{quote_ident(k)} ->> '$')" for k in self.key]
+        parts = [f"(f.{quote_ident(k)} ->> '$')" for k in self.key]
         complete = " AND ".join(f"{p} IS NOT NULL" for p in parts)
         return f"CASE WHEN {complete} THEN concat_ws(chr(31), {', '.join(parts)}) END"
+
+
+def _field_column(name: str) -> str:
+    """A declared field's reading in the staged table (named apart from the table's own columns)."""
+    return quote_ident(f"field:{name}")
 
 
 def _mapped_column(column: str, sql_type: str, produced: set[str]) -> str:

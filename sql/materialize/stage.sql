@@ -1,4 +1,4 @@
-/* Stage one transform's new lines: parse each JSON line once into its declared fields and say why a line is quarantined. */
+/* Stage one transform's block of new lines: parse each JSON line once, read each declared field and the event time once, and say why a line is quarantined. */
 CREATE OR REPLACE TEMP TABLE {{staged}} AS
 WITH classified AS (
     SELECT
@@ -14,13 +14,19 @@ WITH classified AS (
 parsed AS (
     SELECT *, CASE WHEN problem IS NULL THEN json_transform(raw, {{field_spec}}) END AS f
     FROM classified
+),
+-- each field's reading (NULL when it has none) and the event time, computed once for checks and evidence
+typed AS (
+    SELECT *, lh_event_time(f.{{time_field}}) AS event_time, {{typed_fields}}
+    FROM parsed
 )
 SELECT
     line_no,
     byte_offset,
     raw,
-    f,
     coalesce(problem, {{checks}}) AS problem,
-    lh_event_time(f.{{time_field}}) AS event_time,
-    lh_event_nanos(f.{{time_field}}) AS event_nanos
-FROM parsed
+    event_time,
+    lh_event_nanos(f.{{time_field}}) AS event_nanos,
+    {{natural_key}} AS natural_key,
+    {{field_columns}}
+FROM typed

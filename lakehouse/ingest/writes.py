@@ -1,0 +1,94 @@
+"""The evidence files of one materialize run, written on a thread of their own.
+
+Each block of a transform's new evidence arrives as one Arrow table sorted by day (then source
+order, with its ``jsonl_line``); it is cut into days here and appended to that day's
+:class:`~lakehouse.ingest.evidence.DayWriter`, which stays open for the whole run. Blocks come in
+transform order, so every day's files end up in (transform, line) order.
+
+The writes run one step behind DuckDB: while a block is written (pyarrow and the file writes release
+the GIL) the next one is computed. At most two blocks are held at once; the Parquet rows waiting for
+a row group across all days are bounded by :data:`PENDING_BYTES`. On a failure every writer is
+discarded (its temporaries removed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from lakehouse.core.paths import Layout
+from lakehouse.ingest import evidence
+
+PENDING_BYTES = 128 * 1024 * 1024  # Parquet rows buffered across all days before they become row groups
+CLOSING_THREADS = 8  # days closed (flushed and fsync'd) at once: the fsyncs overlap instead of queueing
+
+
+class Writes:
+    """The day writers of a run, fed block by block; ``finish`` closes them and returns the partitions."""
+
+    def __init__(self, layout: Layout, receipt_id: str) -> None:
+        self._layout = layout
+        self._receipt_id = receipt_id
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lh-evidence")
+        self._last: Future[Any] | None = None
+        self._writers: dict[str, evidence.DayWriter] = {}
+
+    def add(self, table: pa.Table) -> None:
+        """Hand over one block (sorted by day); it is written while the caller computes the next."""
+        if table.num_rows:
+            self._step(self._write_block, table)
+
+    def finish(self) -> list[evidence.Partition]:
+        """Every day's files complete and on disk, in day order."""
+        self._wait()
+        writers = [self._writers[day] for day in sorted(self._writers)]
+        with ThreadPoolExecutor(max_workers=CLOSING_THREADS, thread_name_prefix="lh-close") as pool:
+            partitions = list(pool.map(lambda w: w.close(), writers))
+        self._writers.clear()
+        return partitions
+
+    def _write_block(self, table: pa.Table) -> None:
+        for day, piece in days_of(table):
+            writer = self._writers.get(day)
+            if writer is None:
+                writer = self._writers[day] = evidence.DayWriter(self._layout, self._receipt_id, day)
+            writer.add(piece)
+        if sum(w.pending_bytes for w in self._writers.values()) > PENDING_BYTES:
+            for writer in self._writers.values():
+                writer.flush()
+
+    def _step(self, fn: Callable[..., Any], *args: Any) -> None:
+        self._wait()
+        self._last = self._pool.submit(fn, *args)
+
+    def _wait(self) -> None:
+        if self._last is not None:
+            last, self._last = self._last, None
+            last.result()  # a failed step raises here, in the run's thread
+
+    def __enter__(self) -> Writes:
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        try:
+            if self._last is not None:  # a failure elsewhere: the step in flight ends first
+                with contextlib.suppress(BaseException):
+                    self._last.result()
+        finally:
+            self._pool.shutdown(wait=True)
+            for writer in self._writers.values():  # not finished: nothing of this run may stay
+                writer.discard()
+
+
+def days_of(table: pa.Table) -> Iterator[tuple[str, pa.Table]]:
+    """The runs of equal ``day`` of a table sorted by day, as (day, slice) without copying."""
+    runs = pc.run_end_encode(table.column("day").combine_chunks())
+    start = 0
+    for day, end in zip(runs.values.to_pylist(), runs.run_ends.to_pylist(), strict=True):
+        yield day, table.slice(start, end - start)
+        start = end
