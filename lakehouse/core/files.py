@@ -15,10 +15,13 @@ from typing import Any, BinaryIO
 from lakehouse.core.coalesce import Coalescer
 from lakehouse.core.errors import LockBusyError, StorageError, UsageError
 
+_LINE_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
 
 def dumps(record: Any) -> str:
-    """One JSONL line's JSON: compact, UTF-8 kept as is."""
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    """One JSONL line's JSON: compact, UTF-8 kept as is (``json.dumps`` with these options builds a new
+    encoder on every call: one reused encoder writes the same text in about half the time)."""
+    return _LINE_ENCODER.encode(record)
 
 
 def fsync_path(path: Path) -> None:

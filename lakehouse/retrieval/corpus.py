@@ -32,7 +32,11 @@ class CorpusError(StorageError):
 
 
 def content_sha(doc: Document) -> str:
-    return hashlib.sha256(json.dumps(doc.content, ensure_ascii=False).encode()).hexdigest()
+    """The hash of what makes a version (kept in the index and beside vectors: its bytes never change)."""
+    return hashlib.sha256(_CONTENT_ENCODER.encode(doc.content).encode()).hexdigest()
+
+
+_CONTENT_ENCODER = json.JSONEncoder(ensure_ascii=False)  # json.dumps(content, ensure_ascii=False), reused
 
 
 def version(layout: Layout) -> str | None:
@@ -149,6 +153,7 @@ def append(
 
     Call under the corpus lock. ``reader`` (kept by a long-lived caller) spares re-reading the file.
     """
+    kept = reader is not None
     reader = reader or CorpusReader(layout.rag_corpus)
     reader.read_new()
     current = reader.docs
@@ -163,7 +168,8 @@ def append(
     if changed:
         append_lines(layout.rag_corpus, [dumps(d.to_json()) for d in changed.values()])
         report.added.extend(changed)
-        reader.read_new()
+        if kept:  # the caller's reader stays current (a throwaway one need not read them back)
+            reader.read_new()
     return list(changed.values())
 
 

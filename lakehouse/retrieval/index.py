@@ -114,12 +114,17 @@ def index_documents(con: duckdb.DuckDBPyConnection, docs: Iterable[Document]) ->
     return len(rows)
 
 
-def catch_up(con: duckdb.DuckDBPyConnection, layout: Layout) -> int:
-    """Index every document of the corpus file that the index lacks or holds in another version."""
+def catch_up(
+    con: duckdb.DuckDBPyConnection, layout: Layout, appended: tuple[int, list[Document]] | None = None
+) -> int:
+    """Index every document of the corpus file that the index lacks or holds in another version
+    (only ``appended``'s documents when the index covered the file up to its size before; see refresh)."""
     size = size_of(layout.rag_corpus)
     state = con.execute("SELECT corpus_bytes FROM rag_index_state").fetchone()
     if state is not None and state[0] == size:
         return 0
+    if appended is not None and (state[0] if state else 0) == appended[0]:
+        return index_and_record(con, appended[1], size, settle=True)
     indexed = dict(con.execute("SELECT rag_id, content_sha FROM rag_corpus").fetchall())
     missing = [d for d in corpus.load(layout).values() if indexed.get(d.rag_id) != corpus.content_sha(d)]
     return index_and_record(con, missing, size, settle=True)
@@ -175,13 +180,17 @@ def is_current(con: duckdb.DuckDBPyConnection, layout: Layout) -> bool:
     return state is not None and state[0] == size_of(layout.rag_corpus)
 
 
-def refresh(layout: Layout) -> int:
-    """Bring the index up to date with the corpus file (a short write connection)."""
+def refresh(layout: Layout, appended: tuple[int, list[Document]] | None = None) -> int:
+    """Bring the index up to date with the corpus file (a short write connection).
+
+    ``appended``: (the file's size before, the documents appended since), when the caller just appended
+    them: an index that covered the file before takes in those alone, without reading the file again.
+    """
     with db.catalog(layout.catalog) as con:
         try:
             prepare(con)
             con.execute("BEGIN")
-            count = catch_up(con, layout)
+            count = catch_up(con, layout, appended)
             con.execute("COMMIT")
             return count
         except duckdb.Error as exc:
@@ -352,9 +361,10 @@ def add_documents(layout: Layout, docs: list[Document], report: corpus.AddReport
     are indexed by the next write or ``lakehouse sync``.
     """
     with exclusive_lock(layout.state_dir / "corpus.lock", wait=True):
-        corpus.append(layout, docs, report)
+        before = size_of(layout.rag_corpus)
+        written = corpus.append(layout, docs, report)
         try:
-            refresh(layout)
+            refresh(layout, (before, written))
         except CatalogError as exc:
             return f"documents written, but the retrieval index is behind ({exc}); run 'lakehouse sync'"
     return None

@@ -16,11 +16,17 @@ DELETE FROM rag_postings WHERE doc_id IN (SELECT old_id FROM incoming_ids WHERE 
 
 DELETE FROM rag_corpus WHERE rag_id IN (SELECT rag_id FROM incoming);
 
-CREATE OR REPLACE TEMP TABLE incoming_terms AS
-SELECT n.doc_id, token, stem(token, 'porter') AS term
+CREATE OR REPLACE TEMP TABLE incoming_tokens AS
+SELECT n.doc_id, token
 FROM (SELECT rag_id, unnest(lh_tokenize(coalesce(title, '') || ' ' || coalesce(text, ''))) AS token FROM incoming)
 JOIN incoming_ids AS n USING (rag_id)
 WHERE token <> '' AND token NOT IN (SELECT word FROM rag_stopwords);
+
+-- each distinct token stemmed once (documents repeat a small vocabulary)
+CREATE OR REPLACE TEMP TABLE incoming_terms AS
+SELECT t.doc_id, t.token, s.term
+FROM incoming_tokens AS t
+JOIN (SELECT token, stem(token, 'porter') AS term FROM (SELECT DISTINCT token FROM incoming_tokens)) AS s USING (token);
 
 CREATE OR REPLACE TEMP TABLE incoming_lengths AS
 SELECT n.doc_id, count(t.term)::INTEGER AS doc_len
