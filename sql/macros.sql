@@ -94,10 +94,13 @@ CREATE OR REPLACE MACRO lh_epoch_time(x, whole) AS
 
 -- An event time as producers write it: an RFC 3339 or "YYYY-MM-DD HH:MM[:SS[.f]]" string (no
 -- offset: UTC), or an epoch number (or a string holding one).
+-- (coalesce evaluates its second argument only for the rows the first left NULL: a time string is
+-- parsed once, and only the others are read as epoch numbers)
 CREATE OR REPLACE MACRO lh_event_time(v) AS
-    CASE WHEN json_type(v) = 'VARCHAR' AND lh_parse_time(v ->> '$') IS NOT NULL THEN lh_parse_time(v ->> '$')
-         WHEN json_type(v) IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'VARCHAR')
-         THEN lh_epoch_time(lh_as_number(v), CASE WHEN json_type(v) <> 'DOUBLE' THEN lh_as_integer(v) END) END;
+    coalesce(
+        CASE WHEN json_type(v) = 'VARCHAR' THEN lh_parse_time(v ->> '$') END,
+        CASE WHEN json_type(v) IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'VARCHAR')
+             THEN lh_epoch_time(lh_as_number(v), CASE WHEN json_type(v) <> 'DOUBLE' THEN lh_as_integer(v) END) END);
 
 -- A duration in milliseconds as evidence keeps it: a whole number, rounded half away from zero; NULL past
 -- BIGINT (~292 million years: no reading as a duration), instead of failing the whole run.

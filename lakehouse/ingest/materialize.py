@@ -322,19 +322,19 @@ class _Run:
             con.unregister("block_ids")
         fresh = rows.filter(pc.invert(pc.is_in(rows.column("line_no"), stale))) if len(stale) else rows
         self.stats[order]["duplicates"] += rows.num_rows - fresh.num_rows
-        fresh = self._without_pruned(fresh.drop_columns(["line_no"]), order)
+        fresh = self._without_pruned(fresh, order)
         assert self.writes is not None
         self.writes.add(fresh)
         self.stats[order]["emitted"] += fresh.num_rows
 
     def _without_pruned(self, fresh: pa.Table, order: int) -> pa.Table:
-        """Rows for days ``lakehouse prune`` removed (a late line, a stream read again): counted, not written.
-        The rows are sorted by day, so they are the table's first."""
+        """Rows for days ``lakehouse prune`` removed (a late line, a stream read again): counted, not written."""
         if self.kept_from is None or not fresh.num_rows:
             return fresh
-        pruned = pc.sum(pc.less(fresh.column("day"), self.kept_from.isoformat())).as_py() or 0
-        self.stats[order]["pruned"] += pruned
-        return fresh.slice(pruned)
+        pruned = pc.less(fresh.column("day"), self.kept_from.isoformat())
+        count = pc.sum(pruned).as_py() or 0
+        self.stats[order]["pruned"] += count
+        return fresh.filter(pc.invert(pruned)) if count else fresh
 
     def _commit(self, partitions: list[evidence.Partition]) -> dict[str, Any]:
         finished = datetime.now(UTC)
@@ -409,7 +409,7 @@ def _map_lines(
     receipt_id: str,
 ) -> tuple[int, pa.Table]:
     """Stage and map a block of one transform's lines; return how many it quarantined and its evidence
-    rows (sorted by day, then line; with ``jsonl_line`` and ``line_no``)."""
+    rows (in no order; with ``jsonl_line`` and ``line_no``)."""
     staged = "staged"
     try:
         con.execute(t.stage_sql(lines_table, staged))

@@ -147,9 +147,11 @@ class Transform:
     def _time_check(self) -> str:
         v = f"f.{quote_ident(self.time_field)}"
         name = self.time_field
+        # the cheap test first: CASE evaluates the rest only for the rows it leaves (a time is rarely missing)
         return (
-            f"CASE WHEN {v} IS NULL OR json_type({v}) = 'NULL' THEN {quote_literal('missing ' + name)} "
-            f"WHEN event_time IS NULL THEN {quote_literal('unparseable ' + name + ': ')} "
+            f"CASE WHEN event_time IS NOT NULL THEN NULL "
+            f"WHEN {v} IS NULL OR json_type({v}) = 'NULL' THEN {quote_literal('missing ' + name)} "
+            f"ELSE {quote_literal('unparseable ' + name + ': ')} "
             f"|| left(coalesce({v} ->> '$', CAST({v} AS VARCHAR)), 64) END"
         )
 
@@ -158,7 +160,7 @@ class Transform:
         (the value itself is in the quarantined line; leaving it out keeps one reason per problem)."""
         v = f"f.{quote_ident(name)}"
         return (
-            f"CASE WHEN {v} IS NOT NULL AND json_type({v}) <> 'NULL' AND {_field_column(name)} IS NULL "
+            f"CASE WHEN {_field_column(name)} IS NULL AND {v} IS NOT NULL AND json_type({v}) <> 'NULL' "
             f"THEN {quote_literal(f'field {name!r} is ')} || lower(json_type({v})) "
             f"|| {quote_literal(f', expected {declared}')} END"
         )

@@ -1,5 +1,6 @@
-/* One transform's valid staged lines of a block as evidence_record.v1 rows (id, day, provenance, metadata)
-   by day, then source order, each with its JSONL line and line number. */
+/* One transform's valid staged lines of a block as evidence_record.v1 rows (id, day, provenance, metadata),
+   each with its JSONL line and line number. */
+-- Unsorted: sorting these wide rows here cost more than the query; the writer's thread sorts them in Arrow.
 -- Which of them are fresh (first occurrence, not written before) is decided after, on the ids alone
 -- (materialize/stale_lines): duplicates are rare.
 WITH source AS (
@@ -42,30 +43,26 @@ SELECT
     tags,
     metadata::VARCHAR AS metadata,
     $receipt_id AS receipt_id,
-    -- to_json() of a struct holding the JSON metadata re-parses it (slow); it is spliced in as text instead.
+    -- Field by field: to_json() of a struct holding the JSON metadata re-parses it (slow), and a struct's
+    -- serialization costs more than the parts (ids, days and times are plain ASCII, numbers print as JSON).
     concat(
-        left(to_json({
-            'schema': 'evidence_record.v1',
-            'evidence_id': evidence_id,
-            'kind': kind,
-            'day': day,
-            'ts': ts,
-            'source': source,
-            'run_id': run_id,
-            'task_id': task_id,
-            'model': model,
-            'text': text,
-            'passed': passed,
-            'score': score,
-            'prompt_tokens': prompt_tokens,
-            'completion_tokens': completion_tokens,
-            'duration_ms': duration_ms,
-            'tags': tags
-        })::VARCHAR, -1),
+        '{"schema":"evidence_record.v1","evidence_id":"', evidence_id,
+        '","kind":', to_json(kind)::VARCHAR,
+        ',"day":"', day, '","ts":"', ts,
+        '","source":', to_json(source)::VARCHAR,
+        ',"run_id":', coalesce(to_json(run_id)::VARCHAR, 'null'),
+        ',"task_id":', coalesce(to_json(task_id)::VARCHAR, 'null'),
+        ',"model":', coalesce(to_json(model)::VARCHAR, 'null'),
+        ',"text":', coalesce(to_json(text)::VARCHAR, 'null'),
+        ',"passed":', coalesce(passed::VARCHAR, 'null'),
+        ',"score":', coalesce(to_json(score)::VARCHAR, 'null'),
+        ',"prompt_tokens":', coalesce(prompt_tokens::VARCHAR, 'null'),
+        ',"completion_tokens":', coalesce(completion_tokens::VARCHAR, 'null'),
+        ',"duration_ms":', coalesce(duration_ms::VARCHAR, 'null'),
+        ',"tags":', to_json(tags)::VARCHAR,
         ',"metadata":', metadata::VARCHAR,
         ',"receipt_id":', to_json($receipt_id)::VARCHAR,
         '}', chr(10)
     ) AS jsonl_line,
     line_no
 FROM evidence
-ORDER BY day, line_no
