@@ -155,7 +155,13 @@ def materialize_lines(
 
 
 def _evidence_lines(layout: Layout) -> list[str]:
-    return [line for path in layout.evidence_jsonl.rglob("*.jsonl") for line in path.read_text().splitlines()]
+    # split at "\n" only: str.splitlines() also cuts at U+0085 and U+2028, which JSON strings hold raw
+    return [
+        line
+        for path in layout.evidence_jsonl.rglob("*.jsonl")
+        for line in path.read_text(encoding="utf-8").split("\n")
+        if line
+    ]
 
 
 JSON_VALUES = st.recursive(

@@ -164,7 +164,9 @@ class _Run:
         self.inputs: list[dict[str, Any]] = []
         self.quarantine: list[dict[str, Any]] = []
         self.kept_from = retention.kept_from(layout)  # days before it were pruned: not written again
-        self.seen_loaded = False  # whether seen_ids holds the ids of earlier runs yet
+        self.seen_kinds: set[str] | None = (
+            None  # kinds with ids in seen_ids (None: earlier runs' not loaded yet)
+        )
         self.writes: Writes | None = None
         self.stats = [
             {
@@ -311,21 +313,39 @@ class _Run:
         """A block's fresh rows to the writer, its ids remembered, its counts in the stats."""
         if not rows.num_rows:
             return
-        if not self.seen_loaded and evidence.parquet_parts(self.layout):
-            con.execute(load("materialize/seen_ids"), {"glob": evidence.parquet_glob(self.layout)})
-        self.seen_loaded = True
-        con.register("block_ids", rows.select(["evidence_id", "line_no"]))
-        try:
-            stale = con.execute(load("materialize/stale_lines")).to_arrow_table().column("line_no")
-            con.execute(load("materialize/see_block"))
-        finally:
-            con.unregister("block_ids")
+        kind = self.transforms[order].kind
+        stale = self._stale_lines(con, kind, rows)
         fresh = rows.filter(pc.invert(pc.is_in(rows.column("line_no"), stale))) if len(stale) else rows
         self.stats[order]["duplicates"] += rows.num_rows - fresh.num_rows
         fresh = self._without_pruned(fresh, order)
         assert self.writes is not None
         self.writes.add(fresh)
         self.stats[order]["emitted"] += fresh.num_rows
+
+    def _stale_lines(self, con: duckdb.DuckDBPyConnection, kind: str, rows: pa.Table) -> pa.Array:
+        """The line numbers of a block's rows that are not fresh (see materialize/stale_lines); the block's
+        ids are remembered. A block of a kind not seen before whose ids are all distinct has none."""
+        if self.seen_kinds is None:
+            self.seen_kinds = set()
+            if evidence.parquet_parts(self.layout):
+                con.execute(load("materialize/seen_ids"), {"glob": evidence.parquet_glob(self.layout)})
+                self.seen_kinds = {k for (k,) in con.execute("SELECT DISTINCT kind FROM seen_ids").fetchall()}
+        ids = rows.column("evidence_id")
+        new_kind_all_distinct = kind not in self.seen_kinds and pc.count_distinct(ids).as_py() == len(ids)
+        con.register("block_ids", rows.select(["evidence_id", "line_no"]))
+        try:
+            stale = (
+                pa.array([], pa.int64())
+                if new_kind_all_distinct
+                else con.execute(load("materialize/stale_lines"), {"kind": kind})
+                .to_arrow_table()
+                .column("line_no")
+            )
+            con.execute(load("materialize/see_block"), {"kind": kind})
+        finally:
+            con.unregister("block_ids")
+        self.seen_kinds.add(kind)
+        return stale
 
     def _without_pruned(self, fresh: pa.Table, order: int) -> pa.Table:
         """Rows for days ``lakehouse prune`` removed (a late line, a stream read again): counted, not written."""

@@ -10,4 +10,4 @@ SELECT b.line_no
 FROM block_ids AS b
 LEFT JOIN repeated AS r USING (evidence_id)
 WHERE b.line_no <> coalesce(r.first_line, b.line_no)
-   OR b.evidence_id IN (SELECT evidence_id FROM seen_ids)
+   OR b.evidence_id IN (SELECT evidence_id FROM seen_ids WHERE kind = $kind)

@@ -9,5 +9,6 @@ CREATE TEMP TABLE new_quarantine (
     raw VARCHAR
 );
 
--- ids of earlier runs, then of each block as it is mapped (materialize/seen_ids, see_block)
-CREATE TEMP TABLE seen_ids (evidence_id VARCHAR);
+-- ids of earlier runs, then of each block as it is mapped (materialize/seen_ids, see_block), by kind:
+-- the kind is hashed into the id, so an id is only ever looked for among those of its kind
+CREATE TEMP TABLE seen_ids (kind VARCHAR, evidence_id VARCHAR);
