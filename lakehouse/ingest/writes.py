@@ -1,7 +1,8 @@
 """The evidence files of one materialize run, written on a thread of their own.
 
-Each block of a transform's new evidence arrives as one Arrow table (with its ``jsonl_line`` and
-``line_no``, in any order); it is sorted by day and line, cut into days and appended to that day's
+Each block of a transform's new evidence arrives as one Arrow table (with ``jsonl_head``, each JSONL
+line up to its metadata, and ``line_no``, in any order); its lines are completed, it is sorted by day
+and line, cut into days and appended to that day's
 :class:`~lakehouse.ingest.evidence.DayWriter`, which stays open for the whole run. Blocks come in
 transform order, so every day's files end up in (transform, line) order.
 
@@ -14,6 +15,7 @@ discarded (its temporaries removed).
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -37,6 +39,7 @@ class Writes:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lh-evidence")
         self._last: Future[Any] | None = None
         self._writers: dict[str, evidence.DayWriter] = {}
+        self._line_tail = f',"receipt_id":{json.dumps(receipt_id)}}}\n'
 
     def add(self, table: pa.Table) -> None:
         """Hand over one block; it is sorted and written while the caller computes the next."""
@@ -55,7 +58,11 @@ class Writes:
     def _write_block(self, table: pa.Table) -> None:
         # sorted here, off the run's thread: in DuckDB the sort of these wide rows cost more than the query
         table = table.take(pc.sort_indices(table, [("day", "ascending"), ("line_no", "ascending")]))
-        for day, piece in days_of(table.drop_columns(["line_no"])):
+        lines = pc.binary_join_element_wise(
+            table.column("jsonl_head"), table.column("metadata"), self._line_tail, ""
+        )
+        table = table.drop_columns(["jsonl_head", "line_no"]).append_column("jsonl_line", lines)
+        for day, piece in days_of(table):
             writer = self._writers.get(day)
             if writer is None:
                 writer = self._writers[day] = evidence.DayWriter(self._layout, self._receipt_id, day)

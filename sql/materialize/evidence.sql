@@ -1,5 +1,7 @@
 /* One transform's valid staged lines of a block as evidence_record.v1 rows (id, day, provenance, metadata),
-   each with its JSONL line and line number. */
+   each with the head of its JSONL line (up to its metadata) and its line number. */
+-- The writer completes each line in Arrow: head, metadata, the receipt id (the metadata, the largest part,
+-- would otherwise be copied out of DuckDB twice).
 -- Unsorted: sorting these wide rows here cost more than the query; the writer's thread sorts them in Arrow.
 -- Which of them are fresh (first occurrence, not written before) is decided after, on the ids alone
 -- (materialize/stale_lines): duplicates are rare.
@@ -43,8 +45,8 @@ SELECT
     tags,
     metadata::VARCHAR AS metadata,
     $receipt_id AS receipt_id,
-    -- Field by field: to_json() of a struct holding the JSON metadata re-parses it (slow), and a struct's
-    -- serialization costs more than the parts (ids, days and times are plain ASCII, numbers print as JSON).
+    -- The line's fields before the metadata, field by field: a struct's to_json() costs more than the parts
+    -- (ids, days and times are plain ASCII, numbers print as JSON).
     concat(
         '{"schema":"evidence_record.v1","evidence_id":"', evidence_id,
         '","kind":', to_json(kind)::VARCHAR,
@@ -60,9 +62,7 @@ SELECT
         ',"completion_tokens":', coalesce(completion_tokens::VARCHAR, 'null'),
         ',"duration_ms":', coalesce(duration_ms::VARCHAR, 'null'),
         ',"tags":', to_json(tags)::VARCHAR,
-        ',"metadata":', metadata::VARCHAR,
-        ',"receipt_id":', to_json($receipt_id)::VARCHAR,
-        '}', chr(10)
-    ) AS jsonl_line,
+        ',"metadata":'
+    ) AS jsonl_head,
     line_no
 FROM evidence
