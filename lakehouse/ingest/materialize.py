@@ -67,6 +67,9 @@ class Outcome:
 
 
 LINES_PER_BATCH = 16_384  # rows of a block per Arrow batch: the unit DuckDB's threads take in turn
+# lines mapped at once at most: what a block holds in memory (evidence rows, sorted, written) grows with its
+# rows, and 32 MiB of short lines are 200,000 rows
+BLOCK_ROWS = 65_536
 
 
 @dataclass
@@ -239,8 +242,10 @@ class _Run:
         total = read_plan.size - read_plan.start.offset
         limit = line_limit(self.transforms, stream, self.options.max_line_bytes)
         for lines in streams.read_new_lines(read_plan, result, max_line_bytes=limit):
-            done = lines.column("byte_offset")[-1].as_py() - read_plan.start.offset
-            yield Block(order, rel, _batched(lines), (stream, done, total) if first else None)
+            for start in range(0, lines.num_rows, BLOCK_ROWS):
+                piece = lines.slice(start, BLOCK_ROWS)
+                done = piece.column("byte_offset")[-1].as_py() - read_plan.start.offset
+                yield Block(order, rel, _batched(piece), (stream, done, total) if first else None)
         yield Block(order, rel, finish=lambda: self._account_read(order, rel, read_plan, result, first))
 
     def _account_read(

@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 from lakehouse.core.paths import Layout
 from lakehouse.ingest import evidence
 
-PENDING_BYTES = 128 * 1024 * 1024  # Parquet rows buffered across all days before they become row groups
+PENDING_BYTES = 64 * 1024 * 1024  # Parquet rows buffered across all days before they become row groups
 CLOSING_THREADS = 8  # days closed (flushed and fsync'd) at once: the fsyncs overlap instead of queueing
 
 
