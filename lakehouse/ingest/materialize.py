@@ -23,8 +23,9 @@ import json
 import os
 import secrets
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -35,13 +36,13 @@ import pyarrow.compute as pc
 
 from lakehouse import __version__
 from lakehouse.core import db, failpoints, outbox, retention
-from lakehouse.core.errors import StorageError, TransformError
+from lakehouse.core.errors import StorageError
 from lakehouse.core.files import dumps
 from lakehouse.core.paths import Layout
 from lakehouse.core.prefetch import prefetched
-from lakehouse.core.sqlfiles import load, quote_ident
-from lakehouse.ingest import evidence, journal, streams
-from lakehouse.ingest.transforms import MAPPED_COLUMNS, Transform, line_limit, load_transforms
+from lakehouse.core.sqlfiles import load
+from lakehouse.ingest import blocks, evidence, journal, streams
+from lakehouse.ingest.transforms import Transform, line_limit, load_transforms
 from lakehouse.ingest.writes import Writes
 
 RECEIPT_SCHEMA = "materialize_receipt.v1"
@@ -64,30 +65,6 @@ class Outcome:
     receipt: dict[str, Any]
     mirror_warning: str | None = None
     recovered: bool = False
-
-
-LINES_PER_BATCH = 16_384  # rows of a block per Arrow batch: the unit DuckDB's threads take in turn
-# lines mapped at once at most: what a block holds in memory (evidence rows, sorted, written) grows with its
-# rows, and 32 MiB of short lines are 200,000 rows
-BLOCK_ROWS = 65_536
-
-
-@dataclass
-class Block:
-    """A block of new lines of one transform's stream (``LINES_SCHEMA``), or with ``lines`` None the end
-    of the stream's read; ``finish`` then accounts for the read, on the run's thread."""
-
-    order: int
-    rel: str
-    lines: pa.Table | None = None
-    progress: tuple[str, int, int] | None = None  # (stream, bytes done, bytes total) once mapped
-    finish: Callable[[], None] | None = None
-
-
-def _batched(lines: pa.Table) -> pa.Table:
-    """Lines in batches DuckDB's threads share when scanning them straight from Arrow (a table of one
-    block held a single row group, under 122,880 rows, so staging and mapping ran on one core)."""
-    return pa.Table.from_batches(lines.to_batches(max_chunksize=LINES_PER_BATCH))
 
 
 def new_receipt_id(now: datetime) -> str:
@@ -189,17 +166,10 @@ class _Run:
         con = self._scratch_connection()
         try:
             produced = [
-                _output_columns(con, t) for t in self.transforms
+                blocks.output_columns(con, t) for t in self.transforms
             ]  # bad transforms fail before any read
             with Writes(self.layout, self.receipt_id) as self.writes:
-                # transform by transform (a stream read by two is read twice), so that every day's
-                # files hold their rows in (transform, line) order as they are appended
-                # the next block is read (file, UTF-8 checks, Arrow) while DuckDB maps this one
-                for block in prefetched(self._blocks()):
-                    if block.lines is not None:
-                        self._map_block(con, block, produced)
-                    if block.finish is not None:
-                        block.finish()
+                self._map_all(con, produced)
                 self._collect_quarantine(con)
                 partitions = self.writes.finish()
             failpoints.hit("after_temporaries")
@@ -208,6 +178,37 @@ class _Run:
         finally:
             con.close()
         return self._commit(partitions)
+
+    def _map_all(self, con: duckdb.DuckDBPyConnection, produced: list[set[str]]) -> None:
+        """Every block mapped and handed to the writer, in order.
+
+        Transform by transform (a stream read by two is read twice), so that every day's files hold
+        their rows in (transform, line) order as they are appended. The next block is read (file, UTF-8
+        checks, Arrow) on a thread while DuckDB maps; two blocks are mapped at once, each on a cursor of
+        its own, so one's single-threaded parts (the fetch into Arrow) overlap the other's SQL; their
+        results are taken (de-duplicated, counted, written) in order.
+        """
+        free = [blocks.cursor(con) for _ in range(blocks.MAPPED_AT_ONCE)]
+        in_flight: deque[tuple[blocks.Block, duckdb.DuckDBPyConnection, Future[tuple[int, pa.Table]]]] = (
+            deque()
+        )
+        with ThreadPoolExecutor(blocks.MAPPED_AT_ONCE, thread_name_prefix="lh-map") as pool:
+            try:
+                for block in prefetched(self._blocks()):
+                    if block.lines is not None:
+                        if not free:
+                            free.append(self._take(con, *in_flight.popleft()))
+                        cursor = free.pop()
+                        in_flight.append(
+                            (block, cursor, pool.submit(self._map_block, cursor, block, produced))
+                        )
+                    if block.finish is not None:
+                        block.finish()
+                while in_flight:
+                    self._take(con, *in_flight.popleft())
+            finally:
+                for _, _, future in in_flight:
+                    future.cancel()
 
     def _scratch_connection(self) -> duckdb.DuckDBPyConnection:
         con = db.memory()
@@ -218,13 +219,13 @@ class _Run:
         con.execute(load("materialize/tables"))
         return con
 
-    def _blocks(self) -> Iterator[Block]:
+    def _blocks(self) -> Iterator[blocks.Block]:
         """Every transform's new lines, block by block, each stream's read ended by a block that
         accounts for it."""
         for order in range(len(self.transforms)):
             yield from self._stream_blocks(order)
 
-    def _stream_blocks(self, order: int) -> Iterator[Block]:
+    def _stream_blocks(self, order: int) -> Iterator[blocks.Block]:
         """The new lines of the stream of the transform ``order``, block by block (32 MiB of lines each:
         staging and mapping a block holds its lines twice over, raw and parsed, so a large backlog, a
         million spans, 1.3 GB, would not fit the memory limit whole). The stream's first transform
@@ -242,11 +243,15 @@ class _Run:
         total = read_plan.size - read_plan.start.offset
         limit = line_limit(self.transforms, stream, self.options.max_line_bytes)
         for lines in streams.read_new_lines(read_plan, result, max_line_bytes=limit):
-            for start in range(0, lines.num_rows, BLOCK_ROWS):
-                piece = lines.slice(start, BLOCK_ROWS)
+            for start in range(0, lines.num_rows, blocks.BLOCK_ROWS):
+                piece = lines.slice(start, blocks.BLOCK_ROWS)
                 done = piece.column("byte_offset")[-1].as_py() - read_plan.start.offset
-                yield Block(order, rel, _batched(piece), (stream, done, total) if first else None)
-        yield Block(order, rel, finish=lambda: self._account_read(order, rel, read_plan, result, first))
+                yield blocks.Block(
+                    order, rel, blocks.batched(piece), (stream, done, total) if first else None
+                )
+        yield blocks.Block(
+            order, rel, finish=lambda: self._account_read(order, rel, read_plan, result, first)
+        )
 
     def _account_read(
         self, order: int, rel: str, read_plan: streams.ReadPlan, result: streams.ReadResult, first: bool
@@ -272,23 +277,29 @@ class _Run:
             }
         )
 
-    def _map_block(self, con: duckdb.DuckDBPyConnection, block: Block, produced: list[set[str]]) -> None:
-        """Map a block of lines through its transform (counted in), hand its fresh rows to the writer."""
+    def _map_block(
+        self, cursor: duckdb.DuckDBPyConnection, block: blocks.Block, produced: list[set[str]]
+    ) -> tuple[int, pa.Table]:
+        """On a mapping thread: the block through its transform (blocks.map_block)."""
+        t = self.transforms[block.order]
+        return blocks.map_block(cursor, t, block, produced[block.order], self.receipt_id)
+
+    def _take(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        block: blocks.Block,
+        cursor: duckdb.DuckDBPyConnection,
+        mapped: Future[tuple[int, pa.Table]],
+    ) -> duckdb.DuckDBPyConnection:
+        """A mapped block counted in and its fresh rows handed to the writer; return its cursor, free again."""
         assert block.lines is not None
-        lines_table = "lines"
-        con.register(lines_table, block.lines)
-        try:
-            t = self.transforms[block.order]
-            quarantined, rows = _map_lines(
-                con, t, lines_table, block.rel, produced[block.order], self.receipt_id
-            )
-        finally:
-            con.unregister(lines_table)
+        quarantined, rows = mapped.result()
         self.stats[block.order]["read"] += block.lines.num_rows
         self.stats[block.order]["quarantined"] += quarantined
         self._write_block(con, block.order, rows)
         if self.progress and block.progress:
             self.progress(*block.progress)
+        return cursor
 
     def _first_of_stream(self, order: int) -> bool:
         """Whether the transform ``order`` is the first to read its stream (which accounts for the read)."""
@@ -423,47 +434,6 @@ class _Run:
 
 def _most_frequent(reasons: list[str]) -> str | None:
     return Counter(reasons).most_common(1)[0][0] if reasons else None
-
-
-def _map_lines(
-    con: duckdb.DuckDBPyConnection,
-    t: Transform,
-    lines_table: str,
-    rel: str,
-    produced: set[str],
-    receipt_id: str,
-) -> tuple[int, pa.Table]:
-    """Stage and map a block of one transform's lines; return how many it quarantined and its evidence
-    rows (in no order; with ``jsonl_line`` and ``line_no``)."""
-    staged = "staged"
-    try:
-        con.execute(t.stage_sql(lines_table, staged))
-        con.execute(t.quarantine_sql(staged, rel))
-        rows = con.execute(t.evidence_sql(staged, rel, produced), {"receipt_id": receipt_id}).to_arrow_table()
-    except (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException) as exc:
-        raise TransformError(f"transform {t.name} ({t.path}): {db.one_line(exc)}") from exc
-    quarantined = con.execute(
-        f"SELECT count(*) FROM {quote_ident(staged)} WHERE problem IS NOT NULL"
-    ).fetchone()
-    con.execute(f"DROP TABLE {quote_ident(staged)}")
-    return int(quarantined[0]), rows
-
-
-def _output_columns(con: duckdb.DuckDBPyConnection, t: Transform) -> set[str]:
-    """The columns a transform's SELECT returns, checked against what evidence can hold."""
-    try:
-        columns = [d[0] for d in con.execute(t.probe_sql()).description]
-    except duckdb.Error as exc:
-        raise TransformError(f"transform {t.name} ({t.path}): {db.one_line(exc)}") from exc
-    if "line_no" not in columns:
-        raise TransformError(f"transform {t.name} ({t.path}): its SELECT must return line_no")
-    unknown = set(columns) - set(MAPPED_COLUMNS) - {"line_no"}
-    if unknown:
-        raise TransformError(
-            f"transform {t.name} ({t.path}): unknown output columns {sorted(unknown)}; "
-            f"allowed: line_no, {', '.join(MAPPED_COLUMNS)}"
-        )
-    return set(columns)
 
 
 def quarantine_entry(q: dict[str, Any], receipt_id: str, at: str) -> dict[str, Any]:

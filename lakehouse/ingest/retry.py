@@ -24,8 +24,8 @@ import pyarrow as pa
 from lakehouse.core.files import dumps, read_jsonl
 from lakehouse.core.paths import Layout
 from lakehouse.ingest import evidence, streams
+from lakehouse.ingest.blocks import Block
 from lakehouse.ingest.materialize import (
-    Block,
     Options,
     Outcome,
     Progress,

@@ -1,5 +1,6 @@
 /* Scratch tables of one materialize run (in a private in-memory connection). */
-CREATE TEMP TABLE new_quarantine (
+-- not TEMP: blocks are mapped on several cursors (connections) of the same in-memory database
+CREATE TABLE new_quarantine (
     stream VARCHAR,
     path VARCHAR,
     line BIGINT,
