@@ -56,7 +56,8 @@ def main() -> None:
         "--mix",
         choices=["weighted", "equal"],
         default="weighted",
-        help="lines per stream: weighted like real logs (default), or the twelve streams equally",
+        help="lines per stream: weighted like real logs (default), or the twelve streams equally "
+        "(every playbook line then a playbook of its own: the corpus gets a document per line)",
     )
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
@@ -70,7 +71,13 @@ def main() -> None:
     start = time.perf_counter()
     weights = synth.EQUAL_WEIGHTS if args.mix == "equal" else synth.WEIGHTS
     counts = synth.write_streams(
-        layout.kb, args.lines, seed=1, end_day="2026-05-02", days=args.days, weights=weights
+        layout.kb,
+        args.lines,
+        seed=1,
+        end_day="2026-05-02",
+        days=args.days,
+        weights=weights,
+        distinct_playbooks=args.mix == "equal",  # a large knowledge base: every playbook a document
     )
     generate_s = time.perf_counter() - start
     files = sorted(str(layout.stream(s)) for s in counts)

@@ -22,7 +22,7 @@ from lakehouse.ingest.transforms import MAPPED_COLUMNS, Transform
 MAPPED_AT_ONCE = 2  # blocks in flight on cursors of their own
 LINES_PER_BATCH = 16_384  # rows of a block per Arrow batch: the unit DuckDB's threads take in turn
 # lines mapped at once at most: what a block holds in memory (evidence rows, sorted, written) grows with its
-# rows, and 32 MiB of short lines are 200,000 rows
+# rows, and 16 MiB of short lines are 100,000 rows
 BLOCK_ROWS = 65_536
 
 

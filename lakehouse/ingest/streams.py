@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 FINGERPRINT_BYTES = 4096
 BOM = b"\xef\xbb\xbf"  # UTF-8 byte-order mark, as Windows tools write it
-BLOCK_BYTES = 32 * 1024 * 1024
+BLOCK_BYTES = 16 * 1024 * 1024  # read and mapped at once at most (two blocks are mapped at a time)
 DEFAULT_MAX_LINE_BYTES = 1024 * 1024
 
 LINES_SCHEMA = pa.schema([("line_no", pa.int64()), ("byte_offset", pa.int64()), ("raw", pa.string())])
