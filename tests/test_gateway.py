@@ -12,6 +12,7 @@ import ssl
 import threading
 import urllib.parse
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -206,3 +207,29 @@ def test_a_timeout_from_the_environment_must_be_a_number(monkeypatch: pytest.Mon
         Gateway("http://127.0.0.1:9")
     monkeypatch.setenv("LH_GATEWAY_TIMEOUT", "2.5")
     assert Gateway("http://127.0.0.1:9").timeout_s == 2.5
+
+
+def test_every_thread_calls_through_the_proxy_the_environment_names(
+    stub: StubGateway, proxy: ForwardProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The proxy is resolved once, when the gateway is made; every thread's own connection goes through it."""
+    stub.script["m"] = [("ok", "hello")] * 24
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with Gateway(stub.url) as gateway, ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(lambda _: gateway.chat("m", "system", "user"), range(24)))
+    assert all(r.ok and r.content == "hello" for r in results)
+    assert proxy.seen == [f"{stub.url}/v1/chat/completions"] * 24
+    assert len(stub.requests) == 24
+
+
+def test_all_proxy_is_used_when_no_scheme_proxy_is_named(
+    stub: StubGateway, proxy: ForwardProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ALL_PROXY", proxy.url)
+    with Gateway(stub.url) as gateway:
+        assert gateway.chat("m", "system", "user").ok
+    assert proxy.seen == [f"{stub.url}/v1/chat/completions"]

@@ -169,3 +169,45 @@ def test_coalescer_with_several_flushes_gives_each_caller_its_own_result() -> No
     assert not any(thread.is_alive() for thread in threads)
     assert answers == {w * 1000 + i: (w * 1000 + i) * 2 for w in range(16) for i in range(100)}
     assert most == 2 and max(batches) > 1 and sum(batches) == 1600
+
+
+def test_a_document_added_mid_batch_is_found_by_the_very_next_query(layout: Layout) -> None:
+    """PRODUCT.md §5: while other threads keep the search batches full (one batch scored at a time), every
+    added document is the top hit of the adding thread's next query, and its bundle text is the one added."""
+    from lakehouse.core.types import Document
+    from lakehouse.retrieval import corpus
+
+    seed = [
+        Document(f"rag:seed-{i}", f"Seed {i}", f"restart the worker pool and check queue {i}")
+        for i in range(60)
+    ]
+    with batch.Session(layout, gateway_needed=False, writable=True) as session:
+        session.add_documents(seed, corpus.AddReport())
+        searcher = session.searcher
+        assert searcher is not None
+        stop = threading.Event()
+
+        def background() -> int:
+            done = 0
+            while not stop.is_set():
+                searcher.search(f"restart the worker pool queue {done % 60}", 5)
+                done += 1
+            return done
+
+        def add_and_find(number: int) -> tuple[str, str | None, str | None]:
+            marker = "".join("bcdfghklmnprstvz"[int(d, 16)] + "a" for d in f"{number:04x}")
+            doc = Document(f"rag:added-{number}", f"Added {marker}", f"when {marker} stalls, drain it")
+            session.add_documents([doc], corpus.AddReport())
+            hits, _ = searcher.search(f"what about {marker}", 3)
+            top = hits[0].rag_id if hits else None
+            texts = dict((r, t) for r, _, t in searcher.documents([top])) if top else {}
+            return doc.rag_id, top, texts.get(top) if top else None
+
+        with ThreadPoolExecutor(12) as pool:
+            searches = [pool.submit(background) for _ in range(6)]
+            found = list(pool.map(add_and_find, range(40)))
+            stop.set()
+            assert all(f.result() > 0 for f in searches)
+    for rag_id, top, text in found:
+        assert top == rag_id
+        assert text is not None and text.startswith("when ") and text.endswith("stalls, drain it")
