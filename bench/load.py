@@ -306,6 +306,13 @@ def main() -> None:
         "--class", dest="classes", action="append", choices=CLASSES, help="drive only this class (repeatable)"
     )
     parser.add_argument("--stages", action="store_true", help="also measure CPU per scenario by stage")
+    parser.add_argument(
+        "--each-class",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="after the mix, drive each class alone for SECONDS (rate, CPU per scenario, p50)",
+    )
     args = parser.parse_args()
 
     temporary = tempfile.TemporaryDirectory(prefix="lh-load-") if args.root is None else None
@@ -330,6 +337,10 @@ def main() -> None:
             scenarios = Scenarios(session, documents, url, args.seed)
             timers = stage_timers(session) if args.stages else None
             outcome = drive(scenarios, args.concurrency, args.duration, progress, args.classes or CLASSES)
+            alone = {
+                name: drive(scenarios, args.concurrency, args.each_class, progress, [name])
+                for name in (CLASSES if args.each_class else [])
+            }
         sync_start = time.perf_counter()
         catalog.sync(layout)
         sync_s = time.perf_counter() - sync_start
@@ -345,10 +356,25 @@ def main() -> None:
 
     result = report(args, outcome, logged, mirrored, prepare_s, sync_s, log_bytes)
     result["cpu_s"] = {"replay_process": round(outcome["cpu_s"], 1), "stub_process": round(stub_cpu_s, 1)}
+    # the stub's CPU is read once it has exited: over the mix and the classes alone
+    every_scenario = result["scenarios"] + sum(
+        sum(len(v) for v in o["latencies"].values()) for o in alone.values()
+    )
     result["cpu_ms_per_scenario"] = {
         "replay_process": round(outcome["cpu_s"] * 1000 / max(result["scenarios"], 1), 3),
-        "stub_process": round(stub_cpu_s * 1000 / max(result["scenarios"], 1), 3),
+        "stub_process": round(stub_cpu_s * 1000 / max(every_scenario, 1), 3),
     }
+    if alone:  # their replays are logged too: logged = mirrored = replays of the mix and of these
+        result["replays"] += sum(len(o["latencies"][n]) for n, o in alone.items() if n in REPLAY_CLASSES)
+        result["classes_alone"] = {
+            name: {
+                "rate_per_s": round(len(o["latencies"][name]) / o["elapsed_s"], 1),
+                "cpu_ms_per_scenario": round(o["cpu_s"] * 1000 / max(len(o["latencies"][name]), 1), 3),
+                "p50_ms": round(statistics.median(o["latencies"][name]), 2) if o["latencies"][name] else 0.0,
+                "unexpected": len(o["unexpected"][name]),
+            }
+            for name, o in alone.items()
+        }
     if timers is not None:
         result["stages_cpu_ms_per_scenario"] = {
             name: round(seconds * 1000 / max(result["scenarios"], 1), 3) for name, seconds in timers.items()

@@ -22,7 +22,33 @@ BENCHMARKS = [
     ("materialize_equal", [sys.executable, str(HERE / "materialize.py"), "--mix", "equal", "--json"]),
     ("retrieval", [sys.executable, str(HERE / "retrieval.py"), "--json"]),
     ("analytics", [sys.executable, str(HERE / "analytics.py"), "--json"]),
-    ("load", [sys.executable, str(HERE / "load.py"), "--concurrency", "50", "--duration", "60", "--json"]),
+    (
+        "load",
+        [
+            sys.executable,
+            str(HERE / "load.py"),
+            "--concurrency",
+            "50",
+            "--duration",
+            "60",
+            "--each-class",
+            "10",
+            "--json",
+        ],
+    ),
+    (
+        "load_stages",
+        [
+            sys.executable,
+            str(HERE / "load.py"),
+            "--concurrency",
+            "50",
+            "--duration",
+            "30",
+            "--stages",
+            "--json",
+        ],
+    ),
     ("vectors", [sys.executable, str(HERE / "vectors.py"), "--json"]),
     ("compare", [sys.executable, str(HERE / "compare.py"), "--json"]),
     ("retrieval_quality", [sys.executable, str(HERE / "retrieval_quality.py"), "--json"]),
@@ -172,8 +198,11 @@ def regate_section(r: dict) -> list[str]:
     ]
 
 
-def load_section(r: dict) -> list[str]:
+def load_section(r: dict, stages: dict | None) -> list[str]:
     target = r["targets"]["rate_per_s"]
+    slow_hour = r["targets"].get("rate_per_s_on_a_slow_hour")
+    cpu_target = r["targets"].get("cpu_ms_per_scenario")
+    cpu_ms = r.get("cpu_ms_per_scenario", {})
     classes = r["classes"]
     all_expected = all(c["unexpected"] == 0 for c in classes.values())
     accounted = r["logged"] == r["replays"] and r["mirrored"] == r["logged"]
@@ -182,7 +211,7 @@ def load_section(r: dict) -> list[str]:
         for name, c in classes.items()
     ]
     return [
-        "## load (`bench/load.py --concurrency 50 --duration 60 --json`)",
+        "## load (`bench/load.py --concurrency 50 --duration 60 --each-class 10 --json`)",
         "",
         f"{r['concurrency']} threads drive scenarios for {r['duration_s']:.0f} s through one writable replay "
         f"session against a loopback OpenAI-compatible stub in its own process; corpus of {r['corpus_docs']:,} "
@@ -192,16 +221,75 @@ def load_section(r: dict) -> list[str]:
         "|---|---|---|---|",
         f"| scenarios per second | {r['rate_per_s']:.0f}/s ({r['scenarios']:,} scenarios) | ≥ {target}/s "
         f"| {verdict(r['rate_per_s'] >= target)} |",
+        *(
+            [
+                f"| the same, with room for a slow hour (±15 %) | | ≥ {slow_hour}/s | {verdict(r['rate_per_s'] >= slow_hour)} |"
+            ]
+            if slow_hour
+            else []
+        ),
+        *(
+            [
+                f"| CPU per scenario: replay process / stub process | {cpu_ms['replay_process']:.2f} ms / "
+                f"{cpu_ms['stub_process']:.2f} ms | ≤ {cpu_target} ms (replay) "
+                f"| {verdict(cpu_ms['replay_process'] <= cpu_target)} |"
+            ]
+            if cpu_ms and cpu_target
+            else []
+        ),
         f"| unexpected outcomes | {sum(c['unexpected'] for c in classes.values())} | 0 in every class "
         f"| {verdict(all_expected)} |",
         f"| replays / logged / mirrored after `sync` | {r['replays']:,} / {r['logged']:,} / {r['mirrored']:,} "
         f"| all equal | {verdict(accounted)} |",
-        f"| CPU seconds: replay process / stub process | {r['cpu_s']['replay_process']} / {r['cpu_s']['stub_process']} "
+        f"| CPU seconds: replay process (the mix) / stub process (the mix and the classes alone) "
+        f"| {r['cpu_s']['replay_process']} / {r['cpu_s']['stub_process']} "
         f"| | |",
         "",
         "| class | count | unexpected | p50 | p95 |",
         "|---|---|---|---|---|",
         *rows,
+        "",
+        *_classes_alone(r.get("classes_alone")),
+        *_stages(stages),
+    ]
+
+
+def _classes_alone(alone: dict | None) -> list[str]:
+    if not alone:
+        return []
+    return [
+        "Each class alone (after the mix, same session, 10 s each, 50 threads):",
+        "",
+        "| class | scenarios/s | replay CPU per scenario | p50 | unexpected |",
+        "|---|---|---|---|---|",
+        *(
+            f"| `{name}` | {c['rate_per_s']:.0f}/s | {c['cpu_ms_per_scenario']:.2f} ms | {c['p50_ms']:.0f} ms "
+            f"| {c['unexpected']} |"
+            for name, c in alone.items()
+        ),
+        "",
+    ]
+
+
+def _stages(stages: dict | None) -> list[str]:
+    if not stages or "stages_cpu_ms_per_scenario" not in stages:
+        return []
+    total = stages["cpu_ms_per_scenario"]["replay_process"]
+    rows = stages["stages_cpu_ms_per_scenario"]
+    inside = ("HTTP", "gates")  # timed within "calls and gates, in all"
+    rest = total - sum(ms for name, ms in rows.items() if not name.startswith(inside))
+    return [
+        f"Replay-process CPU per scenario by stage (`--stages`, 30 s of the mix, measured "
+        f"{stages.get('measured_at', 'in an earlier run')}: {stages['rate_per_s']:.0f}/s, {total:.2f} ms in all; "
+        "per-thread CPU clocks around each stage, summed over threads):",
+        "",
+        "| stage | ms per scenario |",
+        "|---|---|",
+        *(
+            f"| {'· ' if name.startswith(inside) else ''}{name} | {ms:.3f} |"
+            for name, ms in sorted(rows.items(), key=lambda kv: -kv[1])
+        ),
+        f"| the rest: record building, bookkeeping, the load's own threads, GIL hand-offs | {rest:.3f} |",
         "",
     ]
 
@@ -439,7 +527,7 @@ def main() -> None:
     results = {}
     for name, command in BENCHMARKS:
         if args.only and name not in args.only:
-            if name == "materialize_equal" and name not in previous:
+            if name in ("materialize_equal", "load_stages") and name not in previous:
                 continue  # added after the others: its section is left out until it runs
             if name not in previous:
                 sys.exit(f"no earlier figures for {name} in {RESULTS}: run it too")
@@ -476,7 +564,7 @@ def main() -> None:
                 results["analytics"], results["materialize"]["evidence_by_kind_and_day_p50_ms"]
             ),
         ),
-        ("load", load_section(results["load"])),
+        ("load", load_section(results["load"], results.get("load_stages"))),
         ("vectors", vectors_section(results["vectors"])),
         ("retrieval_quality", retrieval_quality_section(results["retrieval_quality"])),
         ("report", report_section(results["report"])),
