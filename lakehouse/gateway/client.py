@@ -31,6 +31,8 @@ from typing import Any
 import httpx
 
 from lakehouse.core.errors import EmbeddingError, UsageError
+from lakehouse.gateway.transport import LeanTransport
+from lakehouse.gateway.transport import usable_for as lean_transport_usable
 
 DEFAULT_GATEWAY_URL = "http://127.0.0.1:11434"
 DEFAULT_LOCAL_MODEL = "qwen2.5-coder:7b"
@@ -153,7 +155,7 @@ class Gateway:
         self._tls = _tls_context(self.ca_bundle)
         self.proxy = environment_proxy(self.base_url)
         self._local = threading.local()
-        self._transports: list[httpx.HTTPTransport] = []
+        self._transports: list[httpx.BaseTransport] = []
         self._transports_lock = threading.Lock()
         self._base64_embeddings = True  # until the server refuses encoding_format
 
@@ -240,14 +242,19 @@ class Gateway:
             )
         return f"connection error to {self.base_url}: {text}"
 
-    def _transport(self) -> httpx.HTTPTransport:
-        """This thread's transport: one keep-alive connection, through the environment's proxy if any."""
+    def _transport(self) -> httpx.BaseTransport:
+        """This thread's transport: one keep-alive connection, through the environment's proxy if any
+        (the lean one of :mod:`lakehouse.gateway.transport`, unless the proxy is itself https)."""
         transport = getattr(self._local, "transport", None)
         if transport is None:
-            transport = httpx.HTTPTransport(
-                verify=self._tls,
-                proxy=self.proxy,
-                limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+            transport = (
+                LeanTransport(self._tls, self.proxy)
+                if lean_transport_usable(self.proxy)
+                else httpx.HTTPTransport(
+                    verify=self._tls,
+                    proxy=self.proxy,
+                    limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+                )
             )
             self._local.transport = transport
             with self._transports_lock:
