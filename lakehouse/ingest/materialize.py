@@ -144,9 +144,8 @@ class _Run:
         self.inputs: list[dict[str, Any]] = []
         self.quarantine: list[dict[str, Any]] = []
         self.kept_from = retention.kept_from(layout)  # days before it were pruned: not written again
-        self.seen_kinds: set[str] | None = (
-            None  # kinds with ids in seen_ids (None: earlier runs' not loaded yet)
-        )
+        # kinds with ids in seen_ids (None: the ids of earlier runs not loaded yet)
+        self.seen_kinds: set[str] | None = None
         self.writes: Writes | None = None
         self.stats = [
             {
