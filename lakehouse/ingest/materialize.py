@@ -187,27 +187,32 @@ class _Run:
         its own, so one's single-threaded parts (the fetch into Arrow) overlap the other's SQL; their
         results are taken (de-duplicated, counted, written) in order.
         """
-        free = [blocks.cursor(con) for _ in range(blocks.MAPPED_AT_ONCE)]
+        cursors = [blocks.cursor(con) for _ in range(blocks.MAPPED_AT_ONCE)]
+        free = list(cursors)
         in_flight: deque[tuple[blocks.Block, duckdb.DuckDBPyConnection, Future[tuple[int, pa.Table]]]] = (
             deque()
         )
-        with ThreadPoolExecutor(blocks.MAPPED_AT_ONCE, thread_name_prefix="lh-map") as pool:
-            try:
-                for block in prefetched(self._blocks()):
-                    if block.lines is not None:
-                        if not free:
-                            free.append(self._take(con, *in_flight.popleft()))
-                        cursor = free.pop()
-                        in_flight.append(
-                            (block, cursor, pool.submit(self._map_block, cursor, block, produced))
-                        )
-                    if block.finish is not None:
-                        block.finish()
-                while in_flight:
-                    self._take(con, *in_flight.popleft())
-            finally:
-                for _, _, future in in_flight:
-                    future.cancel()
+        try:
+            with ThreadPoolExecutor(blocks.MAPPED_AT_ONCE, thread_name_prefix="lh-map") as pool:
+                try:
+                    for block in prefetched(self._blocks()):
+                        if block.lines is not None:
+                            if not free:
+                                free.append(self._take(con, *in_flight.popleft()))
+                            cursor = free.pop()
+                            in_flight.append(
+                                (block, cursor, pool.submit(self._map_block, cursor, block, produced))
+                            )
+                        if block.finish is not None:
+                            block.finish()
+                    while in_flight:
+                        self._take(con, *in_flight.popleft())
+                finally:
+                    for _, _, future in in_flight:
+                        future.cancel()
+        finally:
+            for cursor in cursors:  # after the pool: no mapping thread uses them any more
+                cursor.close()
 
     def _scratch_connection(self) -> duckdb.DuckDBPyConnection:
         con = db.memory()
