@@ -6,8 +6,8 @@ connection errors, HTTP errors and bodies that are not the expected JSON become 
 is sent in the Authorization header and never stored anywhere else. Embeddings are the
 exception to "never raises": a failed ``/v1/embeddings`` call raises :class:`EmbeddingError`.
 
-Transport is httpx: proxies from the environment (``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``,
-``NO_PROXY``), TLS verified against the system's CA store (which honours ``SSL_CERT_FILE``) or a
+Transport is httpx's (:mod:`lakehouse.gateway.transport`, over httpcore): the proxy the environment
+names (``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``, ``NO_PROXY``; chosen once per gateway), TLS verified against the system's CA store (which honours ``SSL_CERT_FILE``) or a
 bundle of the user's (``--ca-bundle`` / ``$LH_GATEWAY_CA_BUNDLE``), a read timeout
 (``--timeout`` / ``$LH_GATEWAY_TIMEOUT``, default 120 s) and a connect timeout of at most 10 s.
 """
@@ -122,8 +122,10 @@ class Gateway:
     URLs and headers, cookies, auth and redirect handling, and matching the URL against the
     environment's proxies) cost 0.33 ms a call, a tenth of a replay's CPU under load. The proxy the
     environment names for the gateway (``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY``, unless
-    ``NO_PROXY`` covers its host) is resolved once, when the gateway is made. The transports share one
-    TLS context, built once (building one costs ~15 ms).
+    ``NO_PROXY`` covers its host) is resolved once, when the gateway is made. The transport is the lean
+    one of :mod:`lakehouse.gateway.transport` (fewer system calls a call), or httpx's own
+    ``HTTPTransport`` behind an ``https://`` proxy. The transports share one TLS context, built once
+    (building one costs ~15 ms).
     """
 
     def __init__(
@@ -278,10 +280,10 @@ def environment_proxy(url: str) -> str | None:
     """The proxy the environment names for ``url``: ``HTTPS_PROXY``/``HTTP_PROXY`` by its scheme, else
     ``ALL_PROXY`` (either case), None when ``NO_PROXY`` covers its host (the standard library's rules)."""
     proxies = urllib.request.getproxies_environment()
-    host = urllib.parse.urlsplit(url).hostname or ""
-    if urllib.request.proxy_bypass_environment(host, proxies):
+    parts = urllib.parse.urlsplit(url)
+    if urllib.request.proxy_bypass_environment(parts.hostname or "", proxies):
         return None
-    return proxies.get(urllib.parse.urlsplit(url).scheme) or proxies.get("all") or None
+    return proxies.get(parts.scheme) or proxies.get("all") or None
 
 
 class _TransportFailure(Exception):

@@ -56,24 +56,15 @@ class LeanTransport(httpx.BaseTransport):
         if proxy is None:
             self._pool: httpcore.ConnectionPool = httpcore.ConnectionPool(**options)
         else:
-            url = httpx.Proxy(proxy).url
+            parsed = httpx.Proxy(proxy)  # httpx's reading of the URL, credentials included
             self._pool = httpcore.HTTPProxy(
-                proxy_url=httpcore.URL(
-                    scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
-                ),
-                proxy_auth=httpx.Proxy(proxy).raw_auth,
-                **options,
+                proxy_url=_core_url(parsed.url), proxy_auth=parsed.raw_auth, **options
             )
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         core_request = httpcore.Request(
             method=request.method,
-            url=httpcore.URL(
-                scheme=request.url.raw_scheme,
-                host=request.url.raw_host,
-                port=request.url.port,
-                target=request.url.raw_path,
-            ),
+            url=_core_url(request.url),
             headers=request.headers.raw,
             content=request.content,
             extensions=request.extensions,
@@ -95,6 +86,10 @@ class LeanTransport(httpx.BaseTransport):
 
     def close(self) -> None:
         self._pool.close()
+
+
+def _core_url(url: httpx.URL) -> httpcore.URL:
+    return httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path)
 
 
 def usable_for(proxy: str | None) -> bool:

@@ -342,7 +342,7 @@ class _Run:
         self.writes.add(fresh)
         self.stats[order]["emitted"] += fresh.num_rows
 
-    def _stale_lines(self, con: duckdb.DuckDBPyConnection, kind: str, rows: pa.Table) -> pa.Array:
+    def _stale_lines(self, con: duckdb.DuckDBPyConnection, kind: str, rows: pa.Table) -> pa.ChunkedArray:
         """The line numbers of a block's rows that are not fresh (see materialize/stale_lines); the block's
         ids are remembered. A block of a kind not seen before whose ids are all distinct has none."""
         if self.seen_kinds is None:
@@ -351,16 +351,13 @@ class _Run:
                 con.execute(load("materialize/seen_ids"), {"glob": evidence.parquet_glob(self.layout)})
                 self.seen_kinds = {k for (k,) in con.execute("SELECT DISTINCT kind FROM seen_ids").fetchall()}
         ids = rows.column("evidence_id")
-        new_kind_all_distinct = kind not in self.seen_kinds and pc.count_distinct(ids).as_py() == len(ids)
+        may_repeat = kind in self.seen_kinds or pc.count_distinct(ids).as_py() < len(ids)
         con.register("block_ids", rows.select(["evidence_id", "line_no"]))
         try:
-            stale = (
-                pa.array([], pa.int64())
-                if new_kind_all_distinct
-                else con.execute(load("materialize/stale_lines"), {"kind": kind})
-                .to_arrow_table()
-                .column("line_no")
-            )
+            stale = pa.chunked_array([], pa.int64())
+            if may_repeat:
+                query = con.execute(load("materialize/stale_lines"), {"kind": kind})
+                stale = query.to_arrow_table().column("line_no")
             con.execute(load("materialize/see_block"), {"kind": kind})
         finally:
             con.unregister("block_ids")
