@@ -550,6 +550,45 @@ def test_writable_searcher_finds_what_many_threads_just_added(layout: Layout) ->
             assert retrieval.is_current(con, layout)
 
 
+def test_adds_flushed_together_report_as_if_appended_one_after_the_other(layout: Layout) -> None:
+    """Concurrent adds coalesced into one append (one write, one fsync): each add's report is what
+    appending them in turn would say, and the file's last version of each document wins."""
+    first, again, changed = (
+        Document("rag:a", "A", "alpha"),
+        Document("rag:a", "A", "alpha"),
+        Document("rag:a", "A", "beta"),
+    )
+    reports = [corpus.AddReport() for _ in range(3)]
+    before = layout.rag_corpus.stat().st_size if layout.rag_corpus.exists() else 0
+    written = corpus.append_batches(
+        layout,
+        [
+            ([first], reports[0]),
+            ([again, Document("rag:b", "B", "bravo")], reports[1]),
+            ([changed], reports[2]),
+        ],
+    )
+    assert [(r.added, r.unchanged) for r in reports] == [
+        (["rag:a"], []),
+        (["rag:b"], ["rag:a"]),
+        (["rag:a"], []),
+    ]
+    assert [(d.rag_id, d.text) for d in written] == [
+        ("rag:a", "alpha"),
+        ("rag:b", "bravo"),
+        ("rag:a", "beta"),
+    ]
+    assert layout.rag_corpus.read_bytes()[before:].count(b"\n") == 3
+    assert {rag_id: d.text for rag_id, d in corpus.load(layout).items()} == {
+        "rag:a": "beta",
+        "rag:b": "bravo",
+    }
+    again_reports = [corpus.AddReport(), corpus.AddReport()]
+    rewritten = corpus.append_batches(layout, [([changed], again_reports[0]), ([first], again_reports[1])])
+    assert [(d.rag_id, d.text) for d in rewritten] == [("rag:a", "alpha")]
+    assert again_reports[0].unchanged == ["rag:a"] and again_reports[1].added == ["rag:a"]
+
+
 def test_read_only_searcher_refuses_adds(layout: Layout) -> None:
     retrieval.add_documents(layout, varied_documents("a", 3, "timeout"), corpus.AddReport())
     with retrieval.Searcher(layout) as searcher, pytest.raises(UsageError, match="read-only"):

@@ -6,12 +6,15 @@ certificate from a test CA (trustme).
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
+import socket
 import ssl
 import threading
+import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -233,3 +236,97 @@ def test_all_proxy_is_used_when_no_scheme_proxy_is_named(
     with Gateway(stub.url) as gateway:
         assert gateway.chat("m", "system", "user").ok
     assert proxy.seen == [f"{stub.url}/v1/chat/completions"]
+
+
+class RawServer:
+    """A loopback server that reads each request and answers as ``answer`` says (None: never answers)."""
+
+    def __init__(self, answer: Callable[[int], tuple[float, bool] | None]) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.requests = 0
+        self.connections = 0
+        self._answer = answer
+        self._open: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            self._open.append(conn)
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn, conn.makefile("rb") as reader:
+            while True:
+                head = [line for line in iter(reader.readline, b"\r\n") if line]
+                if not head:
+                    return
+                length = next(int(h.split(b":")[1]) for h in head if h.lower().startswith(b"content-length"))
+                reader.read(length)
+                self.requests += 1
+                plan = self._answer(self.requests)
+                if plan is None:
+                    time.sleep(30)  # never answers (the daemon thread dies with the test process)
+                    return
+                delay, close_after = plan
+                time.sleep(delay)
+                body = json.dumps({"choices": [{"message": {"content": f"answer {self.requests}"}}]}).encode()
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                    + body
+                )
+                if close_after:  # a keep-alive connection the server drops after answering
+                    conn.shutdown(socket.SHUT_RDWR)
+                    return
+
+    def close(self) -> None:
+        self.listener.close()
+        for conn in self._open:
+            with contextlib.suppress(OSError):
+                conn.close()
+
+
+def test_a_gateway_that_never_answers_times_out() -> None:
+    server = RawServer(lambda n: None)
+    try:
+        with Gateway(server.url, timeout_s=0.4) as gateway:
+            start = time.monotonic()
+            result = gateway.chat("m", "system", "user")
+            elapsed = time.monotonic() - start
+        assert not result.ok
+        assert result.error == f"timeout after 0.4s calling {server.url}"
+        assert 0.35 < elapsed < 5
+    finally:
+        server.close()
+
+
+def test_answers_slower_than_before_but_within_the_timeout_are_read() -> None:
+    """The timeout holds per wait on the socket: answers taking 0.3 s pass a 2 s timeout, on one connection."""
+    server = RawServer(lambda n: (0.3, False))
+    try:
+        with Gateway(server.url, timeout_s=2) as gateway:
+            results = [gateway.chat("m", "system", "user") for _ in range(3)]
+        assert [r.content for r in results] == ["answer 1", "answer 2", "answer 3"]
+        assert server.connections == 1
+    finally:
+        server.close()
+
+
+def test_a_kept_alive_connection_the_server_dropped_is_not_reused() -> None:
+    server = RawServer(lambda n: (0, True))
+    try:
+        with Gateway(server.url, timeout_s=2) as gateway:
+            results = []
+            for _ in range(3):
+                results.append(gateway.chat("m", "system", "user"))
+                time.sleep(0.05)  # the server's close has arrived
+        assert [r.ok for r in results] == [True, True, True]
+        assert server.requests == 3 and server.connections == 3
+    finally:
+        server.close()

@@ -8,7 +8,11 @@ under the load benchmark where a call cost 11 system calls, each a GIL hand-off:
 * the socket's timeout is set only when it changes (httpcore sets it before every send and every
   receive: an ``ioctl`` each time), and
 * what a request writes (its head, then its body) is sent in one ``sendall`` when the response is
-  first read, instead of one send per part.
+  first read, instead of one send per part, and
+* a plain TCP socket stays in blocking mode with its timeouts in the kernel (``SO_RCVTIMEO`` and
+  ``SO_SNDTIMEO``, which fail a send or receive that waits longer with ``EAGAIN``): a Python socket
+  with a timeout polls before every send and every receive, one more system call each. TLS sockets
+  keep Python's timeouts (a TLS read may need several reads of the socket).
 
 Used for a gateway reached directly or through a plain ``http://`` proxy; a gateway behind an
 ``https://`` proxy uses ``httpx.HTTPTransport`` itself (TLS inside TLS is httpcore's own business).
@@ -19,6 +23,7 @@ from __future__ import annotations
 import select
 import socket
 import ssl
+import struct
 import typing
 
 import httpcore
@@ -115,9 +120,10 @@ class _Stream(httpcore.NetworkStream):
 
     def __init__(self, sock: socket.socket, timeout: float | None) -> None:
         self._sock = sock
-        self._timeout = timeout  # what connect_tcp left on the socket
         self._pending: list[bytes] = []
         self._write_timeout: float | None = None
+        self._kernel_timeouts = not isinstance(sock, ssl.SSLSocket) and _kernel_timeouts(sock, timeout)
+        self._timeout = timeout  # what the socket waits for now
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         if buffer:
@@ -129,7 +135,7 @@ class _Stream(httpcore.NetworkStream):
         try:
             self._set_timeout(timeout)
             return self._sock.recv(max_bytes)
-        except TimeoutError as exc:
+        except (TimeoutError, BlockingIOError) as exc:  # BlockingIOError: SO_RCVTIMEO ran out
             raise httpcore.ReadTimeout(exc) from exc
         except OSError as exc:
             raise httpcore.ReadError(exc) from exc
@@ -145,6 +151,10 @@ class _Stream(httpcore.NetworkStream):
     ) -> httpcore.NetworkStream:
         self._flush()
         try:
+            if self._kernel_timeouts:  # back to Python's timeouts, which the TLS layer expects
+                _kernel_timeouts(self._sock, None)
+                self._kernel_timeouts = False
+                self._timeout = None
             self._set_timeout(timeout)
             tls = ssl_context.wrap_socket(self._sock, server_hostname=server_hostname)
         except TimeoutError as exc:
@@ -174,7 +184,10 @@ class _Stream(httpcore.NetworkStream):
 
     def _set_timeout(self, timeout: float | None) -> None:
         if timeout != self._timeout:
-            self._sock.settimeout(timeout)
+            if self._kernel_timeouts:
+                _kernel_timeouts(self._sock, timeout)
+            else:
+                self._sock.settimeout(timeout)
             self._timeout = timeout
 
     def _flush(self) -> None:
@@ -185,7 +198,22 @@ class _Stream(httpcore.NetworkStream):
         try:
             self._set_timeout(self._write_timeout)
             self._sock.sendall(data)
-        except TimeoutError as exc:
+        except (TimeoutError, BlockingIOError) as exc:  # BlockingIOError: SO_SNDTIMEO ran out
             raise httpcore.WriteTimeout(exc) from exc
         except OSError as exc:
             raise httpcore.WriteError(exc) from exc
+
+
+def _kernel_timeouts(sock: socket.socket, timeout: float | None) -> bool:
+    """Put ``sock`` in blocking mode with ``timeout`` (None: none) on each send and receive, kept by the
+    kernel; False (the socket left as it was) where the system refuses."""
+    # A struct timeval; 0 means no timeout, so a timeout of 0 becomes the shortest one (1 microsecond).
+    micros = 0 if timeout is None else max(round(timeout * 1_000_000), 1)
+    value = struct.pack("@ll", micros // 1_000_000, micros % 1_000_000)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
+    except OSError:
+        return False
+    sock.settimeout(None)
+    return True

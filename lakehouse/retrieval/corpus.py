@@ -153,24 +153,39 @@ def append(
 
     Call under the corpus lock. ``reader`` (kept by a long-lived caller) spares re-reading the file.
     """
+    return append_batches(layout, [(docs, report)], reader)
+
+
+def append_batches(
+    layout: Layout, batches: list[tuple[list[Document], AddReport]], reader: CorpusReader | None = None
+) -> list[Document]:
+    """:func:`append` for several adds at once, in order, in one write (one fsync): each batch's report
+    says what became of its documents, as if the batches had been appended one after the other."""
     kept = reader is not None
     reader = reader or CorpusReader(layout.rag_corpus)
     reader.read_new()
-    current = reader.docs
+    current = dict(reader.docs) if len(batches) > 1 else reader.docs  # later batches see earlier ones
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    changed: dict[str, Document] = {}
-    for doc in docs:
-        previous = changed.get(doc.rag_id) or current.get(doc.rag_id)
-        if previous is not None and previous.content == doc.content:
-            report.unchanged.append(doc.rag_id)
-            continue
-        changed[doc.rag_id] = _stamped(doc, now)
-    if changed:
-        append_lines(layout.rag_corpus, [dumps(d.to_json()) for d in changed.values()])
-        report.added.extend(changed)
+    changes: list[tuple[AddReport, dict[str, Document]]] = []
+    for docs, report in batches:
+        changed: dict[str, Document] = {}
+        for doc in docs:
+            previous = changed.get(doc.rag_id) or current.get(doc.rag_id)
+            if previous is not None and previous.content == doc.content:
+                report.unchanged.append(doc.rag_id)
+                continue
+            changed[doc.rag_id] = _stamped(doc, now)
+        changes.append((report, changed))
+        if len(batches) > 1:
+            current.update(changed)
+    written = [doc for _, changed in changes for doc in changed.values()]
+    if written:
+        append_lines(layout.rag_corpus, [dumps(d.to_json()) for d in written])
+        for report, changed in changes:
+            report.added.extend(changed)
         if kept:  # the caller's reader stays current (a throwaway one need not read them back)
             reader.read_new()
-    return list(changed.values())
+    return written
 
 
 def _stamped(doc: Document, now: str) -> Document:

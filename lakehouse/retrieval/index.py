@@ -56,13 +56,13 @@ APPEND_SCHEMAS = {
     ),
     "new_tokens": pa.schema([("token", pa.string()), ("term", pa.string())]),
     "new_terms": pa.schema([("term_id", pa.int32()), ("term", pa.string()), ("df", pa.int64())]),
-    "df_changes": pa.schema([("term_id", pa.int32()), ("delta", pa.int64())]),
-    "new_stats": pa.schema([("docs", pa.int64()), ("total_len", pa.int64())]),
 }
 
 # Postings appended unsorted (by adds to a non-empty index) are re-sorted once they exceed this
-# or a tenth of all postings: each unsorted row group is read by every query.
-SORT_AFTER_ROWS = 8 * db.ROW_GROUP_SIZE
+# or a tenth of all postings: each unsorted row group is read by every query. Measured under
+# bench/load.py (112k postings, ~100 adds/s): a batch of 14 queries cost 6.6 ms over sorted postings,
+# 9.0 with 10k unsorted, 19.5 with 60k; a re-sort of the 112k costs ~25 ms.
+SORT_AFTER_ROWS = 2 * db.ROW_GROUP_SIZE
 # Settling (re-sorting the postings and weighing them at the current mean document length) costs
 # ~0.1 s per million postings; updates of larger indexes leave it to the periodic re-sort above.
 SETTLE_MAX_POSTINGS = 20_000_000
@@ -146,10 +146,18 @@ def index_and_record(
 
 
 def record_index_state(
-    con: duckdb.DuckDBPyConnection, corpus_bytes: int, appended: int, *, settle: bool
-) -> float | None:
+    con: duckdb.DuckDBPyConnection,
+    corpus_bytes: int,
+    appended: int,
+    *,
+    settle: bool,
+    known: tuple[int, int, int, int, float | None] | None = None,
+) -> tuple[int, float | None]:
     """Record how much of the corpus file the index covers, how many postings are unsorted and
-    the mean document length their weights were computed at; return that mean (None: no weights).
+    the mean document length their weights were computed at; return those two (mean None: no weights).
+
+    ``known``: what ``corpus/index_state`` would read (postings, documents, their total length, unsorted
+    postings before this update, weights' mean), when the caller keeps track of it (a writable searcher).
 
     Postings appended to a non-empty index are unsorted, and an update that changes the mean
     document length leaves the stored weights behind it (queries then compute them from tf and
@@ -157,7 +165,9 @@ def record_index_state(
     (or a tenth of all postings), and on every update that moved them when ``settle`` is asked
     (up to ``SETTLE_MAX_POSTINGS``).
     """
-    total, docs, total_len, unsorted, weights_avgdl = con.execute(load("corpus/index_state")).fetchone()
+    total, docs, total_len, unsorted, weights_avgdl = (
+        known or con.execute(load("corpus/index_state")).fetchone()
+    )
     unsorted = (unsorted or 0) + appended
     avgdl = total_len / docs if docs else None  # as IndexView computes it, so the two compare equal
     moved = unsorted > 0 or weights_avgdl != avgdl
@@ -167,7 +177,7 @@ def record_index_state(
     con.execute("DELETE FROM rag_index_state")
     values = ", ".join(number_literal(v) for v in (corpus_bytes, unsorted, weights_avgdl))
     con.execute(f"INSERT INTO rag_index_state VALUES ({values})")
-    return weights_avgdl
+    return unsorted, weights_avgdl
 
 
 def is_current(con: duckdb.DuckDBPyConnection, layout: Layout) -> bool:
@@ -242,7 +252,10 @@ class IndexView:
     """
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        _, docs, total_len, _, weights_avgdl = con.execute(load("corpus/index_state")).fetchone()
+        postings, docs, total_len, unsorted, weights_avgdl = con.execute(
+            load("corpus/index_state")
+        ).fetchone()
+        self.postings, self.unsorted = postings, unsorted or 0
         self.docs, self.total_len = docs or 0, total_len or 0
         self.avgdl = self.total_len / self.docs if self.docs else 0.0
         self.weights_avgdl: float | None = weights_avgdl
@@ -322,26 +335,36 @@ def append_new_documents(
             [{"term_id": terms[t][0], "term": t, "df": terms[t][1]} for t in fresh],
             schema=APPEND_SCHEMAS["new_terms"],
         ),
-        "df_changes": pa.Table.from_pylist(
-            [{"term_id": terms[t][0], "delta": d} for t, d in df_delta.items() if t not in fresh],
-            schema=APPEND_SCHEMAS["df_changes"],
-        ),
-        "new_stats": pa.Table.from_pylist(
-            [{"docs": view.docs + len(docs), "total_len": total_len}], schema=APPEND_SCHEMAS["new_stats"]
-        ),
     }
+    # Numbers go into the script as literals: each registered table costs a registration and a scan.
+    df_changes = [(terms[t][0], d) for t, d in df_delta.items() if t not in fresh] or [(-1, 0)]
     for name, table in tables.items():
         con.register(name, table)
     try:
-        weights_avgdl = "NULL::DOUBLE" if view.weights_avgdl is None else number_literal(view.weights_avgdl)
-        con.execute(render(load("corpus/append_new"), weights_avgdl=weights_avgdl))
+        con.execute(
+            render(
+                load("corpus/append_new"),
+                weights_avgdl="NULL::DOUBLE"
+                if view.weights_avgdl is None
+                else number_literal(view.weights_avgdl),
+                df_changes=", ".join(f"({number_literal(t)}, {number_literal(d)})" for t, d in df_changes),
+                docs=number_literal(view.docs + len(docs)),
+                total_len=number_literal(total_len),
+            )
+        )
     finally:
         for name in tables:
             con.unregister(name)
-    weights_avgdl = record_index_state(
-        con, corpus_bytes, appended=len(rows["new_postings"]) if view.docs else 0, settle=False
+    postings = view.postings + len(rows["new_postings"])
+    unsorted, weights_avgdl = record_index_state(
+        con,
+        corpus_bytes,
+        appended=len(rows["new_postings"]) if view.docs else 0,
+        settle=False,
+        known=(postings, view.docs + len(docs), total_len, view.unsorted, view.weights_avgdl),
     )
     updated = copy.copy(view)
+    updated.postings, updated.unsorted = postings, unsorted
     updated.docs, updated.total_len = view.docs + len(docs), total_len
     updated.avgdl = total_len / updated.docs
     updated.weights_avgdl = weights_avgdl

@@ -294,9 +294,7 @@ class Searcher:
     def _index_added(self, batches: list[tuple[list[Document], corpus.AddReport]]) -> None:
         with exclusive_lock(self.layout.state_dir / "corpus.lock", wait=True):
             foreign = self.corpus.read_new()  # appended by other processes since we last looked
-            changed: list[Document] = []
-            for docs, report in batches:
-                changed += corpus.append(self.layout, docs, report, self.corpus)
+            changed = corpus.append_batches(self.layout, batches, self.corpus)
             if not (changed or foreign):
                 return
             self._commits += 1  # only the flushing thread writes it (one flush at a time)
