@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -189,3 +191,27 @@ def test_sync_repairs_a_damaged_catalog(runner: CliRunner, layout: Layout) -> No
     assert "damaged" in result.stderr and "1 Parquet parts; 1 receipts" in result.stderr
     again = invoke(runner, "sync", "--root", str(layout.root))
     assert "0 receipts, 0 quarantined lines added" in again.stderr
+
+
+def test_every_command_is_loaded_from_the_module_the_group_names() -> None:
+    """`lakehouse X` imports only X's module (COMMAND_MODULES): the map names every command, rightly."""
+    from lakehouse.cli import cli  # every command module loaded
+    from lakehouse.cli.group import COMMAND_MODULES
+
+    assert set(cli.commands) == set(COMMAND_MODULES)
+    for name, command in cli.commands.items():
+        assert command.callback is not None
+        assert command.callback.__module__ == f"lakehouse.cli.{COMMAND_MODULES[name]}", name
+
+
+def test_materialize_does_not_import_the_gateway_or_the_report(tmp_path: Path) -> None:
+    code = (
+        "import sys; from lakehouse.cli import main; sys.argv = ['lakehouse', 'materialize', '--root', sys.argv[1]]\n"
+        "try: main()\n"
+        "except SystemExit: pass\n"
+        "print(sorted(m for m in ('httpx', 'altair', 'lakehouse.replay', 'lakehouse.otlp') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stderr

@@ -14,6 +14,7 @@ they are idempotent.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -23,13 +24,13 @@ from typing import Any
 
 import duckdb
 
-from lakehouse import retrieval
+from lakehouse import __version__, retrieval
 from lakehouse.catalog import prices
 from lakehouse.core import db, retention
 from lakehouse.core.errors import CatalogError, CatalogLockedError, StorageError, UsageError
-from lakehouse.core.files import size_of
+from lakehouse.core.files import atomic_write, size_of
 from lakehouse.core.paths import Layout
-from lakehouse.core.sqlfiles import load, quote_literal, render
+from lakehouse.core.sqlfiles import load, quote_literal, render, sql_dir
 from lakehouse.ingest import evidence
 from lakehouse.retrieval import vectors
 
@@ -133,22 +134,28 @@ def _migrate(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("INSERT INTO catalog_meta VALUES ('mirror_schema', ?)", [MIRROR_SCHEMA_VERSION])
 
 
-def _sync_into(con: duckdb.DuckDBPyConnection, layout: Layout) -> SyncReport:
+def _sync_into(con: duckdb.DuckDBPyConnection, layout: Layout, schema_current: bool) -> SyncReport:
+    """Mirror what the files hold that the catalog lacks; first (re)build its tables and views unless
+    ``schema_current`` says the last sync left them as this code would (see :func:`_schema_stamp`)."""
     report = SyncReport()
     con.execute("BEGIN")
-    _migrate(con)
-    db.run_sql(con, load("schema/catalog"))
-    db.run_sql(con, load("schema/replay_runs"))
-    db.run_sql(con, load("schema/prices"))
+    if schema_current:
+        report.evidence_parts = len(evidence.parquet_parts(layout))
+    else:
+        _migrate(con)
+        db.run_sql(con, load("schema/catalog"))
+        db.run_sql(con, load("schema/replay_runs"))
+        db.run_sql(con, load("schema/prices"))
+        db.run_sql(con, load("schema/replay_views"))
+        db.run_sql(con, render(load("schema/compare"), scope=""))
+        report.evidence_parts = _point_evidence_view(con, layout)
+        db.run_sql(con, load("otel/conventions"))
+        db.run_sql(con, load("schema/otel_views"))
+        db.run_sql(con, load("schema/cost_views"))
     prices.sync_into(con, layout)
-    db.run_sql(con, load("schema/replay_views"))
-    db.run_sql(con, render(load("schema/compare"), scope=""))
-    report.evidence_parts = _point_evidence_view(con, layout)
-    db.run_sql(con, load("otel/conventions"))
-    db.run_sql(con, load("schema/otel_views"))
-    db.run_sql(con, load("schema/cost_views"))
-    retrieval.prepare(con)
-    report.documents = retrieval.catch_up(con, layout)
+    if not schema_current or not retrieval.is_current(con, layout):
+        retrieval.prepare(con)
+        report.documents = retrieval.catch_up(con, layout)
     scratch = layout.state_dir / "mirror_tail.jsonl"
     report.receipts = _mirror_log(con, "schema/sync_receipts", layout.receipts, scratch)
     report.quarantine = _mirror_log(
@@ -183,11 +190,67 @@ def sync(layout: Layout) -> SyncReport:
 
 
 def _sync_once(layout: Layout) -> SyncReport:
+    expected = _schema_stamp(layout)
+    stamp = schema_stamp_file(layout)
+    try:
+        schema_current = stamp.read_text() == expected
+    except (FileNotFoundError, UnicodeDecodeError):
+        schema_current = False
     with db.catalog(layout.catalog) as con:
         try:
-            return _sync_into(con, layout)
+            report = _sync_into(con, layout, schema_current)
         except duckdb.Error as exc:
             raise CatalogError(f"catalog sync failed: {db.one_line(exc)}") from exc
+    atomic_write(stamp, _schema_stamp(layout).encode())  # the catalog as this sync left it
+    return report
+
+
+def schema_stamp_file(layout: Layout) -> Path:
+    return layout.state_dir / "catalog_schema"
+
+
+def _schema_stamp(layout: Layout) -> str:
+    """What the catalog's tables and views depend on: the code's version and shipped SQL, where the
+    root's evidence is (the view names it by absolute path) and whether there is any, and the catalog
+    file itself as the last sync left it. Any other writer since (a replay's mirror, an analyst's
+    DDL) changes the file, and the next sync builds the tables and views again (~0.15 s of statements
+    that a materialize with nothing new would otherwise spend on every run)."""
+    wal = layout.catalog.with_name(layout.catalog.name + ".wal")
+    digest = hashlib.sha256()
+    for piece in (
+        __version__,
+        MIRROR_SCHEMA_VERSION,
+        _sql_digest(),
+        evidence.parquet_glob(layout),
+        bool(evidence.parquet_parts(layout)),
+        _stat(layout.catalog),
+        _stat(wal),
+    ):
+        digest.update(f"{piece}\n".encode())
+    return digest.hexdigest()
+
+
+_sql_digests: dict[Path, str] = {}
+
+
+def _sql_digest() -> str:
+    """The shipped SQL the catalog's tables and views are built from (read once a process)."""
+    root = sql_dir()
+    if root not in _sql_digests:
+        digest = hashlib.sha256()
+        for folder in ("schema", "otel", "corpus"):
+            for path in sorted((root / folder).glob("*.sql")):
+                digest.update(f"{folder}/{path.name}\0".encode() + path.read_bytes())
+        _sql_digests[root] = digest.hexdigest()
+    return _sql_digests[root]
+
+
+def _stat(path: Path) -> str:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return "absent"
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
 
 
 def _move_aside(path: Path) -> Path:

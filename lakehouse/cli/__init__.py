@@ -6,14 +6,24 @@ line ``error: ...`` and its exit code (PRODUCT.md §4); ``--debug`` shows the tr
 
 import contextlib
 import ctypes
+import importlib
+from typing import Any
 
-from lakehouse.cli import compare, corpus, ingest, lake, otlp, prices, prune, quarantine, replay, report, sql  # noqa: F401 (each registers its commands)
-from lakehouse.cli.group import cli
+from lakehouse.cli import group
 
 
 def main() -> None:
     _return_freed_memory()
-    cli(prog_name="lakehouse")
+    group.cli(prog_name="lakehouse")  # each command's module imported when the command is asked for
+
+
+def __getattr__(name: str) -> Any:
+    """``lakehouse.cli.cli``: the click group with every command loaded (for tests and embedding)."""
+    if name != "cli":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    for module in sorted(set(group.COMMAND_MODULES.values())):
+        importlib.import_module(f"lakehouse.cli.{module}")
+    return group.cli
 
 
 def _return_freed_memory() -> None:

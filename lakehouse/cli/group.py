@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from collections.abc import Callable
@@ -13,10 +14,8 @@ import click
 from lakehouse import __version__
 from lakehouse.core.errors import EXIT_INFRASTRUCTURE, LakehouseError
 from lakehouse.core.paths import ROOT_ENV
-from lakehouse.gateway import CA_BUNDLE_ENV, DEFAULT_TIMEOUT_S, MAX_CONNECT_TIMEOUT_S, TIMEOUT_ENV
 from lakehouse.ingest.materialize import Outcome
 from lakehouse.ingest.streams import DEFAULT_MAX_LINE_BYTES
-from lakehouse.retrieval import vectors
 
 
 def say(message: str) -> None:
@@ -42,12 +41,46 @@ def only_with(ctx: click.Context, name: str, acts: bool, when: str) -> None:
         raise click.UsageError(f"{flag} does nothing here: it acts only {when}", ctx)
 
 
+# The module of lakehouse.cli that defines each command: imported when the command is asked for, so a
+# `lakehouse materialize` does not import the code of replay, the lake or OTLP (~0.1 s); --help imports
+# them all. tests/test_cli.py checks that this names every command, each by its module.
+COMMAND_MODULES = {
+    "compact": "ingest",
+    "compare": "compare",
+    "corpus": "corpus",
+    "demo": "demo",
+    "lake": "lake",
+    "materialize": "ingest",
+    "otlp": "otlp",
+    "prices": "prices",
+    "prune": "prune",
+    "quarantine": "quarantine",
+    "query": "sql",
+    "rebuild": "ingest",
+    "regate": "replay",
+    "replay": "replay",
+    "report": "report",
+    "sql": "sql",
+    "stats": "sql",
+    "sync": "ingest",
+}
+
+
 class LakehouseGroup(click.Group):
     """Turns every error into one line ``error: ...`` on stderr and an exit code (README, "Exit codes").
 
     Library errors carry their exit code; click's usage errors exit 2; anything unexpected exits 4
-    and asks for ``--debug``, which shows the traceback instead.
+    and asks for ``--debug``, which shows the traceback instead. Commands are loaded when asked for
+    (``COMMAND_MODULES``).
     """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | COMMAND_MODULES.keys())
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMAND_MODULES:
+            importlib.import_module(f"lakehouse.cli.{COMMAND_MODULES[cmd_name]}")
+        return super().get_command(ctx, cmd_name)
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
         if not standalone_mode:
@@ -119,6 +152,13 @@ def _to_environment(name: str) -> Callable[[click.Context, click.Parameter, Any]
 
 def gateway_url_option(func: Callable[..., Any]) -> Callable[..., Any]:
     """--gateway-url, and the transport settings every gateway call of the command uses."""
+    from lakehouse.gateway import (  # here: only commands that call a gateway import httpx
+        CA_BUNDLE_ENV,
+        DEFAULT_TIMEOUT_S,
+        MAX_CONNECT_TIMEOUT_S,
+        TIMEOUT_ENV,
+    )
+
     func = click.option(
         "--ca-bundle",
         type=click.Path(exists=True, dir_okay=False),
@@ -152,6 +192,8 @@ lake_option = click.option(
 
 def retrieval_option(func: Callable[..., Any]) -> Callable[..., Any]:
     """--retrieval, and --fusion for hybrid retrieval."""
+    from lakehouse.retrieval import vectors  # here: only commands that retrieve import it
+
     func = click.option(
         "--fusion",
         type=click.Choice(vectors.FUSIONS),

@@ -27,13 +27,13 @@ import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from lakehouse.core import db
 from lakehouse.core.errors import EmbeddingError
 from lakehouse.core.paths import Layout
-from lakehouse.gateway import Gateway, Vector, gateway_url
 from lakehouse.retrieval.vectors.index_file import (
     BuildProgress,
     ensure_index,
@@ -50,6 +50,9 @@ from lakehouse.retrieval.vectors.store import (
     side_state,
 )
 
+if TYPE_CHECKING:  # the gateway (httpx) is imported when an embedder is opened
+    from lakehouse.gateway import Gateway, Vector
+
 EMBEDDING_ENV = "LH_EMBEDDING_MODEL"
 EMBED_BATCH = 64  # texts per /v1/embeddings call
 QUERY_CACHE = 4096  # query embeddings a searcher keeps
@@ -62,6 +65,8 @@ def embedding_model(option: str | None) -> str | None:
 
 def open_embedder(model_option: str | None, url_option: str | None) -> Embedder | None:
     """An embedder for the configured model (None without one); the caller closes its gateway."""
+    from lakehouse.gateway import Gateway, gateway_url  # here: a run without embeddings never imports httpx
+
     model = embedding_model(model_option)
     return Embedder(Gateway(gateway_url(url_option)), model) if model else None
 

@@ -11,6 +11,7 @@ import operator
 import sys
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -18,7 +19,6 @@ from lakehouse.core import db
 from lakehouse.core.errors import CatalogError, UsageError
 from lakehouse.core.paths import Layout
 from lakehouse.core.sqlfiles import load
-from lakehouse.gateway import Vector
 from lakehouse.retrieval.vectors.embed import EMBEDDING_ENV, Embedder, vector_literal
 from lakehouse.retrieval.vectors.index_file import (
     IndexFile,
@@ -31,6 +31,9 @@ from lakehouse.retrieval.vectors.index_file import (
 from lakehouse.retrieval.vectors.store import EXACT_SCAN_BELOW, SideState, exact, side_state
 
 METHODS = ("bm25", "vector", "hybrid")
+
+if TYPE_CHECKING:
+    from lakehouse.gateway import Vector
 
 
 class HeldVectors:
