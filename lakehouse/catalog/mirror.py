@@ -28,7 +28,7 @@ from lakehouse import __version__, retrieval
 from lakehouse.catalog import prices
 from lakehouse.core import db, retention
 from lakehouse.core.errors import CatalogError, CatalogLockedError, StorageError, UsageError
-from lakehouse.core.files import atomic_write, size_of
+from lakehouse.core.files import size_of
 from lakehouse.core.paths import Layout
 from lakehouse.core.sqlfiles import load, quote_literal, render, sql_dir
 from lakehouse.ingest import evidence
@@ -134,10 +134,13 @@ def _migrate(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("INSERT INTO catalog_meta VALUES ('mirror_schema', ?)", [MIRROR_SCHEMA_VERSION])
 
 
-def _sync_into(con: duckdb.DuckDBPyConnection, layout: Layout, schema_current: bool) -> SyncReport:
-    """Mirror what the files hold that the catalog lacks; first (re)build its tables and views unless
-    ``schema_current`` says the last sync left them as this code would (see :func:`_schema_stamp`)."""
+def _sync_into(con: duckdb.DuckDBPyConnection, layout: Layout, full: bool) -> SyncReport:
+    """Mirror what the files hold that the catalog lacks; first (re)build its tables and views, unless
+    the last rebuild was from the same code and root and left them all in place (not with ``full``).
+    Every materialize mirrors its receipt: a rebuild's ~15 statements cost ~0.15-0.2 s a run."""
     report = SyncReport()
+    digest = _schema_digest(layout)
+    schema_current = not full and _schema_current(con, digest)
     con.execute("BEGIN")
     if schema_current:
         report.evidence_parts = len(evidence.parquet_parts(layout))
@@ -152,6 +155,7 @@ def _sync_into(con: duckdb.DuckDBPyConnection, layout: Layout, schema_current: b
         db.run_sql(con, load("otel/conventions"))
         db.run_sql(con, load("schema/otel_views"))
         db.run_sql(con, load("schema/cost_views"))
+        _stamp_schema(con, digest)
     prices.sync_into(con, layout)
     if not schema_current or not retrieval.is_current(con, layout):
         retrieval.prepare(con)
@@ -172,50 +176,36 @@ def _sync_into(con: duckdb.DuckDBPyConnection, layout: Layout, schema_current: b
     return report
 
 
-def sync(layout: Layout) -> SyncReport:
-    """Bring the catalog up to date with the files; move a damaged catalog aside and rebuild it."""
+def sync(layout: Layout, *, full: bool = False) -> SyncReport:
+    """Bring the catalog up to date with the files; move a damaged catalog aside and rebuild it.
+
+    ``full``: rebuild the tables and views even when they look current (``lakehouse sync``)."""
     repaired = None
     try:
-        report = _sync_once(layout)
+        report = _sync_once(layout, full)
     except CatalogLockedError:
         raise
     except CatalogError:
         if not layout.catalog.exists():
             raise
         repaired = str(_move_aside(layout.catalog))
-        report = _sync_once(layout)
+        report = _sync_once(layout, full)
     report.repaired = repaired
     behind_flag(layout).unlink(missing_ok=True)
     return report
 
 
-def _sync_once(layout: Layout) -> SyncReport:
-    expected = _schema_stamp(layout)
-    stamp = schema_stamp_file(layout)
-    try:
-        schema_current = stamp.read_text() == expected
-    except (FileNotFoundError, UnicodeDecodeError):
-        schema_current = False
+def _sync_once(layout: Layout, full: bool) -> SyncReport:
     with db.catalog(layout.catalog) as con:
         try:
-            report = _sync_into(con, layout, schema_current)
+            return _sync_into(con, layout, full)
         except duckdb.Error as exc:
             raise CatalogError(f"catalog sync failed: {db.one_line(exc)}") from exc
-    atomic_write(stamp, _schema_stamp(layout).encode())  # the catalog as this sync left it
-    return report
 
 
-def schema_stamp_file(layout: Layout) -> Path:
-    return layout.state_dir / "catalog_schema"
-
-
-def _schema_stamp(layout: Layout) -> str:
+def _schema_digest(layout: Layout) -> str:
     """What the catalog's tables and views depend on: the code's version and shipped SQL, where the
-    root's evidence is (the view names it by absolute path) and whether there is any, and the catalog
-    file itself as the last sync left it. Any other writer since (a replay's mirror, an analyst's
-    DDL) changes the file, and the next sync builds the tables and views again (~0.15 s of statements
-    that a materialize with nothing new would otherwise spend on every run)."""
-    wal = layout.catalog.with_name(layout.catalog.name + ".wal")
+    root's evidence is (the view names it by absolute path) and whether there is any."""
     digest = hashlib.sha256()
     for piece in (
         __version__,
@@ -223,11 +213,28 @@ def _schema_stamp(layout: Layout) -> str:
         _sql_digest(),
         evidence.parquet_glob(layout),
         bool(evidence.parquet_parts(layout)),
-        _stat(layout.catalog),
-        _stat(wal),
     ):
         digest.update(f"{piece}\n".encode())
     return digest.hexdigest()
+
+
+def _schema_current(con: duckdb.DuckDBPyConnection, digest: str) -> bool:
+    """Whether the last rebuild of the tables and views was from the same code and root (its stamp in
+    catalog_meta) and every table, view and macro it left is still there (an analyst may have dropped one)."""
+    present = {name for (name,) in con.execute(load("schema/objects")).fetchall()}
+    if "catalog_meta" not in present:
+        return False
+    row = con.execute("SELECT value FROM catalog_meta WHERE key = 'schema_stamp'").fetchone()
+    if row is None:
+        return False
+    stamped, _, names = row[0].partition(" ")
+    return stamped == digest and set(json.loads(names or "[]")) <= present
+
+
+def _stamp_schema(con: duckdb.DuckDBPyConnection, digest: str) -> None:
+    names = [name for (name,) in con.execute(load("schema/objects")).fetchall()]
+    con.execute("DELETE FROM catalog_meta WHERE key = 'schema_stamp'")
+    con.execute("INSERT INTO catalog_meta VALUES ('schema_stamp', ?)", [f"{digest} {json.dumps(names)}"])
 
 
 _sql_digests: dict[Path, str] = {}
@@ -243,14 +250,6 @@ def _sql_digest() -> str:
                 digest.update(f"{folder}/{path.name}\0".encode() + path.read_bytes())
         _sql_digests[root] = digest.hexdigest()
     return _sql_digests[root]
-
-
-def _stat(path: Path) -> str:
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        return "absent"
-    return f"{stat.st_size}:{stat.st_mtime_ns}"
 
 
 def _move_aside(path: Path) -> Path:

@@ -137,12 +137,13 @@ def rebuild_command(root: Path | None) -> None:
 def sync_command(root: Path | None) -> None:
     """Catch the catalog (data/lakehouse.duckdb) up with the JSONL and Parquet files.
 
-    Idempotent; also replaces a damaged catalog (the old file is kept beside it).
+    Idempotent; rebuilds the catalog's tables and views (other writes rebuild only those that are
+    missing or from another version), and replaces a damaged catalog (the old file is kept beside it).
 
     Example: lakehouse sync --root .
     """
     layout = open_root(root, create=True)
-    report = catalog.sync(layout)
+    report = catalog.sync(layout, full=True)
     if report.repaired:
         say(f"warning: the catalog was damaged; moved it to {report.repaired} and rebuilt it")
     say(
