@@ -164,20 +164,20 @@ def append_batches(
     kept = reader is not None
     reader = reader or CorpusReader(layout.rag_corpus)
     reader.read_new()
-    current = dict(reader.docs) if len(batches) > 1 else reader.docs  # later batches see earlier ones
+    current = reader.docs
+    earlier: dict[str, Document] = {}  # what earlier batches of this call changed (later ones see it)
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     changes: list[tuple[AddReport, dict[str, Document]]] = []
     for docs, report in batches:
         changed: dict[str, Document] = {}
         for doc in docs:
-            previous = changed.get(doc.rag_id) or current.get(doc.rag_id)
+            previous = changed.get(doc.rag_id) or earlier.get(doc.rag_id) or current.get(doc.rag_id)
             if previous is not None and previous.content == doc.content:
                 report.unchanged.append(doc.rag_id)
                 continue
             changed[doc.rag_id] = _stamped(doc, now)
         changes.append((report, changed))
-        if len(batches) > 1:
-            current.update(changed)
+        earlier.update(changed)
     written = [doc for _, changed in changes for doc in changed.values()]
     if written:
         append_lines(layout.rag_corpus, [dumps(d.to_json()) for d in written])
