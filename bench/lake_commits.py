@@ -10,7 +10,11 @@ as it can for --seconds, in two ways:
            ``lake_lock`` (publish.in_turn: a conflict is retried after a pause, up to 20 times);
   append   the same append without the turn: DuckLake's own optimistic concurrency alone.
 
-    python bench/lake_commits.py [--publishers 1,2,4,8,16,32] [--seconds 10] [--json]
+Then a replay's latency as a user sees it (`lakehouse replay TASK --dry-run`, whole CLI process, median of
+--replays runs, alternated): in a local root, in a joined root publishing its run itself, and in a joined
+root whose `lakehouse lake publisher` runs (the replay hands its run over and returns).
+
+    python bench/lake_commits.py [--publishers 1,2,4,8,16,32] [--seconds 10] [--replays 10] [--json]
 
 On this 2-core machine the publishers, PostgreSQL and the S3 server share two cores: the figures say what
 one loopback catalog sustains here, not what a PostgreSQL on its own host would.
@@ -125,7 +129,56 @@ def measure(root: Path, mode: str, count: int, seconds: float) -> dict:
     }
 
 
-def run(counts: list[int], seconds: float) -> dict:
+def replay_latency(work: Path, postgres, s3, runs: int) -> dict:
+    roots = {name: work / name for name in ("local", "joined", "handed_off")}
+    for name, root in roots.items():
+        subprocess.run(
+            lakehouse_cmd("demo", "--root", str(root), "--lines", "200"), check=True, capture_output=True
+        )
+        if name != "local":
+            join(root, postgres, s3, f"replays_{name}")
+            subprocess.run(
+                lakehouse_cmd("lake", "push", "--root", str(root)), check=True, capture_output=True
+            )
+    daemon = subprocess.Popen(
+        lakehouse_cmd("lake", "publisher", "--root", str(roots["handed_off"]), "--interval", "1"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    took: dict[str, list[float]] = {name: [] for name in roots}
+    try:
+        time.sleep(2)  # the publisher holds its lock
+        for i in range(runs):
+            for name, root in roots.items():
+                publisher_wait(roots["handed_off"])  # its last push done: no replay timed against it
+                task = lakehouse_cmd(
+                    "replay", f"rotate the certificates of service {i}", "--dry-run", "--root", str(root)
+                )
+                began = time.perf_counter()
+                subprocess.run(task, check=True, capture_output=True)
+                took[name].append((time.perf_counter() - began) * 1000)
+        published = publisher_wait(roots["handed_off"])  # the last run handed over: its time to the lake
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=60)
+    return {f"replay_{name}_p50_ms": round(statistics.median(ms), 1) for name, ms in took.items()} | {
+        "replays": runs,
+        "handed_off_published_within_s": published,
+    }
+
+
+def publisher_wait(root: Path, timeout_s: float = 30.0) -> float | None:
+    """Seconds until the publisher has sent every handed-over run (None: not within the timeout)."""
+    start = time.perf_counter()
+    outbox_dir = root / "data" / "_state" / "lake_outbox"
+    while list(outbox_dir.glob("*.json")):
+        if time.perf_counter() - start > timeout_s:
+            return None
+        time.sleep(0.05)
+    return round(time.perf_counter() - start, 2)
+
+
+def run(counts: list[int], seconds: float, replays: int) -> dict:
     os.environ.update(AWS)
     rows = []
     with tempfile.TemporaryDirectory(prefix="lh-lake-commits-") as tmp:
@@ -141,6 +194,7 @@ def run(counts: list[int], seconds: float) -> dict:
             subprocess.run(
                 lakehouse_cmd("lake", "push", "--root", str(root)), check=True, capture_output=True
             )
+            latency = replay_latency(work, postgres, s3, replays) if replays else {}
             for count in counts:
                 for mode in ("turn", "append"):
                     rows.append(measure(root, mode, count, seconds))
@@ -150,13 +204,16 @@ def run(counts: list[int], seconds: float) -> dict:
         finally:
             s3.stop()
             postgres.remove()
-    return {"machine": machine(), "seconds": seconds, "rows": rows}
+    return {"machine": machine(), "seconds": seconds, "rows": rows, **latency}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--publishers", default="1,2,4,8,16,32", help="publisher counts, comma-separated")
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--replays", type=int, default=10, help="replays timed in each kind of root (0: none)"
+    )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--publisher", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--mode", choices=("turn", "append"), help=argparse.SUPPRESS)
@@ -166,7 +223,7 @@ def main() -> None:
         publisher(args.publisher, args.mode, args.start_at, args.seconds)
         return
     counts = [int(c) for c in args.publishers.split(",")]
-    print(json.dumps(run(counts, args.seconds), indent=None if args.json else 2))
+    print(json.dumps(run(counts, args.seconds, args.replays), indent=None if args.json else 2))
 
 
 if __name__ == "__main__":

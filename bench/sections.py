@@ -339,6 +339,29 @@ def lake_commits_section(r: dict) -> list[str]:
         "|---|---|---|",
         *(f"| {count} | {cell('turn', count)} | {cell('append', count)} |" for count in counts),
         "",
+        *_replay_latency(r),
+    ]
+
+
+def _replay_latency(r: dict) -> list[str]:
+    if "replay_local_p50_ms" not in r:
+        return []
+    local = r["replay_local_p50_ms"]
+    handed = r["replay_handed_off_p50_ms"]
+    within = r["handed_off_published_within_s"]
+    return [
+        f"A dry-run `lakehouse replay` as a whole CLI process, median of {r['replays']} in each kind of root "
+        "(alternated; each timed after the publisher's last push):",
+        "",
+        "| root | replay p50 | target | |",
+        "|---|---|---|---|",
+        f"| local (not joined) | {local:,.0f} ms | baseline | |",
+        f"| joined, the replay publishing its run itself | {r['replay_joined_p50_ms']:,.0f} ms | | |",
+        f"| joined, handed to a running `lakehouse lake publisher` (interval 1 s) | {handed:,.0f} ms "
+        f"| ≤ local + 50 ms | {verdict(handed <= local + 50)} |",
+        f"| the last handed-over run in the lake after | {within if within is not None else 'over 30'} s "
+        "| lag p95 ≤ 10 s | |",
+        "",
     ]
 
 

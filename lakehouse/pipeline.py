@@ -5,7 +5,8 @@
 - :func:`retry_quarantine`: open quarantined lines through the current transforms, then mirrored;
 - :func:`rebuild`: Parquet parts from the evidence JSONL, then the catalog recreated, under one lock;
 - :func:`mirror_runs`: the catalog caught up with the replay log after replays;
-- :func:`publish`: what a joined root owes its lake, pushed (:func:`push`: everything, by hand);
+- :func:`publish`: what a joined root owes its lake, pushed, or left to a running publisher
+  (:mod:`lakehouse.publisher`; :func:`push`: everything, by hand);
 - :func:`prune`: evidence days and replay runs before a day removed from the root, then the catalog
   and (with ``lake``) the lake, with a ``prune_receipt.v1``.
 """
@@ -117,19 +118,23 @@ def mirror_runs(layout: Layout) -> str | None:
     return catalog.mirror_after_write(layout, "replay run") or publish(layout)
 
 
-def publish(layout: Layout, *, force: bool = False) -> str | None:
+def publish(layout: Layout, *, force: bool = False, hand_off: bool = True) -> str | None:
     """Publish what the lake is owed, when the root joined one; a one-line warning when it cannot be reached.
 
     Only when the outbox holds markers (or with ``force``, as ``sync`` does), and only the tables
     they owe (a replay's: ``replay_runs``). Callers mirror the catalog first (a push sends what the
     catalog holds); a catalog left behind leaves the markers for the next command. Nothing is lost
     meanwhile: the local files are written first, and publishing is idempotent by key, so the next
-    publish (any command's, or ``lakehouse lake push``) sends exactly what is missing.
+    publish (any command's, or ``lakehouse lake push``) sends exactly what is missing. While a
+    ``lakehouse lake publisher`` runs for the root, the markers are left to it (``hand_off``), and
+    the caller returns without waiting for the lake.
     """
     config = lake.load(layout)
     owed = outbox.pending(layout)
     if config is None or not (force or owed):
         return None
+    if hand_off and not force and outbox.publisher_pid(layout) is not None:
+        return None  # the publisher sends them within its interval (lakehouse/publisher.py)
     failpoints.hit("lake_before_publish")
     if catalog.is_behind(layout):
         return "the lake is behind (the catalog mirror is behind): 'lakehouse sync' catches both up"

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import threading
 from pathlib import Path
 
 import click
 
-from lakehouse import lake, pipeline
+from lakehouse import lake, pipeline, publisher
 from lakehouse.catalog import sync as catalog_sync
 from lakehouse.cli.group import cli, root_option, say
 from lakehouse.cli.output import table
@@ -79,6 +82,45 @@ def lake_push_command(root: Path | None) -> None:
     )
 
 
+@lake_group.command("publisher")
+@root_option
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.05),
+    default=publisher.DEFAULT_INTERVAL_S,
+    show_default=True,
+    help="Seconds between pushes: everything pending goes in one lake transaction.",
+)
+def lake_publisher_command(root: Path | None, interval: float) -> None:
+    """Publish this root's commits to its lake in the background, until stopped (SIGTERM or Ctrl-C).
+
+    While it runs, materialize, replay and the other writers of this root only mark what the lake is
+    owed and return at once; the publisher pushes everything pending every --interval seconds. When it
+    stops, it publishes what is pending once more. One publisher a root; 'lakehouse lake status' shows
+    it and how far the lake lags.
+
+    Example: lakehouse lake publisher --root . --interval 2 &
+    """
+    layout = open_root(root)
+    lake.require(layout)
+    stop = threading.Event()
+    previous = {
+        signum: signal.signal(signum, lambda *_: stop.set()) for signum in (signal.SIGTERM, signal.SIGINT)
+    }
+    say(f"publishing {layout.root} to its lake every {interval:g} s (pid {os.getpid()}); SIGTERM stops")
+
+    def report(state: publisher.PublisherState) -> None:
+        if state.last_warning:
+            say(f"warning: {state.last_warning}")
+
+    try:
+        state = publisher.run(layout, interval, stop, report)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    say(f"publisher stopped after {state.pushes} push(es)")
+
+
 @lake_group.command("status")
 @root_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per table.")
@@ -96,6 +138,14 @@ def lake_status_command(root: Path | None, as_json: bool) -> None:
         return
     click.echo(f"lake {config.catalog} ({config.data_path})")
     click.echo(table(["table", "in_lake", "local", "not_in_lake"], [list(r.values()) for r in rows]))
-    owed = len(outbox.pending(layout))
-    if owed:
-        say(f"{owed} commit(s) of this root not yet published: 'lakehouse lake push' sends them")
+    pending = outbox.pending(layout)
+    running = publisher.read_state(layout)
+    if running:
+        say(
+            f"publisher running (pid {running['pid']}, every {running['interval_s']:g} s, "
+            f"{running['pushes']} push(es), last {running['last_push_at'] or 'none yet'})"
+        )
+    if pending:
+        lag = outbox.oldest_age_s(pending) or 0.0
+        sender = "the publisher sends them" if running else "'lakehouse lake push' sends them"
+        say(f"{len(pending)} commit(s) of this root not yet published, the oldest {lag:.1f} s ago: {sender}")

@@ -9,13 +9,18 @@ rows it mirrored before pushing) or that is gone (whose rows were all in the log
 mirrored first). A marker of another live process stays for that process's own publish: its rows
 may not be in the catalog yet. Publishing is idempotent by key, so a marker left by a push that
 committed and then died costs one push that sends nothing.
+
+While a ``lakehouse lake publisher`` runs for the root (it holds :func:`publisher_lock`), writers leave
+their markers to it instead of pushing themselves (:func:`publisher_pid`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,3 +105,36 @@ def _settled(pid: int | None) -> bool:
     except OSError:  # alive, someone else's
         return False
     return False
+
+
+def publisher_lock(layout: Layout) -> Path:
+    """Held by a running ``lakehouse lake publisher`` for its whole life (its pid written in it)."""
+    return layout.state_dir / "lake_publisher.lock"
+
+
+def publisher_pid(layout: Layout) -> int | None:
+    """The pid of the publisher running for this root, or None when none runs (a probe of its lock)."""
+    path = publisher_lock(layout)
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # granted at once unless the publisher holds it
+        except BlockingIOError:
+            with contextlib.suppress(ValueError):
+                return int(os.pread(fd, 32, 0) or b"0") or -1
+            return -1
+        return None
+    finally:
+        os.close(fd)  # releases the probe's shared lock
+
+
+def oldest_age_s(markers: list[Marker]) -> float | None:
+    """Seconds since the oldest pending marker was written (how far the lake lags), None without any."""
+    ages = []
+    for found in markers:
+        with contextlib.suppress(OSError):
+            ages.append(time.time() - found.path.stat().st_mtime)
+    return max(ages) if ages else None

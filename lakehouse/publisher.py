@@ -1,0 +1,113 @@
+"""The publisher a host keeps (``lakehouse lake publisher``): a joined root's commits published off their path.
+
+While it runs it holds ``data/_state/lake_publisher.lock`` (core/outbox), and the root's writers
+(materialize, replays, prices, the OTLP receiver) only mark the outbox and return: a replay in a joined
+root no longer waits for the lake. Every ``interval`` seconds it publishes everything pending in one
+push (one lake transaction for all the commits since the last), so the lake lags by about an interval
+and a push. When it stops (SIGTERM, Ctrl-C) it gives up its lock, then publishes what is pending once
+more: from then on the writers publish themselves again, and none was left waiting on it. Killed at any
+instant it loses nothing: markers stay until a push covers them, and publishing is idempotent by key.
+
+Its state (``data/_state/lake_publisher.json``: pid, pushes, the last push and warning) is what
+``lakehouse lake status`` reports beside the lag (the age of the oldest pending marker).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from lakehouse import lake, pipeline
+from lakehouse.core import outbox
+from lakehouse.core.errors import LockBusyError
+from lakehouse.core.files import atomic_write, exclusive_lock
+from lakehouse.core.paths import Layout
+
+DEFAULT_INTERVAL_S = 2.0
+LOCK_WAIT_S = 1.0  # a status probe holds the lock for microseconds; another publisher, for its life
+
+
+@dataclass
+class PublisherState:
+    pid: int
+    interval_s: float
+    started_at: str
+    pushes: int = 0
+    last_push_at: str | None = None
+    last_warning: str | None = None
+
+
+def state_file(layout: Layout) -> Path:
+    return layout.state_dir / "lake_publisher.json"
+
+
+def read_state(layout: Layout) -> dict[str, Any] | None:
+    """The running publisher's state (None when none runs for this root)."""
+    if outbox.publisher_pid(layout) is None:
+        return None
+    try:
+        return json.loads(state_file(layout).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def run(
+    layout: Layout,
+    interval_s: float = DEFAULT_INTERVAL_S,
+    stop: threading.Event | None = None,
+    on_push: Callable[[PublisherState], None] | None = None,
+) -> PublisherState:
+    """Publish what the root owes its lake every ``interval_s`` seconds until ``stop`` is set; return the
+    final state. Raises LockBusyError when another publisher runs for this root."""
+    lake.require(layout)
+    stop = stop or threading.Event()
+    state = PublisherState(os.getpid(), interval_s, _now())
+    try:
+        with exclusive_lock(outbox.publisher_lock(layout), wait=True, timeout=LOCK_WAIT_S):
+            while not stop.is_set():
+                _publish_pending(layout, state, on_push)
+                stop.wait(interval_s)
+    except LockBusyError as exc:
+        holder = outbox.publisher_pid(layout)
+        raise LockBusyError(f"a publisher already runs for this root (pid {holder or '?'})") from exc
+    # The lock is given up: writers publish themselves from now on; what was left to us goes now.
+    _publish_pending(layout, state, on_push)
+    return state
+
+
+def _publish_pending(
+    layout: Layout, state: PublisherState, on_push: Callable[[PublisherState], None] | None
+) -> None:
+    if outbox.pending(layout):
+        state.last_warning = pipeline.publish(layout, hand_off=False)
+        state.pushes += 1
+        state.last_push_at = _now()
+        if on_push:
+            on_push(state)
+    atomic_write(state_file(layout), (json.dumps(asdict(state)) + "\n").encode())
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def lag_s(layout: Layout) -> float | None:
+    """How far the lake is behind this root: the age of its oldest unpublished commit (None: none)."""
+    return outbox.oldest_age_s(outbox.pending(layout))
+
+
+def wait_idle(layout: Layout, timeout_s: float) -> bool:
+    """Wait until nothing is pending (tests, benchmarks); False on timeout."""
+    deadline = time.monotonic() + timeout_s
+    while outbox.pending(layout):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True

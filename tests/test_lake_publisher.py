@@ -1,0 +1,97 @@
+"""The publisher a host keeps (`lakehouse lake publisher`): writers hand it their outbox and return; it
+publishes within its interval; killed, nothing is lost; stopped, it drains what is pending."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from lake_support import Lakes, demo_root, lakehouse, spawn, status
+
+pytestmark = pytest.mark.slow
+
+
+def outbox(root: Path) -> list[Path]:
+    return list((root / "data" / "_state" / "lake_outbox").glob("*.json"))
+
+
+def wait_until(what: str, check: Callable[[], bool], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.2)
+
+
+def started(root: Path, interval: str = "0.3") -> subprocess.Popen[str]:
+    proc = spawn("lake", "publisher", "--root", str(root), "--interval", interval)
+    wait_until("the publisher holds its lock", lambda: "publisher running" in lake_status_text(root))
+    return proc
+
+
+def lake_status_text(root: Path) -> str:
+    return lakehouse("lake", "status", "--root", str(root)).stderr
+
+
+def replay(root: Path, task: str) -> subprocess.CompletedProcess[str]:
+    return lakehouse("replay", task, "--dry-run", "--root", str(root))
+
+
+def test_writers_hand_their_commits_to_a_running_publisher_and_nothing_is_lost(
+    tmp_path: Path, lakes: Lakes
+) -> None:
+    root = tmp_path / "host"
+    shutil.copytree(demo_root(tmp_path, "demo", lines=200), root)
+    lakehouse("lake", "init", "--root", str(root), *lakes.new())
+    lakehouse("lake", "push", "--root", str(root))
+    assert not outbox(root)
+
+    proc = started(root)
+    try:
+        done = [replay(root, f"rotate the certificates of service {i}") for i in range(3)]
+        assert all(r.returncode == 0 and "warning" not in r.stderr for r in done)
+        wait_until("the publisher sent the three runs", lambda: not outbox(root))
+        assert status(root)["replay_runs"]["not_in_lake"] == 0
+
+        proc.send_signal(signal.SIGKILL)  # killed between pushes: what it had not sent waits in the outbox
+        proc.communicate(timeout=30)
+        assert "publisher running" not in lake_status_text(root)
+        replay(root, "a run while no publisher runs")  # publishes itself again, at once
+        assert status(root)["replay_runs"]["not_in_lake"] == 0 and not outbox(root)
+
+        proc = started(root, interval="30")  # a long interval: only the stop publishes in time
+        replay(root, "a run left to the publisher")
+        assert len(outbox(root)) == 1 and status(root)["replay_runs"]["not_in_lake"] == 1
+        assert "the publisher sends them" in lake_status_text(root)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0 and "Traceback" not in err, err
+        assert status(root)["replay_runs"]["not_in_lake"] == 0 and not outbox(root)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+
+
+def test_a_second_publisher_for_the_same_root_says_one_runs(tmp_path: Path, lakes: Lakes) -> None:
+    root = tmp_path / "host"
+    shutil.copytree(demo_root(tmp_path, "demo", lines=200), root)
+    lakehouse("lake", "init", "--root", str(root), *lakes.new())
+    proc = started(root)
+    try:
+        second = lakehouse("lake", "publisher", "--root", str(root), check=False)
+        assert second.returncode != 0 and "a publisher already runs for this root" in second.stderr
+        assert second.stderr.count("\n") <= 2 and "Traceback" not in second.stderr
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+
+
+def test_the_publisher_needs_a_joined_root(tmp_path: Path) -> None:
+    root = demo_root(tmp_path, "demo", lines=200)
+    alone = lakehouse("lake", "publisher", "--root", str(root), check=False)
+    assert alone.returncode == 2 and "Traceback" not in alone.stderr
