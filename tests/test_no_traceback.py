@@ -34,6 +34,7 @@ MINIMAL = {
     "corpus tune-fusion": ["--embedding-model", "m", "--gateway-url", "http://127.0.0.1:9"],
     "demo": ["--lines", "100"],
     "lake init": ["--catalog", "postgres:dbname=x host=127.0.0.1 port=9 user=u", "--data", "s3://b/p/"],
+    "lake publisher": ["--interval", "1"],  # in a root that joined no lake: fails before it runs
     "lake push": [],
     "lake status": [],
     "materialize": [],
