@@ -14,10 +14,10 @@ Its state (``data/_state/lake_publisher.json``: pid, pushes, the last push and w
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -69,14 +69,15 @@ def run(
     lake.require(layout)
     stop = stop or threading.Event()
     state = PublisherState(os.getpid(), interval_s, _now())
-    try:
-        with exclusive_lock(outbox.publisher_lock(layout), wait=True, timeout=LOCK_WAIT_S):
-            while not stop.is_set():
-                _publish_pending(layout, state, on_push)
-                stop.wait(interval_s)
-    except LockBusyError as exc:
-        holder = outbox.publisher_pid(layout)
-        raise LockBusyError(f"a publisher already runs for this root (pid {holder or '?'})") from exc
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(exclusive_lock(outbox.publisher_lock(layout), wait=True, timeout=LOCK_WAIT_S))
+        except LockBusyError as exc:
+            holder = outbox.publisher_pid(layout)
+            raise LockBusyError(f"a publisher already runs for this root (pid {holder or '?'})") from exc
+        while not stop.is_set():
+            _publish_pending(layout, state, on_push)
+            stop.wait(interval_s)
     # The lock is given up: writers publish themselves from now on; what was left to us goes now.
     _publish_pending(layout, state, on_push)
     return state
@@ -96,18 +97,3 @@ def _publish_pending(
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-def lag_s(layout: Layout) -> float | None:
-    """How far the lake is behind this root: the age of its oldest unpublished commit (None: none)."""
-    return outbox.oldest_age_s(outbox.pending(layout))
-
-
-def wait_idle(layout: Layout, timeout_s: float) -> bool:
-    """Wait until nothing is pending (tests, benchmarks); False on timeout."""
-    deadline = time.monotonic() + timeout_s
-    while outbox.pending(layout):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
