@@ -3,6 +3,7 @@ publishes within its interval; killed, nothing is lost; stopped, it drains what 
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
@@ -10,8 +11,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
-from lake_support import Lakes, demo_root, lakehouse, spawn, status
+from lake_support import AWS, Lakes, demo_root, lakehouse, spawn, status
+from otlp_support import ServeProcess, span, traces
 
 pytestmark = pytest.mark.slow
 
@@ -95,3 +98,32 @@ def test_the_publisher_needs_a_joined_root(tmp_path: Path) -> None:
     root = demo_root(tmp_path, "demo", lines=200)
     alone = lakehouse("lake", "publisher", "--root", str(root), check=False)
     assert alone.returncode == 2 and "Traceback" not in alone.stderr
+
+
+def test_the_otlp_receiver_keeps_the_publisher_of_its_joined_root(tmp_path: Path, lakes: Lakes) -> None:
+    """A receiver in a joined root publishes on a thread of its own: its background materializes hand
+    their commits over; spans reach the lake while it runs, and what is pending goes when it stops."""
+    root = tmp_path / "host"
+    shutil.copytree(demo_root(tmp_path, "demo", lines=200), root)
+    lakehouse("lake", "init", "--root", str(root), *lakes.new())
+    lakehouse("lake", "push", "--root", str(root))
+    before = status(root)["evidence"]["in_lake"]
+    env = {**os.environ, **AWS}
+    with ServeProcess(root, "--materialize-every", "0.5", env=env) as serve, httpx.Client() as client:
+        wait_until(
+            "the receiver's publisher holds its lock", lambda: "publisher running" in lake_status_text(root)
+        )
+        spans = [
+            span("ab" * 16, f"{i:016x}", f"chat m{i}", {"gen_ai.request.model": f"m{i}"}) for i in range(3)
+        ]
+        reply = client.post(f"{serve.url}/v1/traces", json=traces(spans), timeout=30)
+        assert reply.status_code == 200, reply.text
+
+        def published() -> bool:
+            evidence = status(root)["evidence"]
+            return evidence["in_lake"] >= before + 3 and evidence["not_in_lake"] == 0
+
+        wait_until("the spans are in the lake", published)
+        assert serve.stop() == 0
+    assert not any("Traceback" in line or line.startswith("warning") for line in serve.lines), serve.lines
+    assert not outbox(root) and status(root)["evidence"]["not_in_lake"] == 0

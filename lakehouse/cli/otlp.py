@@ -7,13 +7,16 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
-from lakehouse import pipeline
+from lakehouse import pipeline, publisher
 from lakehouse.cli.group import cli, root_option, say
 from lakehouse.cli.ingest import print_receipt_summary, run_materialize
+from lakehouse.core import outbox
+from lakehouse.core.errors import LakehouseError, LockBusyError
 from lakehouse.core.paths import Layout, open_root
 from lakehouse.ingest import materialize
 from lakehouse.otlp import decode, importer
@@ -116,17 +119,51 @@ def serve_command(
         refresher.start()
     server = threading.Thread(target=receiver.serve, name="lakehouse-otlp-server", daemon=True)
     server.start()
+    publishing = _keep_publisher(layout)
     while not stopping.wait(0.5):
         pass
     say("stopping: finishing the requests in flight ...")
     receiver.stop()
     if materialize_every > 0:
         refresher.stop()
+    if publishing:
+        publishing()
     c = receiver.counters
     say(
         f"stopped: {c.requests} requests, {c.spans} spans and {c.logs} log records stored, "
         f"{c.rejected} rejected, {c.refused} requests refused"
     )
+
+
+def _keep_publisher(layout: Layout) -> Callable[[], None] | None:
+    """In a root joined to a lake, the receiver keeps the root's publisher (lakehouse/publisher.py) on a
+    thread: its background materializes hand their commits over and return. Returns what stops it (after
+    one last push), or None (not joined, or another process already publishes for the root)."""
+    if not outbox.joined(layout):
+        return None
+    stop = threading.Event()
+
+    def run() -> None:
+        try:
+            publisher.run(layout, publisher.DEFAULT_INTERVAL_S, stop, _warn_if_behind)
+        except LockBusyError as exc:
+            say(f"note: {exc}; this receiver's commits are left to it")
+        except LakehouseError as exc:
+            say(f"warning: the lake publisher stopped ({exc}); writers publish themselves again")
+
+    thread = threading.Thread(target=run, name="lakehouse-lake-publisher", daemon=True)
+    thread.start()
+
+    def halt() -> None:
+        stop.set()
+        thread.join()
+
+    return halt
+
+
+def _warn_if_behind(state: publisher.PublisherState) -> None:
+    if state.last_warning:
+        say(f"warning: {state.last_warning}")
 
 
 @otlp_group.command("import")
