@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import threading
 from pathlib import Path
 
 import click
 
 from lakehouse import lake, pipeline, publisher
 from lakehouse.catalog import sync as catalog_sync
-from lakehouse.cli.group import cli, root_option, say
+from lakehouse.cli.group import cli, root_option, say, stopped_by_signals
 from lakehouse.cli.output import table
 from lakehouse.core import outbox
 from lakehouse.core.paths import open_root
@@ -103,22 +101,16 @@ def lake_publisher_command(root: Path | None, interval: float) -> None:
     """
     layout = open_root(root)
     lake.require(layout)
-    stop = threading.Event()
-    previous = {
-        signum: signal.signal(signum, lambda *_: stop.set()) for signum in (signal.SIGTERM, signal.SIGINT)
-    }
     say(f"publishing {layout.root} to its lake every {interval:g} s (pid {os.getpid()}); SIGTERM stops")
-
-    def report(state: publisher.PublisherState) -> None:
-        if state.last_warning:
-            say(f"warning: {state.last_warning}")
-
-    try:
-        state = publisher.run(layout, interval, stop, report)
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+    with stopped_by_signals() as stop:
+        state = publisher.run(layout, interval, stop, warn_after_push)
     say(f"publisher stopped after {state.pushes} push(es)")
+
+
+def warn_after_push(state: publisher.PublisherState) -> None:
+    """What a publisher's push could not do, on stderr (the markers wait for its next push)."""
+    if state.last_warning:
+        say(f"warning: {state.last_warning}")
 
 
 @lake_group.command("status")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -13,8 +12,9 @@ from pathlib import Path
 import click
 
 from lakehouse import pipeline, publisher
-from lakehouse.cli.group import cli, root_option, say
+from lakehouse.cli.group import cli, root_option, say, stopped_by_signals
 from lakehouse.cli.ingest import print_receipt_summary, run_materialize
+from lakehouse.cli.lake import warn_after_push
 from lakehouse.core import outbox
 from lakehouse.core.errors import LakehouseError, LockBusyError
 from lakehouse.core.paths import Layout, open_root
@@ -106,28 +106,26 @@ def serve_command(
         on_stored=refresher.notify if materialize_every > 0 else None,
         report=lambda message: say(f"warning: {message}"),
     )
-    stopping = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stopping.set())
-    bound_host, bound_port = receiver.address
-    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-    say(
-        f"listening on http://{shown}:{bound_port} (OTLP/HTTP: POST /v1/traces, /v1/logs); "
-        f"spans to {layout.relative(receiver.store.spans_path)}; Ctrl-C stops"
-    )
-    if materialize_every > 0:
-        refresher.start()
-    server = threading.Thread(target=receiver.serve, name="lakehouse-otlp-server", daemon=True)
-    server.start()
-    publishing = _keep_publisher(layout)
-    while not stopping.wait(0.5):
-        pass
-    say("stopping: finishing the requests in flight ...")
-    receiver.stop()
-    if materialize_every > 0:
-        refresher.stop()
-    if publishing:
-        publishing()
+    with stopped_by_signals() as stopping:
+        bound_host, bound_port = receiver.address
+        shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+        say(
+            f"listening on http://{shown}:{bound_port} (OTLP/HTTP: POST /v1/traces, /v1/logs); "
+            f"spans to {layout.relative(receiver.store.spans_path)}; Ctrl-C stops"
+        )
+        if materialize_every > 0:
+            refresher.start()
+        server = threading.Thread(target=receiver.serve, name="lakehouse-otlp-server", daemon=True)
+        server.start()
+        publishing = _keep_publisher(layout)
+        while not stopping.wait(0.5):
+            pass
+        say("stopping: finishing the requests in flight ...")
+        receiver.stop()
+        if materialize_every > 0:
+            refresher.stop()
+        if publishing:
+            publishing()
     c = receiver.counters
     say(
         f"stopped: {c.requests} requests, {c.spans} spans and {c.logs} log records stored, "
@@ -145,7 +143,7 @@ def _keep_publisher(layout: Layout) -> Callable[[], None] | None:
 
     def run() -> None:
         try:
-            publisher.run(layout, publisher.DEFAULT_INTERVAL_S, stop, _warn_if_behind)
+            publisher.run(layout, publisher.DEFAULT_INTERVAL_S, stop, warn_after_push)
         except LockBusyError as exc:
             say(f"note: {exc}; this receiver's commits are left to it")
         except LakehouseError as exc:
@@ -159,11 +157,6 @@ def _keep_publisher(layout: Layout) -> Callable[[], None] | None:
         thread.join()
 
     return halt
-
-
-def _warn_if_behind(state: publisher.PublisherState) -> None:
-    if state.last_warning:
-        say(f"warning: {state.last_warning}")
 
 
 @otlp_group.command("import")
