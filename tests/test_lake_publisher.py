@@ -3,6 +3,7 @@ publishes within its interval; killed, nothing is lost; stopped, it drains what 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -32,12 +33,27 @@ def wait_until(what: str, check: Callable[[], bool], timeout: float = 60.0) -> N
 
 def started(root: Path, interval: str = "0.3") -> subprocess.Popen[str]:
     proc = spawn("lake", "publisher", "--root", str(root), "--interval", interval)
-    wait_until("the publisher holds its lock", lambda: "publisher running" in lake_status_text(root))
+    wait_until(
+        "the publisher holds its lock", lambda: "publisher running" in lake_status_text(root, busy_ok=True)
+    )
     return proc
 
 
-def lake_status_text(root: Path) -> str:
-    return lakehouse("lake", "status", "--root", str(root)).stderr
+def lake_status_text(root: Path, *, busy_ok: bool = False) -> str:
+    """`lake status`'s messages; with ``busy_ok``, its refusal while a writer holds the catalog (see below)."""
+    done = lakehouse("lake", "status", "--root", str(root), check=not busy_ok)
+    assert done.returncode == 0 or "Conflicting lock" in done.stderr, done.stderr
+    return done.stderr
+
+
+def evidence_while_busy(root: Path) -> dict[str, int] | None:
+    """`lake status --json`'s evidence row, or None while a writer (the receiver's materialize) holds the
+    catalog: the status reads it, and DuckDB lets no other process open a file a writer holds."""
+    done = lakehouse("lake", "status", "--root", str(root), "--json", check=False)
+    if done.returncode != 0:
+        assert "Conflicting lock" in done.stderr, done.stderr
+        return None
+    return next(row for row in map(json.loads, done.stdout.splitlines()) if row["table"] == "evidence")
 
 
 def replay(root: Path, task: str) -> subprocess.CompletedProcess[str]:
@@ -111,7 +127,8 @@ def test_the_otlp_receiver_keeps_the_publisher_of_its_joined_root(tmp_path: Path
     env = {**os.environ, **AWS}
     with ServeProcess(root, "--materialize-every", "0.5", env=env) as serve, httpx.Client() as client:
         wait_until(
-            "the receiver's publisher holds its lock", lambda: "publisher running" in lake_status_text(root)
+            "the receiver's publisher holds its lock",
+            lambda: "publisher running" in lake_status_text(root, busy_ok=True),
         )
         spans = [
             span("ab" * 16, f"{i:016x}", f"chat m{i}", {"gen_ai.request.model": f"m{i}"}) for i in range(3)
@@ -120,8 +137,8 @@ def test_the_otlp_receiver_keeps_the_publisher_of_its_joined_root(tmp_path: Path
         assert reply.status_code == 200, reply.text
 
         def published() -> bool:
-            evidence = status(root)["evidence"]
-            return evidence["in_lake"] >= before + 3 and evidence["not_in_lake"] == 0
+            evidence = evidence_while_busy(root)
+            return evidence is not None and evidence["in_lake"] >= before + 3 and evidence["not_in_lake"] == 0
 
         wait_until("the spans are in the lake", published)
         assert serve.stop() == 0
