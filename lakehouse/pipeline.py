@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from lakehouse import catalog, lake, retrieval
@@ -136,10 +136,14 @@ def publish(layout: Layout, *, force: bool = False, hand_off: bool = True) -> st
     if hand_off and not force and outbox.publisher_pid(layout) is not None:
         return None  # the publisher sends them within its interval (lakehouse/publisher.py)
     failpoints.hit("lake_before_publish")
+    if any(found.orphaned for found in owed):  # a writer that died left rows in the logs only
+        behind = catalog.mirror_after_write(layout, "rows of a writer that died")
+        if behind:
+            return behind
     if catalog.is_behind(layout):
         return "the lake is behind (the catalog mirror is behind): 'lakehouse sync' catches both up"
     try:
-        lake.push(layout, config, None if force else outbox.owed_tables(owed))
+        lake.push(layout, config, None if force else outbox.owed_tables(owed), owed)
     except LakehouseError as exc:
         return f"the lake is behind ({exc}); 'lakehouse lake push' catches it up"
     return None
@@ -152,6 +156,17 @@ def set_price(layout: Layout, price: prices.Price) -> tuple[list[prices.Price], 
     return table, catalog.mirror_after_write(layout, "price") or publish(layout)
 
 
+def maintain_lake(
+    layout: Layout,
+    keep: timedelta = lake.KEEP_SNAPSHOTS,
+    grace: timedelta = lake.FILE_GRACE,
+    unless_within: timedelta | None = None,
+) -> lake.MaintainReport:
+    """``lakehouse lake maintain`` (and a publisher's): the lake's hidden rows deleted, files merged,
+    snapshots older than ``keep`` expired, files unread for ``grace`` deleted."""
+    return lake.maintain(layout, lake.require(layout), keep=keep, grace=grace, unless_within=unless_within)
+
+
 PRUNE_RECEIPT_SCHEMA = "prune_receipt.v1"
 
 
@@ -159,10 +174,11 @@ def push(layout: Layout) -> lake.PushReport:
     """``lakehouse lake push``: the catalog caught up with the logs (so that writers that died are
     covered), then every row the lake lacks sent."""
     config = lake.require(layout)
+    owed = outbox.pending(layout)  # before the mirror: a writer that dies after it keeps its marker
     behind = catalog.mirror_after_write(layout, "rows for the lake")
     if behind:
         raise CatalogLockedError(f"{behind}; the lake was not pushed to")
-    return lake.push(layout, config)
+    return lake.push(layout, config, owed=owed)
 
 
 def prune(

@@ -8,6 +8,9 @@ and a push. When it stops (SIGTERM, Ctrl-C) it gives up its lock, then publishes
 more: from then on the writers publish themselves again, and none was left waiting on it. Killed at any
 instant it loses nothing: markers stay until a push covers them, and publishing is idempotent by key.
 
+Every ``maintain_every_s`` it maintains the lake too (lake/maintain.py), unless another host did within
+that time: in a fleet, about one publisher a period does it.
+
 Its state (``data/_state/lake_publisher.json``: pid, pushes, the last push and warning) is what
 ``lakehouse lake status`` reports beside the lag (the age of the oldest pending marker).
 """
@@ -18,19 +21,21 @@ import contextlib
 import json
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from lakehouse import lake, pipeline
 from lakehouse.core import outbox
-from lakehouse.core.errors import LockBusyError
+from lakehouse.core.errors import LakehouseError, LockBusyError
 from lakehouse.core.files import atomic_write, exclusive_lock
 from lakehouse.core.paths import Layout
 
 DEFAULT_INTERVAL_S = 2.0
+DEFAULT_MAINTAIN_EVERY_S = 600.0  # small parts of ten minutes of pushes merged at once; the fleet takes turns
 LOCK_WAIT_S = 1.0  # a status probe holds the lock for microseconds; another publisher, for its life
 
 
@@ -42,6 +47,8 @@ class PublisherState:
     pushes: int = 0
     last_push_at: str | None = None
     last_warning: str | None = None
+    maintenances: int = 0
+    last_maintenance_at: str | None = None
 
 
 def state_file(layout: Layout) -> Path:
@@ -63,9 +70,12 @@ def run(
     interval_s: float = DEFAULT_INTERVAL_S,
     stop: threading.Event | None = None,
     on_push: Callable[[PublisherState], None] | None = None,
+    *,
+    maintain_every_s: float = DEFAULT_MAINTAIN_EVERY_S,
 ) -> PublisherState:
-    """Publish what the root owes its lake every ``interval_s`` seconds until ``stop`` is set; return the
-    final state. Raises LockBusyError when another publisher runs for this root."""
+    """Publish what the root owes its lake every ``interval_s`` seconds until ``stop`` is set, and maintain
+    the lake every ``maintain_every_s`` (0: never); return the final state. Raises LockBusyError when
+    another publisher runs for this root."""
     lake.require(layout)
     stop = stop or threading.Event()
     state = PublisherState(os.getpid(), interval_s, _now())
@@ -75,8 +85,12 @@ def run(
         except LockBusyError as exc:
             holder = outbox.publisher_pid(layout)
             raise LockBusyError(f"a publisher already runs for this root (pid {holder or '?'})") from exc
+        next_maintenance = time.monotonic() + maintain_every_s
         while not stop.is_set():
             _publish_pending(layout, state, on_push)
+            if maintain_every_s and time.monotonic() >= next_maintenance:
+                _maintain(layout, state, maintain_every_s, on_push)
+                next_maintenance = time.monotonic() + maintain_every_s
             stop.wait(interval_s)
     # The lock is given up: writers publish themselves from now on; what was left to us goes now.
     _publish_pending(layout, state, on_push)
@@ -93,6 +107,24 @@ def _publish_pending(
         if on_push:
             on_push(state)
     atomic_write(state_file(layout), (json.dumps(asdict(state)) + "\n").encode())
+
+
+def _maintain(
+    layout: Layout, state: PublisherState, every_s: float, on_push: Callable[[PublisherState], None] | None
+) -> None:
+    """The lake maintained unless another host did within ``every_s``; a failure is a warning (the next
+    period tries again), never the publisher's end."""
+    try:
+        report = pipeline.maintain_lake(layout, unless_within=timedelta(seconds=every_s))
+    except LakehouseError as exc:
+        state.last_warning = f"the lake was not maintained: {exc}"
+    else:
+        state.last_warning = report.cleanup_error
+        if report.skipped is None:
+            state.maintenances += 1
+            state.last_maintenance_at = _now()
+    if on_push and state.last_warning:
+        on_push(state)
 
 
 def _now() -> str:

@@ -46,11 +46,11 @@ def lakehouse(
     return done
 
 
-def spawn(*args: str) -> subprocess.Popen[str]:
+def spawn(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     """The CLI in a process of its own, running beside others."""
     return subprocess.Popen(
         [*lakehouse_command(), *args],
-        env={**os.environ, **AWS},
+        env={**os.environ, **AWS, **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

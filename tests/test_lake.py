@@ -107,7 +107,8 @@ def test_push_is_idempotent_and_an_analyst_attaches_the_lake_read_only(
         con.execute("CREATE SECRET (TYPE s3, KEY_ID 'test', SECRET 'test', REGION 'us-east-1', "
                     "ENDPOINT '127.0.0.1:{s3.port}', URL_STYLE 'path', USE_SSL false)")
         con.execute("ATTACH 'ducklake:{config["catalog"]}' AS lake (READ_ONLY)")
-        tables = con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = 'lake' ORDER BY 1")
+        tables = con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = 'lake' UNION ALL "
+                             "SELECT view_name FROM duckdb_views() WHERE database_name = 'lake' ORDER BY 1")
         print(",".join(name for (name,) in tables.fetchall()))
         print(con.execute("SELECT count(*) FROM lake.evidence").fetchone()[0])
         print(con.execute("SELECT count(*) FROM lake.llm_spans").fetchone()[0])

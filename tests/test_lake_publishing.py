@@ -27,9 +27,9 @@ CONTENT = (
 )
 
 
-def sources(tmp_path: Path) -> Path:
+def sources(tmp_path: Path, lines: int = 300) -> Path:
     """A demo's streams, unmaterialized: what an agent system left for a new root."""
-    demo = demo_root(tmp_path, "demo", lines=300)
+    demo = demo_root(tmp_path, "demo", lines=lines)
     streams = tmp_path / "streams"
     shutil.copytree(demo / "data" / "_kb", streams)
     for output in ("receipts.jsonl", "quarantine.jsonl", "rag_corpus.jsonl"):

@@ -35,6 +35,7 @@ MINIMAL = {
     "demo": ["--lines", "100"],
     "lake init": ["--catalog", "postgres:dbname=x host=127.0.0.1 port=9 user=u", "--data", "s3://b/p/"],
     "lake publisher": ["--interval", "1"],  # in a root that joined no lake: fails before it runs
+    "lake maintain": [],  # in a root that joined no lake: one line saying how to join
     "lake push": [],
     "lake status": [],
     "materialize": [],

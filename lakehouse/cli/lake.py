@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -89,13 +90,22 @@ def lake_push_command(root: Path | None) -> None:
     show_default=True,
     help="Seconds between pushes: everything pending goes in one lake transaction.",
 )
-def lake_publisher_command(root: Path | None, interval: float) -> None:
+@click.option(
+    "--maintain-every",
+    type=click.FloatRange(min=0),
+    default=publisher.DEFAULT_MAINTAIN_EVERY_S,
+    show_default=True,
+    help="Seconds between maintenances of the lake (as 'lakehouse lake maintain'), taken in turn by the "
+    "fleet's publishers: none maintains when another host did within this time. 0: never.",
+)
+def lake_publisher_command(root: Path | None, interval: float, maintain_every: float) -> None:
     """Publish this root's commits to its lake in the background, until stopped (SIGTERM or Ctrl-C).
 
     While it runs, materialize, replay and the other writers of this root only mark what the lake is
     owed and return at once; the publisher pushes everything pending every --interval seconds. When it
     stops, it publishes what is pending once more. One publisher a root; 'lakehouse lake status' shows
-    it and how far the lake lags.
+    it and how far the lake lags. Every --maintain-every seconds it also maintains the lake, unless
+    another host's publisher just did.
 
     Example: lakehouse lake publisher --root . --interval 2 &
     """
@@ -103,7 +113,7 @@ def lake_publisher_command(root: Path | None, interval: float) -> None:
     lake.require(layout)
     say(f"publishing {layout.root} to its lake every {interval:g} s (pid {os.getpid()}); SIGTERM stops")
     with stopped_by_signals() as stop:
-        state = publisher.run(layout, interval, stop, warn_after_push)
+        state = publisher.run(layout, interval, stop, warn_after_push, maintain_every_s=maintain_every)
     say(f"publisher stopped after {state.pushes} push(es)")
 
 
@@ -111,6 +121,48 @@ def warn_after_push(state: publisher.PublisherState) -> None:
     """What a publisher's push could not do, on stderr (the markers wait for its next push)."""
     if state.last_warning:
         say(f"warning: {state.last_warning}")
+
+
+@lake_group.command("maintain")
+@root_option
+@click.option(
+    "--keep-snapshots",
+    type=click.FloatRange(min=0),
+    default=lake.KEEP_SNAPSHOTS.total_seconds() / 3600,
+    show_default=True,
+    help="Hours of snapshots kept for time travel (and the files they read); older ones expire.",
+)
+@click.option(
+    "--file-grace",
+    type=click.FloatRange(min=0),
+    default=lake.FILE_GRACE.total_seconds() / 60,
+    show_default=True,
+    help="Minutes a file no snapshot reads any more stays, for the queries under way that listed it.",
+)
+@click.option("--json", "as_json", is_flag=True, help="The report as one JSON object.")
+def lake_maintain_command(root: Path | None, keep_snapshots: float, file_grace: float, as_json: bool) -> None:
+    """Keep the lake's files few: the rows its views hide deleted, small files merged, old snapshots expired.
+
+    Safe while other hosts publish and analysts read: hosts append without waiting, and a reader's
+    snapshot younger than --keep-snapshots keeps its files. Hidden rows are a key two hosts published at
+    the same instant (analysts see one) and days before the lake's retention. A running
+    'lakehouse lake publisher' does this on its own every --maintain-every seconds.
+
+    Example: lakehouse lake maintain --keep-snapshots 24
+    """
+    layout = open_root(root)
+    report = pipeline.maintain_lake(layout, timedelta(hours=keep_snapshots), timedelta(minutes=file_grace))
+    if as_json:
+        click.echo(json.dumps(vars(report)))
+    else:
+        say(
+            f"lake maintained: {report.hidden_rows_deleted:,} hidden row(s) deleted, "
+            f"{report.files_merged:,} file(s) merged, data files {report.files_before:,} -> "
+            f"{report.files_after:,}, {report.snapshots_expired:,} snapshot(s) expired, "
+            f"{report.files_deleted + report.orphans_deleted:,} file(s) deleted"
+        )
+    if report.cleanup_error:
+        say(f"warning: {report.cleanup_error}")
 
 
 @lake_group.command("status")

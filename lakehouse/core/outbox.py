@@ -5,9 +5,10 @@ journal; a replay marks before it appends its line), so a process killed at any 
 marker behind. A marker names the lake tables its commit wrote and the process that wrote it.
 
 A push clears only the markers it covered: its tables, and a writer that is this process (whose
-rows it mirrored before pushing) or that is gone (whose rows were all in the logs the pusher
-mirrored first). A marker of another live process stays for that process's own publish: its rows
-may not be in the catalog yet. Publishing is idempotent by key, so a marker left by a push that
+rows it mirrored before pushing) or that was already gone when the markers were listed (the pusher
+then mirrors the logs before it pushes: the dead writer's rows may be in the logs only). A marker of
+another process alive at the listing stays, even if it dies during the push: its last rows may
+not be in the catalog the push read. Publishing is idempotent by key, so a marker left by a push that
 committed and then died costs one push that sends nothing.
 
 While a ``lakehouse lake publisher`` runs for the root (it holds :func:`publisher_lock`), writers leave
@@ -34,6 +35,12 @@ class Marker:
     path: Path
     tables: frozenset[str] | None  # None: every table (a marker that cannot be read counts as such)
     pid: int | None
+    settled: bool = True  # when listed, its writer was this process or gone: its rows are all in the logs
+
+    @property
+    def orphaned(self) -> bool:
+        """Its writer had died when listed (or cannot be told): a pusher mirrors the logs first."""
+        return self.settled and self.pid != os.getpid()
 
 
 def joined(layout: Layout) -> bool:
@@ -67,7 +74,8 @@ def pending(layout: Layout) -> list[Marker]:
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
             tables = raw.get("tables")
-            found.append(Marker(path, None if tables is None else frozenset(tables), raw.get("pid")))
+            pid = raw.get("pid")
+            found.append(Marker(path, None if tables is None else frozenset(tables), pid, _settled(pid)))
         except FileNotFoundError:
             continue
         except (OSError, ValueError, AttributeError, TypeError):
@@ -89,7 +97,7 @@ def clear_covered(markers: list[Marker], pushed: set[str] | None) -> None:
     """Remove the markers a push of ``pushed`` tables (None: all) covered (see the module's docstring)."""
     for found in markers:
         covered = pushed is None or (found.tables is not None and found.tables <= pushed)
-        if covered and _settled(found.pid):
+        if covered and found.settled:
             with contextlib.suppress(OSError):
                 found.path.unlink()
 

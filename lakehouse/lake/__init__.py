@@ -2,8 +2,11 @@
 which many roots (hosts) publish into and analysts read.
 
 - ``config``: a root's membership, ``data/lake.json`` (no secrets);
-- ``publish``: attaching the lake beside the catalog, :func:`push` (exactly once by key, from many
-  hosts at once), :func:`status`, :func:`reading` (a read-only session on the lake);
+- ``schema``: the lake's tables (``<table>_appended``, which hosts append to without a lock) and the
+  views of one row a key analysts read;
+- ``publish``: attaching the lake beside the catalog, :func:`push` (exactly once by key for analysts,
+  from many hosts at once), :func:`status`, :func:`reading` (a read-only session on the lake);
+- ``maintain``: :func:`maintain` (hidden rows deleted, small files merged, old snapshots expired);
 - ``parts``: evidence as Parquet parts written by pyarrow and registered with ``ducklake_add_data_files``;
 - ``retention``: :func:`prune` (rows before a day deleted, snapshots expired, files cleaned up).
 
@@ -11,28 +14,26 @@ Uses core (the rows it publishes are read from the catalog file through it); not
 """
 
 from lakehouse.lake.config import LakeConfig, load, require, save
-from lakehouse.lake.publish import (
-    TABLES,
-    LakeUnreachableError,
-    PushReport,
-    attach,
-    create_tables,
-    push,
-    reading,
-    status,
-)
+from lakehouse.lake.maintain import FILE_GRACE, KEEP_SNAPSHOTS, MaintainReport, maintain
+from lakehouse.lake.publish import PushReport, attach, create_tables, push, reading, status
 from lakehouse.lake.retention import LakePruneReport, count_before, prune
+from lakehouse.lake.schema import TABLES, LakeTable, LakeUnreachableError
 
 __all__ = [
+    "FILE_GRACE",
+    "KEEP_SNAPSHOTS",
     "TABLES",
     "LakeConfig",
     "LakePruneReport",
+    "LakeTable",
     "LakeUnreachableError",
+    "MaintainReport",
     "PushReport",
     "attach",
     "count_before",
     "create_tables",
     "load",
+    "maintain",
     "prune",
     "push",
     "reading",

@@ -62,7 +62,8 @@ def publish_evidence(con: duckdb.DuckDBPyConnection, config: LakeConfig, host: s
             _write(fs, base, relative, table)
             failpoints.hit("lake_part_written")
             con.execute(
-                "CALL ducklake_add_data_files('lake', 'evidence', ?)", [f"{config.data_path}{relative}"]
+                "CALL ducklake_add_data_files('lake', 'evidence_appended', ?)",
+                [f"{config.data_path}{relative}"],
             )
             published += table.num_rows
     con.execute("DROP TABLE pending_evidence")
@@ -72,7 +73,7 @@ def publish_evidence(con: duckdb.DuckDBPyConnection, config: LakeConfig, host: s
 def _matching_columns(con: duckdb.DuckDBPyConnection) -> set[str]:
     """The lake's JSON columns, once the lake's evidence columns are checked to be this root's (before
     anything is written: ``ducklake_add_data_files`` would refuse the part only after its upload)."""
-    lake_columns = con.execute(render(load("lake/columns"), table="lake.evidence")).fetchall()
+    lake_columns = con.execute(render(load("lake/columns"), table="lake.evidence_appended")).fetchall()
     mine = con.execute(render(load("lake/columns"), table="pending_evidence")).fetchall()
     if [name for name, _ in lake_columns] != [name for name, _ in mine]:
         raise CatalogError(

@@ -3,11 +3,11 @@
 The lake is DuckLake: its catalog in PostgreSQL (many writers, snapshots), its data files on an
 S3-API object store, both reached through DuckDB's ducklake, postgres and httpfs extensions
 (loaded offline from their wheels). A push runs in one lake transaction that inserts, per table, the
-rows whose key the lake lacks and records itself in ``lake_pushes``. DuckLake lets two concurrent
-appends to one table both commit (measured: three hosts pushing overlapping roots at once left
-duplicates), so each transaction first updates the one row of ``lake_lock``: two such updates
-cannot both commit, the loser retries and finds the rows already there, and the same input pushed
-from any number of hosts is one row in the lake.
+rows whose key the lake lacks and records itself in ``lake_pushes``. Hosts do not take turns: DuckLake
+lets appends to one table from any number of hosts commit at once, so the lake's commits/s grows with
+its hosts. The price is that two hosts pushing one key at the same instant both append it; analysts
+read through views that keep one row a key, and maintenance deletes the others (lake/schema.py).
+Prunes and maintenance, which delete, still take turns (:func:`in_turn`).
 """
 
 from __future__ import annotations
@@ -23,27 +23,16 @@ from typing import TypeVar
 import duckdb
 
 from lakehouse.core import db, failpoints, outbox
-from lakehouse.core.errors import CatalogError, StorageError
+from lakehouse.core.errors import CatalogError
 from lakehouse.core.paths import Layout
 from lakehouse.core.sqlfiles import load, quote_ident, quote_literal, render
 from lakehouse.lake import parts
 from lakehouse.lake.config import LakeConfig
+from lakehouse.lake.schema import CONFLICT_RETRIES, TABLES, LakeUnreachableError, create_tables_in
 
-TABLES = {  # lake table -> its key
-    "evidence": "evidence_id",
-    "replay_runs": "recorded_run_id",
-    "receipts": "receipt_id",
-    "quarantine": "quarantine_id",
-    "prices": "price_id",  # a price row is its model and first day: a changed price is a new row
-}
-PRUNED = {"evidence": "day", "replay_runs": "day"}  # tables `prune` removes days of -> their day column
-CONFLICT_RETRIES = 20
 T = TypeVar("T")
+INIT_RETRIES = 5
 CONNECT_TIMEOUT_S = 10  # seconds to reach the lake's PostgreSQL before a command gives up on publishing
-
-
-class LakeUnreachableError(StorageError):
-    """The lake's catalog or its object store cannot be reached (exit 4)."""
 
 
 def _secret(config: LakeConfig) -> str:
@@ -87,35 +76,47 @@ def attach(con: duckdb.DuckDBPyConnection, config: LakeConfig, *, read_only: boo
         catalog = config.catalog
         if "connect_timeout" not in catalog:  # libpq waits forever for a host that drops packets
             catalog += f" connect_timeout={CONNECT_TIMEOUT_S}"
-        con.execute(
-            f"ATTACH {quote_literal('ducklake:' + catalog)} AS lake "
-            f"(DATA_PATH {quote_literal(config.data_path)}{mode})"
-        )
+        sql = f"ATTACH {quote_literal('ducklake:' + catalog)} AS lake (DATA_PATH {quote_literal(config.data_path)}{mode})"
+        for attempt in range(INIT_RETRIES):
+            try:
+                con.execute(sql)
+                break
+            except duckdb.Error as exc:
+                # Hosts joining a new lake at once all create its metadata tables; PostgreSQL lets one
+                # do it and refuses the others (measured: 16 `lake init` at once), which then find it made.
+                racing = "Failed to initialize DuckLake" in str(exc) and (
+                    "duplicate key value" in str(exc) or "already exists" in str(exc)
+                )
+                if attempt == INIT_RETRIES - 1 or not racing:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
     except duckdb.Error as exc:
         raise LakeUnreachableError(f"cannot reach the lake ({config.catalog}): {db.one_line(exc)}") from exc
 
 
 @contextlib.contextmanager
 def session(
-    layout: Layout, config: LakeConfig, *, read_only: bool = False
+    layout: Layout, config: LakeConfig, *, read_only: bool = False, with_catalog: bool = True
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """The lake attached as ``lake`` and the root's catalog read-only as the default database.
 
     An in-memory connection attaches both: DuckLake attaches read-only (and will not create a
-    lake) from a connection whose main database is a read-only file.
+    lake) from a connection whose main database is a read-only file. Without ``with_catalog`` (work on
+    the lake alone, e.g. maintenance) the catalog stays free for the root's writers meanwhile.
     """
-    if not layout.catalog.exists():
+    if with_catalog and not layout.catalog.exists():
         raise CatalogError(
             f"no catalog at {layout.catalog}: run 'lakehouse sync' or 'lakehouse materialize' first"
         )
     con = db.memory()
     try:
         attach(con, config, read_only=read_only)
-        try:
-            con.execute(f"ATTACH {quote_literal(str(layout.catalog))} AS {db.CATALOG_ALIAS} (READ_ONLY)")
-            con.execute(f"USE {db.CATALOG_ALIAS}")
-        except duckdb.Error as exc:
-            raise CatalogError(f"cannot open catalog {layout.catalog}: {db.one_line(exc)}") from exc
+        if with_catalog:
+            try:
+                con.execute(f"ATTACH {quote_literal(str(layout.catalog))} AS {db.CATALOG_ALIAS} (READ_ONLY)")
+                con.execute(f"USE {db.CATALOG_ALIAS}")
+            except duckdb.Error as exc:
+                raise CatalogError(f"cannot open catalog {layout.catalog}: {db.one_line(exc)}") from exc
         yield con
     finally:
         # Detached before closing: the ducklake/postgres extensions keep the instance alive past
@@ -139,62 +140,32 @@ def create_tables(layout: Layout, config: LakeConfig) -> None:
         create_tables_in(con)
 
 
-def create_tables_in(con: duckdb.DuckDBPyConnection) -> None:
-    """The lake's tables when missing (hosts joining at once conflict: the loser looks again)."""
-    for attempt in range(CONFLICT_RETRIES):
-        try:
-            con.execute(load("lake/tables"))
-            _create_views(con)
-            return
-        except duckdb.TransactionException as exc:
-            if attempt == CONFLICT_RETRIES - 1:
-                raise CatalogError(f"cannot create the lake's tables: {db.one_line(exc)}") from exc
-            time.sleep(0.05 * (attempt + 1))
-        except duckdb.Error as exc:
-            raise LakeUnreachableError(f"cannot create the lake's tables: {db.one_line(exc)}") from exc
-
-
-def _create_views(con: duckdb.DuckDBPyConnection) -> None:
-    """The catalog's views in the lake, over its tables (replay_calls, escalations, spans, llm_spans with
-    the conventions' macros), when missing: created once, since every creation is a schema change other
-    hosts' transactions would conflict with."""
-    (present,) = con.execute(load("lake/views_present")).fetchone()
-    if present:
-        return
-    (database,) = con.execute("SELECT current_database()").fetchone()
-    con.execute("USE lake")
-    try:
-        for name in (
-            "schema/prices",
-            "schema/replay_views",
-            "otel/conventions",
-            "schema/otel_views",
-            "schema/cost_views",
-        ):
-            db.run_sql(con, load(name))
-    finally:
-        con.execute(f"USE {quote_ident(database)}")
-
-
 @dataclass
 class PushReport:
     published: dict[str, int] = field(default_factory=dict)
     retries: int = 0
 
 
-def push(layout: Layout, config: LakeConfig, tables: set[str] | None = None) -> PushReport:
+def push(
+    layout: Layout,
+    config: LakeConfig,
+    tables: set[str] | None = None,
+    owed: list[outbox.Marker] | None = None,
+) -> PushReport:
     """Publish every row of this root the lake lacks (idempotent; safe from many hosts at once).
 
     ``tables``: only these (what the outbox says is owed, e.g. just ``replay_runs`` after replays,
-    which spares the scan of the lake's evidence keys); None: every table.
+    which spares the scan of the lake's evidence keys); None: every table. ``owed``: the markers the
+    caller listed before it mirrored the catalog (else listed now); those the push covers are cleared.
     """
     report = PushReport()
     host = host_of(layout)
-    owed = outbox.pending(layout)  # listed first: a commit marked during the push waits for the next one
+    if owed is None:  # listed first: a commit marked during the push waits for the next one
+        owed = outbox.pending(layout)
     with session(layout, config) as con:
         create_tables_in(con)
         report.published, report.retries = in_turn(
-            con, "publish to the lake", lambda: _publish(con, config, host, tables)
+            con, "publish to the lake", lambda: _publish(con, config, host, tables), turn=False
         )
     outbox.clear_covered(owed, tables)
     return report
@@ -205,22 +176,26 @@ def host_of(layout: Layout) -> str:
     return f"{socket.gethostname()}:{layout.root}"
 
 
-def in_turn(con: duckdb.DuckDBPyConnection, what: str, work: Callable[[], T]) -> tuple[T, int]:
-    """Run ``work`` in one lake transaction that first takes the publishers' turn (the one row of
-    ``lake_lock``, see sql/lake/tables.sql), again when another host committed first.
+def in_turn(
+    con: duckdb.DuckDBPyConnection, what: str, work: Callable[[], T], *, turn: bool = True
+) -> tuple[T, int]:
+    """Run ``work`` in one lake transaction, again when another host's commit conflicts with it; with
+    ``turn``, the transaction first takes the maintainers' turn (the one row of ``lake_lock``, see
+    sql/lake/tables.sql): two such transactions never both commit.
 
     Returns what ``work`` returned and how many times it was retried.
     """
     for attempt in range(CONFLICT_RETRIES):
         try:
             con.execute("BEGIN")
-            con.execute("UPDATE lake.lake_lock SET pushes = pushes + 1")
+            if turn:
+                con.execute("UPDATE lake.lake_lock SET pushes = pushes + 1")
             result = work()
             failpoints.hit("lake_before_commit")
             con.execute("COMMIT")
             failpoints.hit("lake_after_commit")
             return result, attempt
-        except duckdb.TransactionException as exc:  # another host committed first: look again
+        except duckdb.TransactionException as exc:  # another host's commit conflicts: look again
             rollback(con)
             if attempt == CONFLICT_RETRIES - 1:
                 raise CatalogError(f"cannot {what}: {db.one_line(exc)}") from exc
@@ -237,47 +212,56 @@ def in_turn(con: duckdb.DuckDBPyConnection, what: str, work: Callable[[], T]) ->
 def _publish(
     con: duckdb.DuckDBPyConnection, config: LakeConfig, host: str, tables: set[str] | None
 ) -> dict[str, int]:
-    """The tables, inside the push's turn: evidence as Parquet parts written by pyarrow, the other
-    tables inserted, quarantine resolutions set."""
+    """The tables, inside the push's transaction: evidence as Parquet parts written by pyarrow, the
+    others appended, quarantine with the states its retries changed."""
     published = {}
-    for table, key in TABLES.items():
-        if tables is not None and table not in tables:
+    for table in TABLES:
+        if tables is not None and table.name not in tables:
             continue
-        if table == "evidence":
-            published[table] = parts.publish_evidence(con, config, host)
+        if table.name == "evidence":
+            published[table.name] = parts.publish_evidence(con, config, host)
+            continue
+        if table.name == "quarantine":
+            sql = load("lake/publish_quarantine")
         else:
-            sql = render(load("lake/publish"), table=table, key=key, kept=_kept(table))
-            (published[table],) = con.execute(sql).fetchone()
-    if tables is None or "quarantine" in tables:
-        con.execute(load("lake/resolve_quarantine"))
+            sql = render(
+                load("lake/publish"),
+                table=table.name,
+                appended=table.appended,
+                key=table.key,
+                kept=table.kept("mine"),
+            )
+        (published[table.name],) = con.execute(sql).fetchone()
     con.execute("INSERT INTO lake.lake_pushes VALUES (?, now(), ?)", [host, sum(published.values())])
     return published
 
 
-def _kept(table: str) -> str:
-    """The expression a row's day is compared with the lake's retention by (a constant for unpruned tables)."""
-    return f"mine.{quote_ident(PRUNED[table])}" if table in PRUNED else "DATE '9999-12-31'"
-
-
 def status(layout: Layout, config: LakeConfig) -> list[dict[str, object]]:
-    """Per table: rows in the lake, rows of this root, and rows of this root the lake lacks."""
+    """Per table: rows in the lake (one a key, as analysts see them), rows of this root, and rows of
+    this root the lake lacks."""
     with session(layout, config, read_only=True) as con:
         rows = []
-        held = {name for (name,) in run(con, load("lake/tables_present"), "read the lake").fetchall()}
-        for table, key in TABLES.items():
-            if table not in held:  # a lake made by an older version lacks it until the next push makes it
-                (local,) = run(con, f"SELECT count(*) FROM {quote_ident(table)}", "read the root").fetchone()
-                rows.append({"table": table, "in_lake": 0, "local": local, "not_in_lake": local})
+        held = {name for name, _ in run(con, load("lake/objects_present"), "read the lake").fetchall()}
+        for table in TABLES:
+            # a lake made by an older version holds its rows in a table of the view's name until a push adopts it
+            appended = table.appended if table.appended in held else table.name
+            if appended not in held:  # nor has any table of this name yet
+                sql = f"SELECT count(*) FROM {quote_ident(table.name)}"
+                (local,) = run(con, sql, "read the root").fetchone()
+                rows.append({"table": table.name, "in_lake": 0, "local": local, "not_in_lake": local})
                 continue
-            sql = render(load("lake/status"), table=table, key=key, kept=_kept(table))
+            kept = table.kept("mine")
+            sql = render(load("lake/status"), table=table.name, appended=appended, key=table.key, kept=kept)
             name, in_lake, local, missing = run(con, sql, "read the lake").fetchone()
             rows.append({"table": name, "in_lake": in_lake, "local": local, "not_in_lake": missing})
         return rows
 
 
-def run(con: duckdb.DuckDBPyConnection, sql: str, what: str) -> duckdb.DuckDBPyConnection:
+def run(
+    con: duckdb.DuckDBPyConnection, sql: str, what: str, params: list[object] | None = None
+) -> duckdb.DuckDBPyConnection:
     try:
-        return con.execute(sql)
+        return con.execute(sql, params)
     except duckdb.Error as exc:
         raise LakeUnreachableError(f"cannot {what}: {db.one_line(exc)}") from exc
 

@@ -5,15 +5,16 @@ deletes the files nothing references any more."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import duckdb
 
-from lakehouse.core import db
 from lakehouse.core.paths import Layout
 from lakehouse.core.sqlfiles import load, render
 from lakehouse.lake.config import LakeConfig
-from lakehouse.lake.publish import create_tables_in, host_of, in_turn, run, session
+from lakehouse.lake.maintain import MaintainReport, clean_up
+from lakehouse.lake.publish import host_of, in_turn, run, session
+from lakehouse.lake.schema import create_tables_in
 
 
 @dataclass
@@ -51,14 +52,9 @@ def prune(layout: Layout, config: LakeConfig, before: date) -> LakePruneReport:
         (report.evidence, report.replay_runs), _ = in_turn(
             con, "prune the lake", lambda: con.execute(sql).fetchone()
         )
-        try:  # fetchall: a result left unread is rolled back by the next statement, its expiry with it
-            counts = [
-                con.execute(statement.query).fetchall()[0][0]
-                for statement in duckdb.extract_statements(load("lake/maintain"))
-            ]
-            report.snapshots_expired, report.files_deleted, report.orphans_deleted = counts[-3:]
-        except duckdb.Error as exc:
-            report.cleanup_error = (
-                f"the lake's old snapshots and files were not cleaned up: {db.one_line(exc)}"
-            )
+        # every snapshot but the last expires, and its files go: the pruned rows cannot be time-travelled to
+        cleaned = MaintainReport()
+        report.cleanup_error = clean_up(con, timedelta(0), timedelta(0), cleaned)
+        report.snapshots_expired = cleaned.snapshots_expired
+        report.files_deleted, report.orphans_deleted = cleaned.files_deleted, cleaned.orphans_deleted
     return report

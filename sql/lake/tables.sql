@@ -1,14 +1,19 @@
-/* The lake's tables, created when missing with the columns of this root's catalog (evidence, replay_runs, receipts, quarantine). */
+/* The lake's tables, created when missing: what hosts append to (<table>_appended, with the columns of this root's catalog) and the lake's bookkeeping. */
 -- Run on a connection where the root's catalog is the default database and the lake is attached as `lake`.
-CREATE TABLE IF NOT EXISTS lake.evidence AS FROM evidence LIMIT 0;
-CREATE TABLE IF NOT EXISTS lake.replay_runs AS FROM replay_runs LIMIT 0;
-CREATE TABLE IF NOT EXISTS lake.receipts AS FROM receipts LIMIT 0;
-CREATE TABLE IF NOT EXISTS lake.quarantine AS FROM quarantine LIMIT 0;
-CREATE TABLE IF NOT EXISTS lake.prices AS FROM prices LIMIT 0;
+-- Analysts read the appended tables through views of one row a key (sql/lake/one_row_a_key.sql).
+CREATE TABLE IF NOT EXISTS lake.evidence_appended AS FROM evidence LIMIT 0;
+CREATE TABLE IF NOT EXISTS lake.replay_runs_appended AS FROM replay_runs LIMIT 0;
+CREATE TABLE IF NOT EXISTS lake.receipts_appended AS FROM receipts LIMIT 0;
+CREATE TABLE IF NOT EXISTS lake.quarantine_appended AS FROM quarantine LIMIT 0;
+CREATE TABLE IF NOT EXISTS lake.prices_appended AS FROM prices LIMIT 0;
 -- The lake's retention: rows older than the latest `before` were pruned and are not published again.
 CREATE TABLE IF NOT EXISTS lake.lake_retention (before DATE, pruned_at TIMESTAMPTZ, host VARCHAR);
 CREATE TABLE IF NOT EXISTS lake.lake_pushes (host VARCHAR, pushed_at TIMESTAMPTZ, rows BIGINT);
--- One row every publishing transaction updates first: DuckLake lets concurrent appends to a table both
--- commit, but not two updates of one row, so publishers take turns (the loser retries and sees the rows).
+-- Maintenance and prunes take turns with this one row (two updates of a row cannot both commit);
+-- publishing does not touch it.
 CREATE TABLE IF NOT EXISTS lake.lake_lock (name VARCHAR, pushes BIGINT);
 INSERT INTO lake.lake_lock SELECT 'publish', 0 WHERE NOT EXISTS (SELECT 1 FROM lake.lake_lock);
+-- Each maintenance (lakehouse lake maintain, or a publisher's): the fleet's publishers maintain in turn.
+CREATE TABLE IF NOT EXISTS lake.lake_maintenance (
+    host VARCHAR, maintained_at TIMESTAMPTZ, hidden_rows_deleted BIGINT
+);

@@ -1,0 +1,257 @@
+"""The lake under a fleet: 16 hosts replaying and materializing continuously into one lake, against the
+design before issue 32 (each writer publishes in the lakehouse turn before it returns) and against the
+same work with no lake at all.
+
+Real servers on loopback, as the tests start them (tests/lake_servers.py). Each host is a root of its own
+with one worker process: for --seconds it replays dry-run tasks one by one (each run mirrored, and
+published or handed over, as `lakehouse replay` does) and every 20 replays appends 20 incident lines and
+materializes them. Three ways, one after the other, each on a new lake:
+
+  local      no lake: the work alone (the baseline of the work's rate and of a replay's latency);
+  before     the lakehouse of --before (default: the commit before issue 32's publishing, kept runnable
+             here as a git tree) joined to a lake: each writer publishes before it returns;
+  fleet      this tree joined to a lake, with a `lakehouse lake publisher` per host (--interval s).
+
+Reported per way: replays and lines done, rows/s published (lake rows at the end of the window over
+its length), commits/s (lake snapshots), PostgreSQL transactions rolled back (conflicts), lag p50/p95 from
+a run's local commit to its lake snapshot, replay latency p50/p95; then, for the fleet, the lake's data
+files and objects before and after `lakehouse lake maintain`.
+
+    python bench/lake_fleet.py [--hosts 16] [--seconds 60] [--before 176132d] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+BEFORE = "176132d"  # the last commit whose writers publish in the one turn of the fleet
+BATCH = 20  # replays between two materializes; lines a materialize adds
+
+
+def worker(root: Path, start_at: float, seconds: float) -> None:
+    """One host's work until the window closes; prints what it did as JSON (imports the tree on sys.path)."""
+    from lakehouse import pipeline, replay
+    from lakehouse.core.paths import open_root
+
+    layout = open_root(root)
+    incidents = layout.kb / "incidents.jsonl"
+    commits, latencies, lines, warnings = [], [], 0, 0
+    time.sleep(max(0.0, start_at - time.time()))
+    deadline, n = start_at + seconds, 0
+    while time.time() < deadline:
+        began = time.perf_counter()
+        result = replay.run(replay.ReplayRequest(f"{root.name}: rotate certificate {n}", dry_run=True), layout)
+        warnings += pipeline.mirror_runs(layout) is not None
+        latencies.append((time.perf_counter() - began) * 1000)
+        commits.append((result["recorded_run_id"], time.time()))
+        n += 1
+        if n % BATCH == 0:
+            with incidents.open("a") as log:
+                for i in range(BATCH):
+                    line = {"incident_id": f"{root.name}-{n}-{i}", "ts": "2026-11-30T10:00:00Z", "summary": "x"}
+                    log.write(json.dumps(line) + "\n")
+            pipeline.materialize(layout)
+            lines += BATCH
+    print(json.dumps({"commits": commits, "latencies_ms": latencies, "lines": lines, "warnings": warnings}))
+
+
+def _tree(rev: str, base: Path) -> Path:
+    """The lakehouse of ``rev`` as a directory to put on PYTHONPATH (its sql/ beside its package)."""
+    tree = base / f"tree-{rev}"
+    tree.mkdir()
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", rev], check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+    return tree
+
+
+def _env(tree: Path) -> dict[str, str]:
+    from lake import AWS
+
+    return {**os.environ, **AWS, "PYTHONPATH": str(tree)}
+
+
+def _cli(tree: Path, *args: str, **kwargs) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "lakehouse", *args], env=_env(tree), check=True,
+                          capture_output=True, text=True, **kwargs)  # fmt: skip
+
+
+def _hosts(base: Path, tree: Path, count: int, streams: Path) -> list[Path]:
+    roots = []
+    for h in range(count):
+        root = base / f"host{h}"
+        shutil.copytree(streams, root / "data" / "_kb")
+        roots.append(root)
+    return roots
+
+
+def _lake_counts(tree: Path, root: Path) -> dict[str, int]:
+    sql = ("SELECT (SELECT count(*) FROM evidence) + (SELECT count(*) FROM replay_runs) + "
+           "(SELECT count(*) FROM receipts) AS rows, (SELECT count(*) FROM lake.snapshots()) AS snapshots")  # fmt: skip
+    done = _cli(tree, "sql", "--lake", sql, "--root", str(root), "--format", "jsonl")
+    return json.loads(done.stdout)
+
+
+def _insert_times(tree: Path, root: Path, table: str) -> dict[str, float]:
+    """Each run's first lake snapshot time (epoch s), from DuckLake's change feed."""
+    sql = (f"SELECT c.recorded_run_id AS id, epoch(min(s.snapshot_time)) AS at "
+           f"FROM ducklake_table_changes('lake', 'main', '{table}', 0, "
+           f"(SELECT max(snapshot_id) FROM lake.snapshots())) AS c "
+           f"JOIN lake.snapshots() AS s USING (snapshot_id) WHERE c.change_type = 'insert' GROUP BY 1")  # fmt: skip
+    done = _cli(tree, "sql", "--lake", sql, "--root", str(root), "--format", "jsonl")
+    return {row["id"]: row["at"] for row in map(json.loads, done.stdout.splitlines())}
+
+
+def _rollbacks(postgres, database: str) -> int:
+    psql = [shutil.which("psql") or "psql", "-h", "127.0.0.1", "-p", str(postgres.port), "-U", "lake",
+            "-d", database, "-Atc", "SELECT xact_rollback FROM pg_stat_database WHERE datname = current_database()"]  # fmt: skip
+    return int(subprocess.run(psql, check=True, capture_output=True, text=True).stdout.strip())
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    return round(sorted(values)[int(q * (len(values) - 1))], 1) if values else None
+
+
+def run_way(way: str, tree: Path, base: Path, streams: Path, postgres, s3, hosts: int, seconds: float,
+            interval: float) -> dict:  # fmt: skip
+    from lake import join
+
+    work = base / way
+    roots = _hosts(work, tree, hosts, streams)
+    name = f"fleet{way}"
+    if way != "local":
+        postgres.create_database(name)
+        s3.bucket(name)
+        for root in roots:
+            args = ["--catalog", postgres.dsn(name), "--data", f"s3://{name}/agents/", "--s3-endpoint", s3.url,
+                    "--s3-url-style", "path"]  # fmt: skip
+            _cli(tree, "lake", "init", "--root", str(root), *args)
+    for root in roots:
+        _cli(tree, "materialize", "--root", str(root))
+    publishers = []
+    if way == "fleet":
+        publishers = [
+            subprocess.Popen([sys.executable, "-m", "lakehouse", "lake", "publisher", "--root", str(r),
+                              "--interval", str(interval)], env=_env(tree),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            for r in roots
+        ]  # fmt: skip
+    before = _lake_counts(tree, roots[0]) if way != "local" else {}
+    rolled = _rollbacks(postgres, name) if way != "local" else 0
+    start_at = time.time() + 3 + 0.3 * hosts
+    procs = [
+        subprocess.Popen([sys.executable, __file__, "--worker", str(r), "--start-at", str(start_at),
+                          "--seconds", str(seconds)], env=_env(tree), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+        for r in roots
+    ]  # fmt: skip
+    outputs = [p.communicate() for p in procs]
+    window_end = time.time()
+    failed = [err.strip().splitlines()[-1:] for (_, err), p in zip(outputs, procs, strict=True) if p.returncode]
+    results = [json.loads(out) for (out, _), p in zip(outputs, procs, strict=True) if p.returncode == 0]
+    report: dict = {
+        "way": way,
+        "hosts": hosts,
+        "seconds": seconds,
+        "replays": sum(len(r["commits"]) for r in results),
+        "lines": sum(r["lines"] for r in results),
+        "replay_p50_ms": _pct([ms for r in results for ms in r["latencies_ms"]], 0.5),
+        "replay_p95_ms": _pct([ms for r in results for ms in r["latencies_ms"]], 0.95),
+        "warnings": sum(r["warnings"] for r in results),
+        "failed_workers": failed,
+    }
+    report["replays_per_s"] = round(report["replays"] / seconds, 1)
+    if way == "local":
+        return report
+    at_end = _lake_counts(tree, roots[0])  # published within the window (and the moments after)
+    report["window_s"] = round(window_end - start_at, 1)
+    report["rows_published"] = at_end["rows"] - before["rows"]
+    report["rows_per_s"] = round(report["rows_published"] / (window_end - start_at), 1)
+    report["commits_per_s"] = round((at_end["snapshots"] - before["snapshots"]) / (window_end - start_at), 1)
+    report["pg_rollbacks"] = _rollbacks(postgres, name) - rolled
+    for proc in publishers:  # drain, then the lag of every run
+        proc.send_signal(signal.SIGTERM)
+    report["publishers_gave_up"] = sum(proc.wait(timeout=300) != 0 for proc in publishers)
+    _cli(tree, "lake", "push", "--root", str(roots[0]))
+    table = "replay_runs_appended" if way == "fleet" else "replay_runs"
+    visible = _insert_times(tree, roots[0], table)
+    lags = [visible[run] - t for r in results for run, t in r["commits"] if run in visible]
+    report["runs_not_in_lake"] = sum(run not in visible for r in results for run, _ in r["commits"])
+    report["lag_p50_s"], report["lag_p95_s"] = _pct(lags, 0.5), _pct(lags, 0.95)
+    if way == "fleet":
+        report["objects_before_maintain"] = len(s3.keys(name))
+        done = _cli(tree, "lake", "maintain", "--json", "--keep-snapshots", "0", "--file-grace", "0",
+                    "--root", str(roots[0]))  # fmt: skip
+        maintained = json.loads(done.stdout)
+        report["files_before_maintain"] = maintained["files_before"]
+        report["files_after_maintain"] = maintained["files_after"]
+        report["hidden_rows_deleted"] = maintained["hidden_rows_deleted"]
+        report["objects_after_maintain"] = len(s3.keys(name))
+    return report
+
+
+def run(hosts: int, seconds: float, before_rev: str, interval: float, ways: list[str]) -> dict:
+    from common import machine
+    from lake import servers
+
+    with tempfile.TemporaryDirectory(prefix="lh-fleet-") as tmp:
+        base = Path(tmp)
+        postgres, s3 = servers(base)
+        try:
+            trees = {"local": REPO, "fleet": REPO, "before": _tree(before_rev, base)}
+            demo = base / "demo"
+            _cli(REPO, "demo", "--root", str(demo), "--lines", "200")
+            streams = base / "streams"
+            shutil.copytree(demo / "data" / "_kb", streams)
+            for output in ("receipts.jsonl", "quarantine.jsonl", "rag_corpus.jsonl"):
+                (streams / output).unlink(missing_ok=True)
+            results = [run_way(w, trees[w], base, streams, postgres, s3, hosts, seconds, interval) for w in ways]
+        finally:
+            s3.stop()
+            postgres.remove()
+    by_way = {r["way"]: r for r in results}
+    summary: dict = {"machine": machine(), "hosts": hosts, "seconds": seconds, "before": before_rev,
+                     "interval_s": interval, "ways": by_way}  # fmt: skip
+    if {"before", "fleet"} <= by_way.keys():
+        summary["rows_per_s_ratio"] = round(by_way["fleet"]["rows_per_s"] / max(by_way["before"]["rows_per_s"], 0.1), 1)
+    if {"local", "fleet"} <= by_way.keys():
+        summary["work_local_vs_fleet"] = round(by_way["local"]["replays"] / max(by_way["fleet"]["replays"], 1), 2)
+        summary["replay_p50_fleet_minus_local_ms"] = round(
+            by_way["fleet"]["replay_p50_ms"] - by_way["local"]["replay_p50_ms"], 1
+        )
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hosts", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--before", default=BEFORE, help="The git revision of the design compared against.")
+    parser.add_argument("--interval", type=float, default=2.0, help="The fleet's publishers' interval.")
+    parser.add_argument("--ways", default="local,before,fleet")
+    parser.add_argument("--worker", type=Path)
+    parser.add_argument("--start-at", type=float)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.worker, args.start_at, args.seconds)
+        return
+    sys.path.insert(0, str(HERE))
+    sys.path.insert(0, str(REPO / "tests"))
+    summary = run(args.hosts, args.seconds, args.before, args.interval, args.ways.split(","))
+    print(json.dumps(summary, indent=None if args.json else 2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""The lake's tables, and the views analysts read them through.
+
+Hosts publish without a lock for the fleet: every row goes into ``<table>_appended`` by a plain
+append, which DuckLake lets any number of hosts commit at once. Two hosts that publish the same key
+at the same instant both commit it, so analysts read ``<table>``: a view keeping one row a key (the
+first appended; for quarantine, the resolved or latest state) and none of the days the lake's
+retention pruned. ``lakehouse lake maintain`` deletes the rows the views hide, so the files hold one
+row a key again. A lake made before (tables by the views' names) is adopted in place: its tables
+are renamed ``<table>_appended``, metadata only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+
+import duckdb
+
+from lakehouse.core import db
+from lakehouse.core.errors import CatalogError, StorageError
+from lakehouse.core.sqlfiles import load, quote_ident, render
+
+CONFLICT_RETRIES = 20
+
+
+class LakeUnreachableError(StorageError):
+    """The lake's catalog or its object store cannot be reached (exit 4)."""
+
+
+@dataclass(frozen=True)
+class LakeTable:
+    name: str
+    key: str
+    day: str | None = None  # the day column the lake's retention prunes by (None: never pruned)
+    prefer: str = "rowid"  # of a key's appended rows, the one analysts see comes first in this order
+
+    @property
+    def appended(self) -> str:
+        return f"{self.name}_appended"
+
+    @property
+    def partition(self) -> str:
+        """What one row a key is counted over: the day first when there is one, so that a query's day
+        filter reaches the files through the view's window."""
+        return ", ".join(quote_ident(c) for c in (self.day, self.key) if c)
+
+    def kept(self, alias: str) -> str:
+        """The expression a row's day is compared with the lake's retention by (a constant for unpruned tables)."""
+        return f"{alias}.{quote_ident(self.day)}" if self.day else "DATE '9999-12-31'"
+
+
+TABLES = (
+    LakeTable("evidence", "evidence_id", day="day"),
+    LakeTable("replay_runs", "recorded_run_id", day="day"),
+    LakeTable("receipts", "receipt_id"),
+    # a retry that resolved a line, or the latest reason of one still failing, is the state analysts see
+    LakeTable(
+        "quarantine", "quarantine_id", prefer="resolved_receipt_id IS NULL, quarantined_at DESC, rowid"
+    ),
+    LakeTable("prices", "price_id"),  # a price row is its model and first day: a changed price is a new row
+)
+BY_NAME = {table.name: table for table in TABLES}
+BOOKKEEPING = ("lake_retention", "lake_pushes", "lake_lock", "lake_maintenance")
+CATALOG_VIEWS = ("replay_calls", "escalations", "spans", "llm_spans", "model_call_evidence")
+
+
+def create_tables_in(con: duckdb.DuckDBPyConnection) -> None:
+    """The lake's tables and views when missing, an older lake's tables adopted (hosts joining at once
+    conflict: the loser looks again). Nothing is written when all are there."""
+    for attempt in range(CONFLICT_RETRIES):
+        tables, views = _present(con)
+        if _complete(tables, views):
+            return
+        try:
+            con.execute("BEGIN")
+            _create(con, tables, views)
+            con.execute("COMMIT")
+            return
+        except duckdb.TransactionException as exc:
+            _rollback(con)
+            if attempt == CONFLICT_RETRIES - 1:
+                raise CatalogError(f"cannot create the lake's tables: {db.one_line(exc)}") from exc
+            time.sleep(0.05 * (attempt + 1))
+        except duckdb.Error as exc:
+            _rollback(con)
+            raise LakeUnreachableError(f"cannot create the lake's tables: {db.one_line(exc)}") from exc
+
+
+def require_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """For work on the lake alone: its tables must be this version's (a push creates or adopts them)."""
+    if not _complete(*_present(con)):
+        raise CatalogError(
+            "the lake's tables are not this version's yet: 'lakehouse lake push' creates or adopts them"
+        )
+
+
+def _present(con: duckdb.DuckDBPyConnection) -> tuple[set[str], set[str]]:
+    rows = con.execute(load("lake/objects_present")).fetchall()
+    return {name for name, kind in rows if kind == "table"}, {name for name, kind in rows if kind == "view"}
+
+
+def _complete(tables: set[str], views: set[str]) -> bool:
+    return {t.appended for t in TABLES} | set(BOOKKEEPING) <= tables and {t.name for t in TABLES} | set(
+        CATALOG_VIEWS
+    ) <= views
+
+
+def _create(con: duckdb.DuckDBPyConnection, tables: set[str], views: set[str]) -> None:
+    """Inside one lake transaction: adopt, create, then the views (unqualified names: the views bind in
+    the lake, whatever name an analyst attaches it under)."""
+    for table in TABLES:
+        if table.name in tables and table.appended not in tables:  # a lake made by an older version
+            con.execute(f"ALTER TABLE lake.{quote_ident(table.name)} RENAME TO {quote_ident(table.appended)}")
+    db.run_sql(con, load("lake/tables"))
+    (database,) = con.execute("SELECT current_database()").fetchone()
+    con.execute("USE lake")
+    try:
+        for table in TABLES:
+            if table.name not in views:
+                sql = render(
+                    load("lake/one_row_a_key"),
+                    table=quote_ident(table.name),
+                    appended=quote_ident(table.appended),
+                    partition=table.partition,
+                    prefer=table.prefer,
+                    kept=table.kept("appended"),
+                )
+                con.execute(sql)
+        if not set(CATALOG_VIEWS) <= views:
+            for name in ("schema/prices", "schema/replay_views", "otel/conventions", "schema/otel_views",
+                         "schema/cost_views"):  # fmt: skip
+                db.run_sql(con, load(name))
+    finally:
+        con.execute(f"USE {quote_ident(database)}")
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    with contextlib.suppress(duckdb.Error):
+        con.execute("ROLLBACK")
