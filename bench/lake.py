@@ -6,6 +6,7 @@ Debian binaries and moto's S3 server. Baseline of the same run: `lakehouse mater
 lines into a root that has not joined a lake.
 
     python bench/lake.py [--lines 1000000] [--runs 20] [--json]
+    python bench/lake.py --fleet [--hosts 16] [--seconds 60] [--json]   (bench/lake_fleet.py: 16 hosts)
 """
 
 from __future__ import annotations
@@ -158,10 +159,21 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--worker", type=Path)
+    parser.add_argument("--fleet", action="store_true", help="The fleet run instead (bench/lake_fleet.py).")
+    parser.add_argument("--hosts", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.worker:
         worker(args.worker, args.runs)
+        return
+    if args.fleet:
+        import lake_fleet
+
+        summary = lake_fleet.run(
+            args.hosts, args.seconds, lake_fleet.BEFORE, 2.0, ["local", "before", "fleet"]
+        )
+        print(json.dumps(summary, indent=None if args.json else 2))
         return
     print(json.dumps(run(args.lines, args.runs), indent=None if args.json else 2))
 

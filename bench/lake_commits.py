@@ -7,7 +7,7 @@ would keep it), committing small appends (a row of ``lake_pushes``, what every p
 as it can for --seconds, in two ways:
 
   turn     as `lakehouse lake push` commits today: each transaction first updates the one row of
-           ``lake_lock`` (publish.in_turn: a conflict is retried after a pause, up to 20 times);
+           ``lake_lock`` (transact.in_turn: a conflict is retried after a pause, up to 20 times);
   append   the same append without the turn: DuckLake's own optimistic concurrency alone.
 
 Then a replay's latency as a user sees it (`lakehouse replay TASK --dry-run`, whole CLI process, median of
@@ -40,7 +40,7 @@ from lake import AWS, join, servers
 from lakehouse import lake
 from lakehouse.core.errors import CatalogError
 from lakehouse.core.paths import open_root
-from lakehouse.lake import publish
+from lakehouse.lake import publish, transact
 
 STARTUP_S = 2.0  # every publisher waits for the same start, after its session is open
 
@@ -57,10 +57,10 @@ def publisher(root: Path, mode: str, start_at: float, seconds: float) -> None:
             began = time.perf_counter()
             if mode == "turn":
                 try:
-                    _, retries = publish.in_turn(con, "commit", lambda: _append(con))
+                    _, retries = transact.in_turn(con, "commit", lambda: _append(con))
                 except CatalogError:  # 20 conflicts in a row: the push gives up
                     gave_up += 1
-                    conflicts += publish.CONFLICT_RETRIES
+                    conflicts += transact.CONFLICT_RETRIES
                     continue
                 conflicts += retries
             else:
@@ -69,7 +69,7 @@ def publisher(root: Path, mode: str, start_at: float, seconds: float) -> None:
                     _append(con)
                     con.execute("COMMIT")
                 except duckdb.TransactionException:
-                    publish.rollback(con)
+                    transact.rollback(con)
                     conflicts += 1
                     continue
             commits += 1

@@ -4,7 +4,7 @@ same work with no lake at all.
 
 Real servers on loopback, as the tests start them (tests/lake_servers.py). Each host is a root of its own
 with one worker process: for --seconds it replays dry-run tasks one by one (each run mirrored, and
-published or handed over, as `lakehouse replay` does) and every 20 replays appends 20 incident lines and
+published or handed over, as `lakehouse replay` does) and every 5 replays appends 20 incident lines and
 materializes them. Three ways, one after the other, each on a new lake:
 
   local      no lake: the work alone (the baseline of the work's rate and of a replay's latency);
@@ -13,8 +13,8 @@ materializes them. Three ways, one after the other, each on a new lake:
   fleet      this tree joined to a lake, with a `lakehouse lake publisher` per host (--interval s).
 
 Reported per way: replays and lines done, rows/s published (lake rows at the end of the window over
-its length), commits/s (lake snapshots), PostgreSQL transactions rolled back (conflicts), lag p50/p95 from
-a run's local commit to its lake snapshot, replay latency p50/p95; then, for the fleet, the lake's data
+its length), commits/s (lake snapshots), conflicts retried, lag p50/p95 from
+a run's local commit to an analyst polling the lake (every 0.25 s) first seeing it, replay latency p50/p95; then, for the fleet, the lake's data
 files and objects before and after `lakehouse lake maintain`.
 
     python bench/lake_fleet.py [--hosts 16] [--seconds 60] [--before 176132d] [--json]
@@ -27,23 +27,35 @@ import json
 import os
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 BEFORE = "176132d"  # the last commit whose writers publish in the one turn of the fleet
-BATCH = 20  # replays between two materializes; lines a materialize adds
+BATCH = 5  # replays between two materializes
+LINES = 20  # lines a materialize adds
 
 
 def worker(root: Path, start_at: float, seconds: float) -> None:
     """One host's work until the window closes; prints what it did as JSON (imports the tree on sys.path)."""
     from lakehouse import pipeline, replay
     from lakehouse.core.paths import open_root
+    from lakehouse.lake import publish
+
+    retries = [0]
+    in_turn = publish.in_turn
+
+    def counted(*args, **kwargs):  # a push's conflicts retried, in either tree (measurement only)
+        result, attempt = in_turn(*args, **kwargs)
+        retries[0] += attempt
+        return result, attempt
+
+    publish.in_turn = counted
 
     layout = open_root(root)
     incidents = layout.kb / "incidents.jsonl"
@@ -52,19 +64,26 @@ def worker(root: Path, start_at: float, seconds: float) -> None:
     deadline, n = start_at + seconds, 0
     while time.time() < deadline:
         began = time.perf_counter()
-        result = replay.run(replay.ReplayRequest(f"{root.name}: rotate certificate {n}", dry_run=True), layout)
+        result = replay.run(
+            replay.ReplayRequest(f"{root.name}: rotate certificate {n}", dry_run=True), layout
+        )
         warnings += pipeline.mirror_runs(layout) is not None
         latencies.append((time.perf_counter() - began) * 1000)
         commits.append((result["recorded_run_id"], time.time()))
         n += 1
         if n % BATCH == 0:
             with incidents.open("a") as log:
-                for i in range(BATCH):
-                    line = {"incident_id": f"{root.name}-{n}-{i}", "ts": "2026-11-30T10:00:00Z", "summary": "x"}
+                for i in range(LINES):
+                    line = {
+                        "incident_id": f"{root.name}-{n}-{i}",
+                        "ts": "2026-11-30T10:00:00Z",
+                        "summary": "x",
+                    }
                     log.write(json.dumps(line) + "\n")
             pipeline.materialize(layout)
-            lines += BATCH
-    print(json.dumps({"commits": commits, "latencies_ms": latencies, "lines": lines, "warnings": warnings}))
+            lines += LINES
+    print(json.dumps({"commits": commits, "latencies_ms": latencies, "lines": lines, "warnings": warnings,
+                      "conflicts_retried": retries[0], "cpu_s": time.process_time()}))  # fmt: skip
 
 
 def _tree(rev: str, base: Path) -> Path:
@@ -82,9 +101,13 @@ def _env(tree: Path) -> dict[str, str]:
     return {**os.environ, **AWS, "PYTHONPATH": str(tree)}
 
 
-def _cli(tree: Path, *args: str, **kwargs) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "lakehouse", *args], env=_env(tree), check=True,
-                          capture_output=True, text=True, **kwargs)  # fmt: skip
+def _cli(tree: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "lakehouse", *args], env=_env(tree), capture_output=True, text=True
+    )
+    if done.returncode:
+        raise SystemExit(f"lakehouse {' '.join(args[:2])} failed: {done.stderr.strip()}")
+    return done
 
 
 def _hosts(base: Path, tree: Path, count: int, streams: Path) -> list[Path]:
@@ -103,20 +126,33 @@ def _lake_counts(tree: Path, root: Path) -> dict[str, int]:
     return json.loads(done.stdout)
 
 
-def _insert_times(tree: Path, root: Path, table: str) -> dict[str, float]:
-    """Each run's first lake snapshot time (epoch s), from DuckLake's change feed."""
-    sql = (f"SELECT c.recorded_run_id AS id, epoch(min(s.snapshot_time)) AS at "
-           f"FROM ducklake_table_changes('lake', 'main', '{table}', 0, "
-           f"(SELECT max(snapshot_id) FROM lake.snapshots())) AS c "
-           f"JOIN lake.snapshots() AS s USING (snapshot_id) WHERE c.change_type = 'insert' GROUP BY 1")  # fmt: skip
-    done = _cli(tree, "sql", "--lake", sql, "--root", str(root), "--format", "jsonl")
-    return {row["id"]: row["at"] for row in map(json.loads, done.stdout.splitlines())}
+class Observer(threading.Thread):
+    """An analyst polling the lake's replay runs every ``every`` seconds: when each run was first seen."""
+
+    def __init__(self, root: Path, every: float = 0.25) -> None:
+        super().__init__(daemon=True)
+        self.root, self.every, self.first_seen, self.stop = root, every, {}, threading.Event()
+
+    def run(self) -> None:
+        import duckdb
+
+        from lakehouse import lake
+        from lakehouse.core.paths import open_root
+
+        con = duckdb.connect()
+        lake.attach(con, lake.require(open_root(self.root)), read_only=True)
+        while not self.stop.is_set():
+            began = time.time()
+            for (run_id,) in con.execute("SELECT recorded_run_id FROM lake.replay_runs").fetchall():
+                self.first_seen.setdefault(run_id, began)
+            self.stop.wait(self.every)
+        con.close()
 
 
-def _rollbacks(postgres, database: str) -> int:
-    psql = [shutil.which("psql") or "psql", "-h", "127.0.0.1", "-p", str(postgres.port), "-U", "lake",
-            "-d", database, "-Atc", "SELECT xact_rollback FROM pg_stat_database WHERE datname = current_database()"]  # fmt: skip
-    return int(subprocess.run(psql, check=True, capture_output=True, text=True).stdout.strip())
+def _cpu_s(pid: int) -> float:
+    """A live process's CPU seconds so far (user + system, from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _pct(values: list[float], q: float) -> float | None:
@@ -125,7 +161,6 @@ def _pct(values: list[float], q: float) -> float | None:
 
 def run_way(way: str, tree: Path, base: Path, streams: Path, postgres, s3, hosts: int, seconds: float,
             interval: float) -> dict:  # fmt: skip
-    from lake import join
 
     work = base / way
     roots = _hosts(work, tree, hosts, streams)
@@ -148,7 +183,9 @@ def run_way(way: str, tree: Path, base: Path, streams: Path, postgres, s3, hosts
             for r in roots
         ]  # fmt: skip
     before = _lake_counts(tree, roots[0]) if way != "local" else {}
-    rolled = _rollbacks(postgres, name) if way != "local" else 0
+    observer = Observer(roots[0]) if way != "local" else None
+    if observer:
+        observer.start()
     start_at = time.time() + 3 + 0.3 * hosts
     procs = [
         subprocess.Popen([sys.executable, __file__, "--worker", str(r), "--start-at", str(start_at),
@@ -158,7 +195,9 @@ def run_way(way: str, tree: Path, base: Path, streams: Path, postgres, s3, hosts
     ]  # fmt: skip
     outputs = [p.communicate() for p in procs]
     window_end = time.time()
-    failed = [err.strip().splitlines()[-1:] for (_, err), p in zip(outputs, procs, strict=True) if p.returncode]
+    failed = [
+        err.strip().splitlines()[-1:] for (_, err), p in zip(outputs, procs, strict=True) if p.returncode
+    ]
     results = [json.loads(out) for (out, _), p in zip(outputs, procs, strict=True) if p.returncode == 0]
     report: dict = {
         "way": way,
@@ -172,6 +211,7 @@ def run_way(way: str, tree: Path, base: Path, streams: Path, postgres, s3, hosts
         "failed_workers": failed,
     }
     report["replays_per_s"] = round(report["replays"] / seconds, 1)
+    report["worker_cpu_s"] = round(sum(r["cpu_s"] for r in results), 1)
     if way == "local":
         return report
     at_end = _lake_counts(tree, roots[0])  # published within the window (and the moments after)
@@ -179,15 +219,33 @@ def run_way(way: str, tree: Path, base: Path, streams: Path, postgres, s3, hosts
     report["rows_published"] = at_end["rows"] - before["rows"]
     report["rows_per_s"] = round(report["rows_published"] / (window_end - start_at), 1)
     report["commits_per_s"] = round((at_end["snapshots"] - before["snapshots"]) / (window_end - start_at), 1)
-    report["pg_rollbacks"] = _rollbacks(postgres, name) - rolled
+    report["worker_cpu_s"] = round(sum(r["cpu_s"] for r in results), 1)
+    report["publisher_cpu_s"] = round(sum(_cpu_s(proc.pid) for proc in publishers), 1)
     for proc in publishers:  # drain, then the lag of every run
         proc.send_signal(signal.SIGTERM)
     report["publishers_gave_up"] = sum(proc.wait(timeout=300) != 0 for proc in publishers)
-    _cli(tree, "lake", "push", "--root", str(roots[0]))
-    table = "replay_runs_appended" if way == "fleet" else "replay_runs"
-    visible = _insert_times(tree, roots[0], table)
-    lags = [visible[run] - t for r in results for run, t in r["commits"] if run in visible]
-    report["runs_not_in_lake"] = sum(run not in visible for r in results for run, _ in r["commits"])
+    states = (
+        [json.loads((r / "data" / "_state" / "lake_publisher.json").read_text()) for r in roots]
+        if publishers
+        else []
+    )
+    report["conflicts_retried"] = sum(r["conflicts_retried"] for r in results) + sum(
+        st.get("conflicts_retried", 0) for st in states
+    )
+    report["pushes"] = sum(st["pushes"] for st in states) if states else None
+    drained = time.time() + 60
+    commits = [(run, t) for r in results for run, t in r["commits"]]
+    while time.time() < drained and any(run not in observer.first_seen for run, _ in commits):
+        time.sleep(0.5)
+    observer.stop.set()
+    observer.join()
+    visible = observer.first_seen
+    drained_counts = _lake_counts(tree, roots[0])
+    last_seen = max((visible[run] for run, _ in commits if run in visible), default=window_end)
+    report["rows_published_all"] = drained_counts["rows"] - before["rows"]
+    report["rows_per_s_all"] = round(report["rows_published_all"] / (last_seen - start_at), 1)
+    lags = [visible[run] - t for run, t in commits if run in visible]
+    report["runs_not_in_lake"] = sum(run not in visible for run, _ in commits)
     report["lag_p50_s"], report["lag_p95_s"] = _pct(lags, 0.5), _pct(lags, 0.95)
     if way == "fleet":
         report["objects_before_maintain"] = len(s3.keys(name))
@@ -203,7 +261,9 @@ def run_way(way: str, tree: Path, base: Path, streams: Path, postgres, s3, hosts
 
 def run(hosts: int, seconds: float, before_rev: str, interval: float, ways: list[str]) -> dict:
     from common import machine
-    from lake import servers
+    from lake import AWS, servers
+
+    os.environ.update(AWS)  # the observer reads the lake from this process
 
     with tempfile.TemporaryDirectory(prefix="lh-fleet-") as tmp:
         base = Path(tmp)
@@ -216,7 +276,9 @@ def run(hosts: int, seconds: float, before_rev: str, interval: float, ways: list
             shutil.copytree(demo / "data" / "_kb", streams)
             for output in ("receipts.jsonl", "quarantine.jsonl", "rag_corpus.jsonl"):
                 (streams / output).unlink(missing_ok=True)
-            results = [run_way(w, trees[w], base, streams, postgres, s3, hosts, seconds, interval) for w in ways]
+            results = [
+                run_way(w, trees[w], base, streams, postgres, s3, hosts, seconds, interval) for w in ways
+            ]
         finally:
             s3.stop()
             postgres.remove()
@@ -224,9 +286,13 @@ def run(hosts: int, seconds: float, before_rev: str, interval: float, ways: list
     summary: dict = {"machine": machine(), "hosts": hosts, "seconds": seconds, "before": before_rev,
                      "interval_s": interval, "ways": by_way}  # fmt: skip
     if {"before", "fleet"} <= by_way.keys():
-        summary["rows_per_s_ratio"] = round(by_way["fleet"]["rows_per_s"] / max(by_way["before"]["rows_per_s"], 0.1), 1)
+        summary["rows_per_s_ratio"] = round(
+            by_way["fleet"]["rows_per_s"] / max(by_way["before"]["rows_per_s"], 0.1), 1
+        )
     if {"local", "fleet"} <= by_way.keys():
-        summary["work_local_vs_fleet"] = round(by_way["local"]["replays"] / max(by_way["fleet"]["replays"], 1), 2)
+        summary["work_local_vs_fleet"] = round(
+            by_way["local"]["replays"] / max(by_way["fleet"]["replays"], 1), 2
+        )
         summary["replay_p50_fleet_minus_local_ms"] = round(
             by_way["fleet"]["replay_p50_ms"] - by_way["local"]["replay_p50_ms"], 1
         )

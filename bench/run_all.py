@@ -16,11 +16,10 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from lake_sections import lake_commits_section, lake_fleet_section, lake_section
 from sections import (
     analytics_section,
     compare_section,
-    lake_commits_section,
-    lake_section,
     load_section,
     materialize_section,
     otlp_section,
@@ -70,6 +69,7 @@ BENCHMARKS = [
     ("report", [sys.executable, str(HERE / "report.py"), "--json"]),
     ("lake", [sys.executable, str(HERE / "lake.py"), "--json"]),
     ("lake_commits", [sys.executable, str(HERE / "lake_commits.py"), "--json"]),
+    ("lake_fleet", [sys.executable, str(HERE / "lake.py"), "--fleet", "--json"]),
     ("otlp", [sys.executable, str(HERE / "otlp.py"), "--json"]),
     ("regate", [sys.executable, str(HERE / "regate.py"), "--json"]),
 ]
@@ -92,7 +92,10 @@ def main() -> None:
     results = {}
     for name, command in BENCHMARKS:
         if args.only and name not in args.only:
-            if name in ("materialize_equal", "load_stages", "lake_commits") and name not in previous:
+            if (
+                name in ("materialize_equal", "load_stages", "lake_commits", "lake_fleet")
+                and name not in previous
+            ):
                 continue  # added after the others: its section is left out until it runs
             if name not in previous:
                 sys.exit(f"no earlier figures for {name} in {RESULTS}: run it too")
@@ -137,6 +140,8 @@ def main() -> None:
     ]
     if "lake_commits" in results:
         sections.append(("lake_commits", lake_commits_section(results["lake_commits"])))
+    if "lake_fleet" in results:
+        sections.append(("lake_fleet", lake_fleet_section(results["lake_fleet"])))
     if "compare" in results:
         sections.append(("compare", compare_section(results["compare"])))
     if "otlp" in results:

@@ -118,7 +118,9 @@ def mirror_runs(layout: Layout) -> str | None:
     return catalog.mirror_after_write(layout, "replay run") or publish(layout)
 
 
-def publish(layout: Layout, *, force: bool = False, hand_off: bool = True) -> str | None:
+def publish(
+    layout: Layout, *, force: bool = False, hand_off: bool = True, kept: lake.KeptLake | None = None
+) -> str | None:
     """Publish what the lake is owed, when the root joined one; a one-line warning when it cannot be reached.
 
     Only when the outbox holds markers (or with ``force``, as ``sync`` does), and only the tables
@@ -127,7 +129,7 @@ def publish(layout: Layout, *, force: bool = False, hand_off: bool = True) -> st
     meanwhile: the local files are written first, and publishing is idempotent by key, so the next
     publish (any command's, or ``lakehouse lake push``) sends exactly what is missing. While a
     ``lakehouse lake publisher`` runs for the root, the markers are left to it (``hand_off``), and
-    the caller returns without waiting for the lake.
+    the caller returns without waiting for the lake. ``kept``: the publisher's lake connection.
     """
     config = lake.load(layout)
     owed = outbox.pending(layout)
@@ -143,7 +145,7 @@ def publish(layout: Layout, *, force: bool = False, hand_off: bool = True) -> st
     if catalog.is_behind(layout):
         return "the lake is behind (the catalog mirror is behind): 'lakehouse sync' catches both up"
     try:
-        lake.push(layout, config, None if force else outbox.owed_tables(owed), owed)
+        lake.push(layout, config, None if force else outbox.owed_tables(owed), owed, kept)
     except LakehouseError as exc:
         return f"the lake is behind ({exc}); 'lakehouse lake push' catches it up"
     return None

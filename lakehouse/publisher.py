@@ -48,6 +48,8 @@ class PublisherState:
     last_push_at: str | None = None
     last_warning: str | None = None
     maintenances: int = 0
+    conflicts_retried: int = 0  # pushes run again after another host's commit conflicted with them
+    last_push_s: float | None = None  # how long the last push took
     last_maintenance_at: str | None = None
 
 
@@ -76,10 +78,11 @@ def run(
     """Publish what the root owes its lake every ``interval_s`` seconds until ``stop`` is set, and maintain
     the lake every ``maintain_every_s`` (0: never); return the final state. Raises LockBusyError when
     another publisher runs for this root."""
-    lake.require(layout)
+    kept = lake.KeptLake(lake.require(layout))
     stop = stop or threading.Event()
     state = PublisherState(os.getpid(), interval_s, _now())
     with contextlib.ExitStack() as held:
+        held.callback(kept.close)
         try:
             held.enter_context(exclusive_lock(outbox.publisher_lock(layout), wait=True, timeout=LOCK_WAIT_S))
         except LockBusyError as exc:
@@ -87,7 +90,7 @@ def run(
             raise LockBusyError(f"a publisher already runs for this root (pid {holder or '?'})") from exc
         next_maintenance = time.monotonic() + maintain_every_s
         while not stop.is_set():
-            _publish_pending(layout, state, on_push)
+            _publish_pending(layout, state, on_push, kept)
             if maintain_every_s and time.monotonic() >= next_maintenance:
                 _maintain(layout, state, maintain_every_s, on_push)
                 next_maintenance = time.monotonic() + maintain_every_s
@@ -98,10 +101,16 @@ def run(
 
 
 def _publish_pending(
-    layout: Layout, state: PublisherState, on_push: Callable[[PublisherState], None] | None
+    layout: Layout,
+    state: PublisherState,
+    on_push: Callable[[PublisherState], None] | None,
+    kept: lake.KeptLake | None = None,
 ) -> None:
     if outbox.pending(layout):
-        state.last_warning = pipeline.publish(layout, hand_off=False)
+        began = time.monotonic()
+        state.last_warning = pipeline.publish(layout, hand_off=False, kept=kept)
+        state.last_push_s = round(time.monotonic() - began, 3)
+        state.conflicts_retried = lake.transact.retried.get(lake.PUSH, 0)
         state.pushes += 1
         state.last_push_at = _now()
         if on_push:

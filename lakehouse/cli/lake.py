@@ -158,7 +158,8 @@ def lake_maintain_command(root: Path | None, keep_snapshots: float, file_grace: 
         say(
             f"lake maintained: {report.hidden_rows_deleted:,} hidden row(s) deleted, "
             f"{report.files_merged:,} file(s) merged, data files {report.files_before:,} -> "
-            f"{report.files_after:,}, {report.snapshots_expired:,} snapshot(s) expired, "
+            f"{'?' if report.files_after is None else format(report.files_after, ',')}, "
+            f"{report.snapshots_expired:,} snapshot(s) expired, "
             f"{report.files_deleted + report.orphans_deleted:,} file(s) deleted"
         )
     if report.cleanup_error:
@@ -187,7 +188,9 @@ def lake_status_command(root: Path | None, as_json: bool) -> None:
     if running:
         say(
             f"publisher running (pid {running['pid']}, every {running['interval_s']:g} s, "
-            f"{running['pushes']} push(es), last {running['last_push_at'] or 'none yet'})"
+            f"{running['pushes']} push(es), last {running['last_push_at'] or 'none yet'}"
+            + (f" in {running['last_push_s']:.2f} s" if running.get("last_push_s") is not None else "")
+            + ")"
         )
     if pending:
         lag = outbox.oldest_age_s(pending) or 0.0

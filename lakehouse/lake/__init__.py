@@ -6,6 +6,7 @@ which many roots (hosts) publish into and analysts read.
   views of one row a key analysts read;
 - ``publish``: attaching the lake beside the catalog, :func:`push` (exactly once by key for analysts,
   from many hosts at once), :func:`status`, :func:`reading` (a read-only session on the lake);
+- ``transact``: :func:`in_turn` (a lake transaction retried on conflict), :class:`LakeUnreachableError`;
 - ``maintain``: :func:`maintain` (hidden rows deleted, small files merged, old snapshots expired);
 - ``parts``: evidence as Parquet parts written by pyarrow and registered with ``ducklake_add_data_files``;
 - ``retention``: :func:`prune` (rows before a day deleted, snapshots expired, files cleaned up).
@@ -15,14 +16,17 @@ Uses core (the rows it publishes are read from the catalog file through it); not
 
 from lakehouse.lake.config import LakeConfig, load, require, save
 from lakehouse.lake.maintain import FILE_GRACE, KEEP_SNAPSHOTS, MaintainReport, maintain
-from lakehouse.lake.publish import PushReport, attach, create_tables, push, reading, status
+from lakehouse.lake.publish import PUSH, KeptLake, PushReport, attach, create_tables, push, reading, status
 from lakehouse.lake.retention import LakePruneReport, count_before, prune
-from lakehouse.lake.schema import TABLES, LakeTable, LakeUnreachableError
+from lakehouse.lake.schema import TABLES, LakeTable
+from lakehouse.lake.transact import LakeUnreachableError
 
 __all__ = [
     "FILE_GRACE",
     "KEEP_SNAPSHOTS",
+    "PUSH",
     "TABLES",
+    "KeptLake",
     "LakeConfig",
     "LakePruneReport",
     "LakeTable",

@@ -18,8 +18,9 @@ from lakehouse.core import db
 from lakehouse.core.paths import Layout
 from lakehouse.core.sqlfiles import load, render
 from lakehouse.lake.config import LakeConfig
-from lakehouse.lake.publish import host_of, in_turn, run, session
+from lakehouse.lake.publish import host_of, run, session
 from lakehouse.lake.schema import TABLES, require_tables
+from lakehouse.lake.transact import in_turn
 
 KEEP_SNAPSHOTS = timedelta(hours=24)  # time travel an analyst keeps; the files behind it stay as long
 FILE_GRACE = timedelta(minutes=10)  # a file nothing reads any more stays this long for queries under way
@@ -29,7 +30,7 @@ FILE_GRACE = timedelta(minutes=10)  # a file nothing reads any more stays this l
 class MaintainReport:
     hidden_rows_deleted: int = 0  # a key's extra rows and days before the retention (what the views hid)
     files_before: int = 0  # data files the current snapshot reads, all tables
-    files_after: int = 0
+    files_after: int | None = None  # None: a cleanup step failed before they were counted
     files_merged: int = 0
     snapshots_expired: int = 0
     files_deleted: int = 0
@@ -57,7 +58,8 @@ def maintain(
             report.files_after = report.files_before
             return report
         report.cleanup_error = clean_up(con, keep, grace, report)
-        report.files_after = live_files(con)
+        if report.cleanup_error is None:  # a failed step may leave the connection unusable: not counted then
+            report.files_after = live_files(con)
     return report
 
 

@@ -16,22 +16,22 @@ import contextlib
 import os
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 import duckdb
 
-from lakehouse.core import db, failpoints, outbox
+from lakehouse.core import db, outbox
 from lakehouse.core.errors import CatalogError
 from lakehouse.core.paths import Layout
 from lakehouse.core.sqlfiles import load, quote_ident, quote_literal, render
 from lakehouse.lake import parts
 from lakehouse.lake.config import LakeConfig
-from lakehouse.lake.schema import CONFLICT_RETRIES, TABLES, LakeUnreachableError, create_tables_in
+from lakehouse.lake.schema import TABLES, create_tables_in
+from lakehouse.lake.transact import LakeUnreachableError, in_turn
 
-T = TypeVar("T")
 INIT_RETRIES = 5
+PUSH = "publish to the lake"
 CONNECT_TIMEOUT_S = 10  # seconds to reach the lake's PostgreSQL before a command gives up on publishing
 
 
@@ -94,23 +94,66 @@ def attach(con: duckdb.DuckDBPyConnection, config: LakeConfig, *, read_only: boo
         raise LakeUnreachableError(f"cannot reach the lake ({config.catalog}): {db.one_line(exc)}") from exc
 
 
+class KeptLake:
+    """A connection with the lake attached that a long-running publisher keeps between its pushes: each
+    push then attaches only the root's catalog, for its own duration (held, it would keep the root's
+    writers out), and loads no extension and attaches no lake again (~0.4 s a push). Dropped after an
+    error, and made again by the next push."""
+
+    def __init__(self, config: LakeConfig) -> None:
+        self.config = config
+        self.con: duckdb.DuckDBPyConnection | None = None
+        self.tables_checked = False  # the lake's tables found complete once: not listed again each push
+
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        if self.con is None:
+            con = db.memory()
+            try:
+                attach(con, self.config)
+            except BaseException:
+                con.close()
+                raise
+            self.con = con
+        return self.con
+
+    def close(self) -> None:
+        if self.con is not None:
+            _close(self.con)
+            self.con = None
+        self.tables_checked = False
+
+
 @contextlib.contextmanager
 def session(
-    layout: Layout, config: LakeConfig, *, read_only: bool = False, with_catalog: bool = True
+    layout: Layout,
+    config: LakeConfig,
+    *,
+    read_only: bool = False,
+    with_catalog: bool = True,
+    kept: KeptLake | None = None,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """The lake attached as ``lake`` and the root's catalog read-only as the default database.
 
     An in-memory connection attaches both: DuckLake attaches read-only (and will not create a
     lake) from a connection whose main database is a read-only file. Without ``with_catalog`` (work on
-    the lake alone, e.g. maintenance) the catalog stays free for the root's writers meanwhile.
+    the lake alone, e.g. maintenance) the catalog stays free for the root's writers meanwhile. With
+    ``kept``, on that connection (the catalog detached again after).
     """
     if with_catalog and not layout.catalog.exists():
         raise CatalogError(
             f"no catalog at {layout.catalog}: run 'lakehouse sync' or 'lakehouse materialize' first"
         )
-    con = db.memory()
+    if kept is not None:
+        con = kept.connection()
+    else:
+        con = db.memory()
+        try:
+            attach(con, config, read_only=read_only)
+        except BaseException:
+            _close(con)
+            raise
+    done = False
     try:
-        attach(con, config, read_only=read_only)
         if with_catalog:
             try:
                 con.execute(f"ATTACH {quote_literal(str(layout.catalog))} AS {db.CATALOG_ALIAS} (READ_ONLY)")
@@ -118,13 +161,25 @@ def session(
             except duckdb.Error as exc:
                 raise CatalogError(f"cannot open catalog {layout.catalog}: {db.one_line(exc)}") from exc
         yield con
+        done = True
     finally:
-        # Detached before closing: the ducklake/postgres extensions keep the instance alive past
-        # close(), and a catalog left attached to it blocks this process's next catalog connection.
-        for alias in (db.CATALOG_ALIAS, "lake"):
+        if kept is None:
+            _close(con)
+        elif not done:
+            kept.close()
+        else:
             with contextlib.suppress(duckdb.Error):
-                con.execute(f"DETACH {alias}")
-        con.close()
+                con.execute("USE memory")
+                con.execute(f"DETACH {db.CATALOG_ALIAS}")
+
+
+def _close(con: duckdb.DuckDBPyConnection) -> None:
+    # Detached before closing: the ducklake/postgres extensions keep the instance alive past
+    # close(), and a catalog left attached to it blocks this process's next catalog connection.
+    for alias in (db.CATALOG_ALIAS, "lake"):
+        with contextlib.suppress(duckdb.Error):
+            con.execute(f"DETACH {alias}")
+    con.close()
 
 
 @contextlib.contextmanager
@@ -151,21 +206,26 @@ def push(
     config: LakeConfig,
     tables: set[str] | None = None,
     owed: list[outbox.Marker] | None = None,
+    kept: KeptLake | None = None,
 ) -> PushReport:
     """Publish every row of this root the lake lacks (idempotent; safe from many hosts at once).
 
     ``tables``: only these (what the outbox says is owed, e.g. just ``replay_runs`` after replays,
     which spares the scan of the lake's evidence keys); None: every table. ``owed``: the markers the
     caller listed before it mirrored the catalog (else listed now); those the push covers are cleared.
+    ``kept``: the lake connection a long-running publisher keeps.
     """
     report = PushReport()
     host = host_of(layout)
     if owed is None:  # listed first: a commit marked during the push waits for the next one
         owed = outbox.pending(layout)
-    with session(layout, config) as con:
-        create_tables_in(con)
+    with session(layout, config, kept=kept) as con:
+        if kept is None or not kept.tables_checked:
+            create_tables_in(con)
+        if kept is not None:
+            kept.tables_checked = True
         report.published, report.retries = in_turn(
-            con, "publish to the lake", lambda: _publish(con, config, host, tables), turn=False
+            con, PUSH, lambda: _publish(con, config, host, tables), turn=False
         )
     outbox.clear_covered(owed, tables)
     return report
@@ -174,39 +234,6 @@ def push(
 def host_of(layout: Layout) -> str:
     """Who publishes or prunes, as the lake's bookkeeping tables record it: host name and root."""
     return f"{socket.gethostname()}:{layout.root}"
-
-
-def in_turn(
-    con: duckdb.DuckDBPyConnection, what: str, work: Callable[[], T], *, turn: bool = True
-) -> tuple[T, int]:
-    """Run ``work`` in one lake transaction, again when another host's commit conflicts with it; with
-    ``turn``, the transaction first takes the maintainers' turn (the one row of ``lake_lock``, see
-    sql/lake/tables.sql): two such transactions never both commit.
-
-    Returns what ``work`` returned and how many times it was retried.
-    """
-    for attempt in range(CONFLICT_RETRIES):
-        try:
-            con.execute("BEGIN")
-            if turn:
-                con.execute("UPDATE lake.lake_lock SET pushes = pushes + 1")
-            result = work()
-            failpoints.hit("lake_before_commit")
-            con.execute("COMMIT")
-            failpoints.hit("lake_after_commit")
-            return result, attempt
-        except duckdb.TransactionException as exc:  # another host's commit conflicts: look again
-            rollback(con)
-            if attempt == CONFLICT_RETRIES - 1:
-                raise CatalogError(f"cannot {what}: {db.one_line(exc)}") from exc
-            time.sleep(0.05 * (attempt + 1))
-        except duckdb.Error as exc:
-            rollback(con)
-            raise LakeUnreachableError(f"cannot {what}: {db.one_line(exc)}") from exc
-        except BaseException:
-            rollback(con)
-            raise
-    raise AssertionError("unreachable")
 
 
 def _publish(
@@ -264,8 +291,3 @@ def run(
         return con.execute(sql, params)
     except duckdb.Error as exc:
         raise LakeUnreachableError(f"cannot {what}: {db.one_line(exc)}") from exc
-
-
-def rollback(con: duckdb.DuckDBPyConnection) -> None:
-    with contextlib.suppress(duckdb.Error):
-        con.execute("ROLLBACK")

@@ -13,8 +13,9 @@ from lakehouse.core.paths import Layout
 from lakehouse.core.sqlfiles import load, render
 from lakehouse.lake.config import LakeConfig
 from lakehouse.lake.maintain import MaintainReport, clean_up
-from lakehouse.lake.publish import host_of, in_turn, run, session
+from lakehouse.lake.publish import host_of, run, session
 from lakehouse.lake.schema import create_tables_in
+from lakehouse.lake.transact import in_turn
 
 
 @dataclass

@@ -11,21 +11,14 @@ are renamed ``<table>_appended``, metadata only.
 
 from __future__ import annotations
 
-import contextlib
-import time
 from dataclasses import dataclass
 
 import duckdb
 
 from lakehouse.core import db
-from lakehouse.core.errors import CatalogError, StorageError
+from lakehouse.core.errors import CatalogError
 from lakehouse.core.sqlfiles import load, quote_ident, render
-
-CONFLICT_RETRIES = 20
-
-
-class LakeUnreachableError(StorageError):
-    """The lake's catalog or its object store cannot be reached (exit 4)."""
+from lakehouse.lake.transact import in_turn
 
 
 @dataclass(frozen=True)
@@ -68,23 +61,8 @@ CATALOG_VIEWS = ("replay_calls", "escalations", "spans", "llm_spans", "model_cal
 def create_tables_in(con: duckdb.DuckDBPyConnection) -> None:
     """The lake's tables and views when missing, an older lake's tables adopted (hosts joining at once
     conflict: the loser looks again). Nothing is written when all are there."""
-    for attempt in range(CONFLICT_RETRIES):
-        tables, views = _present(con)
-        if _complete(tables, views):
-            return
-        try:
-            con.execute("BEGIN")
-            _create(con, tables, views)
-            con.execute("COMMIT")
-            return
-        except duckdb.TransactionException as exc:
-            _rollback(con)
-            if attempt == CONFLICT_RETRIES - 1:
-                raise CatalogError(f"cannot create the lake's tables: {db.one_line(exc)}") from exc
-            time.sleep(0.05 * (attempt + 1))
-        except duckdb.Error as exc:
-            _rollback(con)
-            raise LakeUnreachableError(f"cannot create the lake's tables: {db.one_line(exc)}") from exc
+    if not _complete(*_present(con)):
+        in_turn(con, "create the lake's tables", lambda: _create(con, *_present(con)), turn=False)
 
 
 def require_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -133,8 +111,3 @@ def _create(con: duckdb.DuckDBPyConnection, tables: set[str], views: set[str]) -
                 db.run_sql(con, load(name))
     finally:
         con.execute(f"USE {quote_ident(database)}")
-
-
-def _rollback(con: duckdb.DuckDBPyConnection) -> None:
-    with contextlib.suppress(duckdb.Error):
-        con.execute("ROLLBACK")
