@@ -100,7 +100,8 @@ def test_maintenance_while_hosts_publish_and_an_analyst_reads_loses_nothing(
     desk = tmp_path / "analyst"  # an analyst's own root, joined to read (reading holds a root's catalog)
     shutil.copytree(demo_root(tmp_path, "demo-desk", lines=200), desk)
     lakehouse("lake", "init", "--root", str(desk), *lake)
-    publishers = [started(root, interval="0.2") for root in roots]
+    lakehouse("lake", "maintain", "--root", str(desk))  # a maintenance on record: the publishers' wait for it
+    publishers = [started(root, "0.2", "--maintain-every", "1") for root in roots]  # they take turns
     stop, seen, errors = threading.Event(), [], []
     analyst = threading.Thread(target=analyst_reads, args=(desk, stop, seen, errors))
     analyst.start()
@@ -130,6 +131,8 @@ def test_maintenance_while_hosts_publish_and_an_analyst_reads_loses_nothing(
         for proc in publishers:
             proc.communicate(timeout=60)
     assert not errors, errors[:3]  # no reader broke, none saw a key twice
+    states = [json.loads((root / "data" / "_state" / "lake_publisher.json").read_text()) for root in roots]
+    assert sum(state["maintenances"] for state in states) >= 1, states  # the publishers maintained too
     assert len(seen) >= 2
     runs = [row["replay_runs"]["n"] for row in seen]
     assert runs == sorted(runs)  # what an analyst saw only grew

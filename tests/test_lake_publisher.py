@@ -31,8 +31,8 @@ def wait_until(what: str, check: Callable[[], bool], timeout: float = 60.0) -> N
         time.sleep(0.2)
 
 
-def started(root: Path, interval: str = "0.3") -> subprocess.Popen[str]:
-    proc = spawn("lake", "publisher", "--root", str(root), "--interval", interval)
+def started(root: Path, interval: str = "0.3", *options: str) -> subprocess.Popen[str]:
+    proc = spawn("lake", "publisher", "--root", str(root), "--interval", interval, *options)
     wait_until(
         "the publisher holds its lock", lambda: "publisher running" in lake_status_text(root, busy_ok=True)
     )

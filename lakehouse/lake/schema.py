@@ -18,7 +18,7 @@ import duckdb
 from lakehouse.core import db
 from lakehouse.core.errors import CatalogError
 from lakehouse.core.sqlfiles import load, quote_ident, render
-from lakehouse.lake.transact import in_turn
+from lakehouse.lake.transact import LakeUnreachableError, in_turn
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,10 @@ def require_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _present(con: duckdb.DuckDBPyConnection) -> tuple[set[str], set[str]]:
-    rows = con.execute(load("lake/objects_present")).fetchall()
+    try:
+        rows = con.execute(load("lake/objects_present")).fetchall()
+    except duckdb.Error as exc:
+        raise LakeUnreachableError(f"cannot read the lake: {db.one_line(exc)}") from exc
     return {name for name, kind in rows if kind == "table"}, {name for name, kind in rows if kind == "view"}
 
 

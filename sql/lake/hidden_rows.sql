@@ -1,5 +1,6 @@
-/* The rows of one appended table its view hides (a key's other rows, days before the lake's retention), staged for deletion: (rowid). */
+/* The rows of one appended table its view hides (a key's other rows, days before the lake's retention), staged for deletion: how many. */
 -- {{appended}}, {{partition}}, {{prefer}}, {{kept}} as in sql/lake/one_row_a_key.sql, whose choice this repeats.
+-- Read-only, outside the deleting transaction (delete_hidden.sql): a row once hidden stays hidden.
 CREATE OR REPLACE TEMPORARY TABLE hidden_rows AS
 SELECT rowid FROM (
     SELECT rowid,
@@ -7,4 +8,5 @@ SELECT rowid FROM (
            row_number() OVER (PARTITION BY {{partition}} ORDER BY {{prefer}}) AS lake_row
     FROM lake.{{appended}} AS appended
 )
-WHERE lake_row > 1 OR NOT kept
+WHERE lake_row > 1 OR NOT kept;
+SELECT count(*) FROM hidden_rows

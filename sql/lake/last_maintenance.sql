@@ -1,2 +1,3 @@
-/* When the lake was last maintained, by any host (NULL: never). */
-SELECT max(maintained_at) FROM lake.lake_maintenance
+/* When the lake was last maintained, by any host: (epoch seconds or NULL, whether within the parameter's seconds of now). */
+SELECT epoch(max(maintained_at)), coalesce(max(maintained_at) >= now() - to_seconds(?::DOUBLE), false)
+FROM lake.lake_maintenance

@@ -13,7 +13,8 @@ CREATE TABLE IF NOT EXISTS lake.lake_pushes (host VARCHAR, pushed_at TIMESTAMPTZ
 -- publishing does not touch it.
 CREATE TABLE IF NOT EXISTS lake.lake_lock (name VARCHAR, pushes BIGINT);
 INSERT INTO lake.lake_lock SELECT 'publish', 0 WHERE NOT EXISTS (SELECT 1 FROM lake.lake_lock);
--- Each maintenance (lakehouse lake maintain, or a publisher's): the fleet's publishers maintain in turn.
+-- Each maintenance (lakehouse lake maintain, or a publisher's), recorded as it starts: the fleet's publishers
+-- maintain in turn. hidden_rows_deleted is left NULL (the maintenance's own report has it).
 CREATE TABLE IF NOT EXISTS lake.lake_maintenance (
     host VARCHAR, maintained_at TIMESTAMPTZ, hidden_rows_deleted BIGINT
 );
