@@ -53,7 +53,6 @@ TABLES = (
     ),
     LakeTable("prices", "price_id"),  # a price row is its model and first day: a changed price is a new row
 )
-BY_NAME = {table.name: table for table in TABLES}
 BOOKKEEPING = ("lake_retention", "lake_pushes", "lake_lock", "lake_maintenance")
 CATALOG_VIEWS = ("replay_calls", "escalations", "spans", "llm_spans", "model_call_evidence")
 
