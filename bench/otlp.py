@@ -28,9 +28,7 @@ with {root} in it that listens on 127.0.0.1 and prints "listening on http://127.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import http.client
-import inspect
 import json
 import multiprocessing
 import os
@@ -39,7 +37,6 @@ import shlex
 import shutil
 import signal
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
@@ -49,180 +46,13 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import lakehouse_cmd, machine, run_child
+from common import lakehouse_cmd, machine
+from otlp_materialize import materialize_run, per_batch_costs, spans_file
+from otlp_spans import BATCH_SPANS, TEMPLATES, numbered, template
 
-BATCH_SPANS = 512
-SPANS_PER_TRACE = 8
 EXPORTERS = 4
 TARGET_SPANS_PER_S = 20_000
-MARK = b"\xfe\xed\xfa\xce"  # the first 4 bytes of every id in a template; never valid UTF-8, so never in text
-TEMPLATES = 4  # different contents and days; each request is one of them with its ids renumbered
-DAY0_NS = 1_777_593_600 * 10**9  # 2026-05-01T00:00:00Z
 MAX_REQUESTS = 200_000  # per exporter: a bound on the loop besides its deadline
-WORDS = [
-    "the",
-    "agent",
-    "reads",
-    "the",
-    "ticket",
-    "calls",
-    "the",
-    "search",
-    "tool",
-    "drafts",
-    "a",
-    "reply",
-    "cites",
-    "the",
-    "refund",
-    "playbook",
-    "checks",
-    "the",
-    "order",
-    "status",
-    "asks",
-    "for",
-    "the",
-    "invoice",
-    "number",
-    "escalates",
-    "to",
-    "a",
-    "human",
-    "when",
-    "policy",
-    "is",
-    "unclear",
-    "and",
-    "summarises",
-    "what",
-    "was",
-    "done",
-    "for",
-    "the",
-    "customer",
-    "in",
-    "plain",
-    "words",
-]
-MODELS = ["gpt-4o-mini", "gpt-4.1", "claude-sonnet-4", "qwen2.5-7b-instruct"]
-
-
-# --- the requests --------------------------------------------------------------------------------
-
-
-def template(index: int, spans: int = BATCH_SPANS) -> bytes:
-    """One ExportTraceServiceRequest of ``spans`` GenAI spans, every id starting with MARK."""
-    import random
-
-    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
-    from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
-
-    rng = random.Random(index)
-
-    def kv(key: str, v: Any) -> KeyValue:
-        a = AnyValue()
-        if isinstance(v, bool):
-            a.bool_value = v
-        elif isinstance(v, int):
-            a.int_value = v
-        elif isinstance(v, float):
-            a.double_value = v
-        elif isinstance(v, list):
-            a.array_value.values.extend(AnyValue(string_value=item) for item in v)
-        else:
-            a.string_value = v
-        return KeyValue(key=key, value=a)
-
-    def text(words: int) -> str:
-        return " ".join(rng.choice(WORDS) for _ in range(words))
-
-    request = ExportTraceServiceRequest()
-    resource_spans = request.resource_spans.add()
-    resource_spans.resource.attributes.extend(
-        [
-            kv("service.name", f"support-agent-{index % 3}"),
-            kv("service.version", "1.4.2"),
-            kv("deployment.environment", "prod"),
-            kv("telemetry.sdk.language", "python"),
-            kv("telemetry.sdk.name", "opentelemetry"),
-        ]
-    )
-    scope_spans = resource_spans.scope_spans.add()
-    scope_spans.scope.name = "opentelemetry.instrumentation.openai_v2"
-    scope_spans.scope.version = "2.4b0"
-    start_ns = DAY0_NS + index * 86_400 * 10**9 + 9 * 3600 * 10**9
-    for i in range(spans):
-        trace, position = divmod(i, SPANS_PER_TRACE)
-        span = scope_spans.spans.add()
-        span.trace_id = MARK + struct.pack(">III", index, 0, trace + 1)
-        span.span_id = MARK + struct.pack(">I", i + 1)
-        begin = start_ns + trace * 30 * 10**9 + position * 2 * 10**9
-        model = rng.choice(MODELS)
-        if position == 0:
-            span.name = "invoke_agent support-agent"
-            span.kind = Span.SPAN_KIND_INTERNAL
-            span.start_time_unix_nano = begin
-            span.end_time_unix_nano = begin + 16 * 10**9
-            span.attributes.extend(
-                [
-                    kv("gen_ai.operation.name", "invoke_agent"),
-                    kv("gen_ai.agent.name", "support-agent"),
-                    kv("gen_ai.provider.name", "openai"),
-                    kv("gen_ai.request.model", model),
-                ]
-            )
-            continue
-        span.parent_span_id = MARK + struct.pack(">I", trace * SPANS_PER_TRACE + 1)
-        span.name = f"chat {model}"
-        span.kind = Span.SPAN_KIND_CLIENT
-        span.start_time_unix_nano = begin
-        span.end_time_unix_nano = begin + rng.randint(200, 1900) * 10**6
-        attributes = [
-            kv("gen_ai.operation.name", "chat"),
-            kv("gen_ai.provider.name", "openai"),
-            kv("gen_ai.request.model", model),
-            kv("gen_ai.response.model", f"{model}-2026-01-01"),
-            kv("gen_ai.response.id", f"chatcmpl-{rng.getrandbits(64):016x}"),
-            kv("gen_ai.request.temperature", 0.2),
-            kv("gen_ai.request.max_tokens", 1024),
-            kv("gen_ai.usage.input_tokens", rng.randint(200, 4000)),
-            kv("gen_ai.usage.output_tokens", rng.randint(20, 800)),
-            kv("gen_ai.response.finish_reasons", ["stop"] if rng.random() < 0.8 else ["tool_calls"]),
-            kv("server.address", "api.openai.com"),
-            kv("server.port", 443),
-        ]
-        if position % 4 == 1:  # 2 spans of 8 carry their messages (~1.5 KB)
-            messages_in = [
-                {"role": "system", "parts": [{"type": "text", "content": text(40)}]},
-                {"role": "user", "parts": [{"type": "text", "content": text(rng.randint(80, 160))}]},
-            ]
-            messages_out = [
-                {
-                    "role": "assistant",
-                    "parts": [{"type": "text", "content": text(rng.randint(50, 110))}],
-                    "finish_reason": "stop",
-                }
-            ]
-            attributes += [
-                kv("gen_ai.input.messages", json.dumps(messages_in)),
-                kv("gen_ai.output.messages", json.dumps(messages_out)),
-            ]
-        span.attributes.extend(attributes)
-        if rng.random() < 0.03:
-            span.status.code = Status.STATUS_CODE_ERROR
-            span.status.message = "429 rate limited"
-            span.attributes.append(kv("error.type", "RateLimitError"))
-    body = request.SerializeToString()
-    if body.count(MARK) != 3 * spans - spans // SPANS_PER_TRACE:
-        raise SystemExit("the id marker occurs outside the ids of a template: change MARK")
-    return body
-
-
-def numbered(body: bytes, number: int) -> bytes:
-    """The template with MARK replaced by ``number``: every trace and span id unique to this request."""
-    return body.replace(MARK, struct.pack(">I", number))
 
 
 # --- the exporters -------------------------------------------------------------------------------
@@ -491,154 +321,6 @@ def count_spans(root: Path) -> int | None:
     if run.returncode != 0:
         return None
     return int(json.loads(run.stdout)[0]["n"])
-
-
-# --- materialize of 1M spans ---------------------------------------------------------------------
-
-BASELINE_SQL = """
-COPY (
-    SELECT *, strftime(TRY_CAST(start_time AS TIMESTAMPTZ), '%Y-%m-%d') AS day
-    FROM read_json($files, format = 'newline_delimited', union_by_name = true)
-) TO '{out}' (FORMAT parquet, PARTITION_BY (day))
-"""
-
-
-def source_version() -> str:
-    """A hash of the code that writes a stream line, so a cached file is rebuilt when it changes."""
-    from lakehouse.otlp import decode, flatten, store
-
-    text = "".join(inspect.getsource(m) for m in (decode, flatten, store)) + inspect.getsource(template)
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
-
-
-def spans_file(spans: int, templates: list[bytes]) -> tuple[Path, float | None]:
-    """A cached stream of at least ``spans`` flattened spans (and the seconds it took, when made now)."""
-    from lakehouse.otlp import decode, store
-
-    cache = Path(tempfile.gettempdir()) / "lh-bench-otlp-cache"
-    version = source_version()
-    for cached in cache.glob(f"otel_spans-*-{version}.jsonl"):
-        if int(cached.name.split("-")[1]) >= spans:
-            return cached, None  # its first lines are what this run takes
-    path = cache / f"otel_spans-{spans}-{version}.jsonl"
-    cache.mkdir(exist_ok=True)
-    for old in cache.glob("otel_spans-*.jsonl"):
-        old.unlink()  # one cached file at a time
-    start = time.perf_counter()
-    partial = path.with_suffix(".partial")
-    with partial.open("wb") as f:
-        for n in range((spans + BATCH_SPANS - 1) // BATCH_SPANS):
-            body = numbered(templates[n % len(templates)], 0x7F000000 | (n + 1))
-            records = decode.flattened("traces", decode.parse("traces", body, "protobuf")).records
-            f.write(b"".join(store.line_of(r) for r in records[: spans - n * BATCH_SPANS]))
-    partial.rename(path)
-    return path, time.perf_counter() - start
-
-
-def per_batch_costs(templates: list[bytes], batches: int = 40) -> dict[str, float]:
-    """Milliseconds per 512-span request of each step of the receiver's work, in one thread."""
-    from lakehouse.otlp import decode, store
-
-    steps = {"protobuf_parse": 0.0, "flatten": 0.0, "json_lines": 0.0, "append_fsync": 0.0}
-    with tempfile.TemporaryDirectory(prefix="lh-bench-otlp-") as tmp:
-        stream = Path(tmp) / "otel_spans.jsonl"
-        for n in range(batches):
-            body = numbered(templates[n % len(templates)], n + 1)
-            t0 = time.perf_counter()
-            message = decode.parse("traces", body, "protobuf")
-            t1 = time.perf_counter()
-            records = decode.flattened("traces", message).records
-            t2 = time.perf_counter()
-            payload = b"".join(store.line_of(r) for r in records)
-            t3 = time.perf_counter()
-            store.append(stream, payload)
-            t4 = time.perf_counter()
-            for step, seconds in zip(steps, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
-                steps[step] += seconds
-    costs = {step: round(seconds / batches * 1000, 2) for step, seconds in steps.items()}
-    costs["total"] = round(sum(costs.values()), 2)
-    costs["one_core_spans_per_s"] = round(BATCH_SPANS / costs["total"] * 1000)
-    return costs
-
-
-COPY_CHILD = """
-import json, sys, time
-import duckdb
-con = duckdb.connect()
-con.execute("SET TimeZone = 'UTC'")
-con.execute("SET enable_progress_bar = false")
-start = time.perf_counter()
-con.execute(sys.argv[1], {"files": json.loads(sys.argv[2])})
-print(time.perf_counter() - start)
-"""
-
-
-def baseline_copy(files: list[str], out: Path) -> dict[str, Any]:
-    """The bare COPY, in a child process of its own (so that this process stays small: a child's peak
-    RSS as wait4 reports it starts from its parent's RSS at the fork)."""
-    run = run_child(
-        [sys.executable, "-c", COPY_CHILD, BASELINE_SQL.format(out=out.as_posix()), json.dumps(files)]
-    )
-    if run["returncode"] != 0:
-        raise SystemExit(f"the COPY baseline failed: {run['stderr']}")
-    return {"seconds": float(run["stdout"].strip().splitlines()[-1]), "peak_rss_mib": run["peak_rss_mib"]}
-
-
-def rss_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def materialize_run(source: Path, spans: int, keep: bool) -> dict[str, Any]:
-    """`lakehouse materialize` of the first ``spans`` lines of ``source`` against a bare COPY of them."""
-    work = Path(tempfile.mkdtemp(prefix="lh-bench-otlp-"))
-    try:
-        root = work / "root"
-        (root / "data" / "_kb").mkdir(parents=True)
-        stream = root / "data" / "_kb" / "otel_spans.jsonl"
-        copy_lines(source, stream, spans)
-        copy = baseline_copy([str(stream)], work / "copy_out")
-        copy_s = copy["seconds"]
-        parent_rss = rss_mib()
-        run = run_child(lakehouse_cmd("materialize", "--root", str(root), "--json"))
-        result: dict[str, Any] = {
-            "spans": spans,
-            "input_mib": round(stream.stat().st_size / 2**20, 1),
-            "duckdb_copy_s": round(copy_s, 2),
-            "duckdb_copy_peak_rss_mib": round(copy["peak_rss_mib"], 1),
-            "materialize_s": round(run["seconds"], 2),
-            "peak_rss_mib": round(run["peak_rss_mib"], 1),
-            "bench_process_rss_mib": round(parent_rss, 1),  # the floor of the child's peak RSS
-        }
-        if run["returncode"] != 0:
-            result["error"] = (run["stderr"].strip().splitlines() or ["(no message)"])[-1][:300]
-            return result
-        receipt = json.loads(run["stdout"])
-        result.update(
-            ratio_vs_copy=round(run["seconds"] / copy_s, 2),
-            spans_per_s=round(spans / run["seconds"]),
-            emitted=receipt["totals"]["emitted"],
-            quarantined=receipt["totals"]["quarantined"],
-            partitions=receipt["totals"]["partitions"],
-        )
-        return result
-    finally:
-        if not keep:
-            shutil.rmtree(work, ignore_errors=True)
-
-
-def copy_lines(source: Path, target: Path, lines: int) -> None:
-    """The first ``lines`` lines of ``source`` into ``target`` (the whole file when it has no more)."""
-    with source.open("rb") as f, target.open("wb") as out:
-        for n, line in enumerate(f):
-            if n >= lines:
-                break
-            out.write(line)
-
-
-# --- main ----------------------------------------------------------------------------------------
 
 
 def main() -> None:
