@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from lakehouse.cli import cli
 from lakehouse.core.paths import Layout
+from lakehouse.core.types import Document
 
 # What PRODUCT.md §6 promises an analyst who attaches the catalog.
 ANALYST_TABLES = (
@@ -65,3 +66,16 @@ def lakehouse_command() -> list[str]:
     if found is None:
         raise RuntimeError("the lakehouse command is not installed (run 'make test')")
     return [found]
+
+
+def varied_documents(prefix: str, count: int, extra: str) -> list[Document]:
+    """``count`` small documents over a few words, accents and stop words among them, plus ``extra``."""
+    words = ["deploy", "rollback", "the", "café", "Naïve", "cache-miss", "v2", "queue", "and", "leak", extra]
+    return [
+        Document(
+            f"rag:{prefix}{i:02d}",
+            f"{prefix} {i}",
+            " ".join(words[(i * 3 + j) % len(words)] for j in range(4 + i)),
+        )
+        for i in range(count)
+    ]
