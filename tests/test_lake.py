@@ -147,6 +147,37 @@ def test_pushing_in_process_leaves_the_catalog_free_for_the_next_connection(
             assert con.execute("SELECT count(*) FROM replay_runs").fetchone()[0] > 0
 
 
+def test_a_kept_lake_that_cannot_detach_the_catalog_is_dropped_not_left_holding_it(
+    tmp_path: Path, lake_args: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A publisher's kept connection whose catalog will not detach (here: a transaction left with work on
+    it) is closed, so the root's writers get the catalog; the next push makes a new one."""
+    from lakehouse import lake
+    from lakehouse.core import db
+    from lakehouse.core.paths import open_root
+    from lakehouse.lake import publish
+
+    for name, value in AWS.items():
+        monkeypatch.setenv(name, value)
+    root = demo_root(tmp_path, "host")
+    lakehouse("lake", "init", "--root", str(root), *lake_args)
+    layout = open_root(root)
+    config = lake.require(layout)
+    kept = publish.KeptLake(config)
+    lake.push(layout, config, kept=kept)
+    first = kept.con
+    assert first is not None  # kept between pushes
+    with publish.session(layout, config, kept=kept) as con:
+        con.execute("BEGIN")
+        con.execute("SELECT count(*) FROM replay_runs").fetchone()  # outstanding work: DETACH refuses
+    assert kept.con is None
+    with db.catalog(layout.catalog) as con:  # a write connection: fails if the catalog were still attached
+        assert con.execute("SELECT count(*) FROM replay_runs").fetchone()[0] > 0
+    lake.push(layout, config, kept=kept)
+    assert kept.con is not None and kept.con is not first
+    kept.close()
+
+
 def test_lake_commands_without_a_lake_say_how_to_join(tmp_path: Path) -> None:
     root = demo_root(tmp_path, "alone")
     for args in (["lake", "status"], ["lake", "push"], ["sql", "--lake", "SELECT 1"]):

@@ -168,14 +168,18 @@ def session(
         elif not done:
             kept.close()
         else:
-            with contextlib.suppress(duckdb.Error):
+            try:
                 con.execute("USE memory")
                 con.execute(f"DETACH {db.CATALOG_ALIAS}")
+            except duckdb.Error:  # left attached, the catalog would keep the root's writers out
+                kept.close()
 
 
 def _close(con: duckdb.DuckDBPyConnection) -> None:
     # Detached before closing: the ducklake/postgres extensions keep the instance alive past
     # close(), and a catalog left attached to it blocks this process's next catalog connection.
+    with contextlib.suppress(duckdb.Error):  # a transaction with work on the catalog would refuse the DETACH
+        con.execute("ROLLBACK")
     for alias in (db.CATALOG_ALIAS, "lake"):
         with contextlib.suppress(duckdb.Error):
             con.execute(f"DETACH {alias}")
