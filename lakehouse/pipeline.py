@@ -123,8 +123,8 @@ def publish(
 ) -> str | None:
     """Publish what the lake is owed, when the root joined one; a one-line warning when it cannot be reached.
 
-    Only when the outbox holds markers (or with ``force``, as ``sync`` does), and only the tables
-    they owe (a replay's: ``replay_runs``). Callers mirror the catalog first (a push sends what the
+    Only when the outbox holds markers a push would clear (or with ``force``, as ``sync`` does), and
+    only the tables they owe (a replay's: ``replay_runs``). Callers mirror the catalog first (a push sends what the
     catalog holds); a catalog left behind leaves the markers for the next command. Nothing is lost
     meanwhile: the local files are written first, and publishing is idempotent by key, so the next
     publish (any command's, or ``lakehouse lake push``) sends exactly what is missing. While a
@@ -132,7 +132,7 @@ def publish(
     the caller returns without waiting for the lake. ``kept``: the publisher's lake connection.
     """
     config = lake.load(layout)
-    owed = outbox.pending(layout)
+    owed = outbox.settled(outbox.pending(layout))  # markers still being written or mirrored wait
     if config is None or not (force or owed):
         return None
     if hand_off and not force and outbox.publisher_pid(layout) is not None:
@@ -153,8 +153,8 @@ def publish(
 
 def set_price(layout: Layout, price: prices.Price) -> tuple[list[prices.Price], str | None]:
     """Write the price into data/prices.csv, then into the catalog (and the lake, when joined)."""
-    table = prices.set_price(layout, price)
-    outbox.mark(layout, "prices", ["prices"])
+    with outbox.owing(layout, "prices", ["prices"]):
+        table = prices.set_price(layout, price)
     return table, catalog.mirror_after_write(layout, "price") or publish(layout)
 
 

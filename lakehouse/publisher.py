@@ -106,7 +106,7 @@ def _publish_pending(
     on_push: Callable[[PublisherState], None] | None,
     kept: lake.KeptLake | None = None,
 ) -> None:
-    if outbox.pending(layout):
+    if outbox.settled(outbox.pending(layout)):  # something a push would clear
         began = time.monotonic()
         state.last_warning = pipeline.publish(layout, hand_off=False, kept=kept)
         state.last_push_s = round(time.monotonic() - began, 3)

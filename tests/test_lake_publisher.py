@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -94,6 +95,50 @@ def test_writers_hand_their_commits_to_a_running_publisher_and_nothing_is_lost(
         if proc.poll() is None:
             proc.kill()
         proc.communicate()
+
+
+WRITER = """
+import sys, time
+from lakehouse import pipeline, replay
+from lakehouse.core.paths import open_root
+layout = open_root(sys.argv[1])
+replay.run(replay.ReplayRequest("a run of a writer that goes on running", dry_run=True), layout)
+assert pipeline.mirror_runs(layout) is None
+print("mirrored", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_writer_that_goes_on_running_has_its_mirrored_runs_published_and_cleared(
+    tmp_path: Path, lakes: Lakes
+) -> None:
+    """A long-lived writer (a replay service using the library) hands its runs to the publisher: once it
+    has mirrored them, the publisher sends them and clears their marker while the writer still runs,
+    instead of pushing again every interval until it exits."""
+    root = tmp_path / "host"
+    shutil.copytree(demo_root(tmp_path, "demo", lines=200), root)
+    lakehouse("lake", "init", "--root", str(root), *lakes.new())
+    lakehouse("lake", "push", "--root", str(root))
+    proc = started(root)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(root)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **AWS},
+    )
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "mirrored"
+        wait_until("the publisher cleared the running writer's marker", lambda: not outbox(root))
+        assert writer.poll() is None  # still running
+        assert status(root)["replay_runs"]["not_in_lake"] == 0
+        pushes = json.loads((root / "data" / "_state" / "lake_publisher.json").read_text())["pushes"]
+        time.sleep(1.5)  # five intervals with nothing owed: no push
+        assert json.loads((root / "data" / "_state" / "lake_publisher.json").read_text())["pushes"] == pushes
+    finally:
+        writer.kill()
+        writer.communicate()
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
 
 
 def test_a_second_publisher_for_the_same_root_says_one_runs(tmp_path: Path, lakes: Lakes) -> None:

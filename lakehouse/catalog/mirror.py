@@ -26,7 +26,7 @@ import duckdb
 
 from lakehouse import __version__, retrieval
 from lakehouse.catalog import prices
-from lakehouse.core import db, retention
+from lakehouse.core import db, outbox, retention
 from lakehouse.core.errors import CatalogError, CatalogLockedError, StorageError, UsageError
 from lakehouse.core.files import size_of
 from lakehouse.core.paths import Layout
@@ -181,6 +181,7 @@ def sync(layout: Layout, *, full: bool = False) -> SyncReport:
 
     ``full``: rebuild the tables and views even when they look current (``lakehouse sync``)."""
     repaired = None
+    covered = outbox.mirroring()  # this process's commits in the logs before the mirror reads them
     try:
         report = _sync_once(layout, full)
     except CatalogLockedError:
@@ -192,6 +193,7 @@ def sync(layout: Layout, *, full: bool = False) -> SyncReport:
         report = _sync_once(layout, full)
     report.repaired = repaired
     behind_flag(layout).unlink(missing_ok=True)
+    outbox.mirrored(covered)
     return report
 
 

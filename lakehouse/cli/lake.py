@@ -55,7 +55,8 @@ def lake_init_command(
         catalog_sync(layout)
     lake.create_tables(layout, config)
     lake.save(layout, config)
-    outbox.mark(layout, "joined")  # what the root already holds is owed: the next publishing command sends it
+    # what the root already holds is owed: the next publishing command sends it
+    outbox.committed(outbox.mark(layout, "joined"))
     say(
         f"joined the lake {catalog} ({config.data_path}); data/lake.json written. "
         "'lakehouse lake push' publishes what this root holds (or the next materialize, replay or sync does)"

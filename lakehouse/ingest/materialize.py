@@ -378,15 +378,16 @@ class _Run:
         receipt = self._receipt(finished, partitions)
         commit = journal.Journal(self.layout.root)
         quarantined = self._quarantine_lines(rfc3339(finished))
+        marked = None
         if outbox.joined(self.layout):  # the lake is owed this commit: published after it, or by the next run
             tables = [
                 "receipts",
                 *(["evidence"] if partitions else []),
                 *(["quarantine"] if quarantined else []),
             ]
-            commit.write_json(
-                outbox.marker(self.layout, self.receipt_id), outbox.entry("materialize", tables)
-            )
+            marked = outbox.marker(self.layout, self.receipt_id)
+            outbox.register(marked)
+            commit.write_json(marked, outbox.entry("materialize", tables))
         for part in partitions:
             commit.rename(part.parquet_tmp, part.parquet)
             commit.rename(part.jsonl_tmp, part.jsonl)
@@ -395,6 +396,7 @@ class _Run:
         commit.write_json(self.layout.materialize_state, {"version": 1, "files": files})
         commit.append(self.layout.receipts, [dumps(receipt)])
         commit.commit(self.layout.commit_journal)
+        outbox.committed(marked)
         return receipt
 
     def _quarantine_lines(self, at: str) -> list[str]:

@@ -71,9 +71,8 @@ class Session:
         self.writable = writable
         self._corpus_size = len(corpus.load(layout))  # an unreadable corpus fails here, once (exit 4)
         self.appender = GroupAppender(layout.replay_runs)
-        outbox.mark(
-            layout, "replay batch", ["replay_runs"]
-        )  # before any line: the lake is owed this batch's runs
+        # before any line: the lake is owed this batch's runs (committed when the session closes)
+        self._marked = outbox.mark(layout, "replay batch", ["replay_runs"])
         self.gateway = Gateway(gateway_url(url)) if gateway_needed or embedding_model else None
         embedder = (
             vectors.Embedder(self.gateway, embedding_model) if self.gateway and embedding_model else None
@@ -114,6 +113,7 @@ class Session:
         self.searcher.add(docs, report)
 
     def close(self) -> None:
+        outbox.committed(getattr(self, "_marked", None))
         if self.gateway:
             self.gateway.close()
             self.gateway = None

@@ -106,8 +106,8 @@ def log_captured(
         lines.append(dumps(_captured_record(span, messages, gate_set, judge_caller, last_ns)))
         logged.add(span_key(span))
     if lines:
-        outbox.mark(layout, "captured", ["replay_runs"])
-        append_lines(layout.replay_runs, lines)
+        with outbox.owing(layout, "captured", ["replay_runs"]):
+            append_lines(layout.replay_runs, lines)
     return len(lines)
 
 

@@ -57,20 +57,22 @@ def regate(layout: Layout, label: str, new_label: str, gate_dir: Path | None) ->
         raise UsageError(f"label {new_label!r} already names runs: pick a new one for --as")
     originals = [r for r in log.originals if r["recorded_run_id"] not in log.done]
     report = RegateReport(gates_version=gate_set.version, resumed=len(log.done))
-    outbox.mark(layout, "regate", ["replay_runs"])  # before any line: the lake is owed these runs
-    last_ns = 0
-    for start in range(0, len(originals), CHUNK):  # judged and written a chunk at a time: bounded memory
-        judged = [(r, _answer(r)) for r in originals[start : start + CHUNK]]
-        to_judge = [(r, call) for r, call in judged if call is not None]
-        verdicts = gate_set.check_many([_gate_run(r, call, log) for r, call in to_judge])
-        new_reasons = {id(r): reasons for (r, _), reasons in zip(to_judge, verdicts, strict=True)}
-        lines = []
-        for record, call in judged:
-            last_ns = max(time.time_ns(), last_ns + 1)  # distinct run ids, also within a nanosecond
-            new = _rejudged(record, call, new_reasons.get(id(record)), new_label, gate_set, gate_dir, last_ns)
-            _count(report, record, new, call)
-            lines.append(orjson.dumps(new).decode())
-        append_lines(layout.replay_runs, lines)
+    with outbox.owing(layout, "regate", ["replay_runs"]):  # before any line: the lake is owed these runs
+        last_ns = 0
+        for start in range(0, len(originals), CHUNK):  # judged and written a chunk at a time: bounded memory
+            judged = [(r, _answer(r)) for r in originals[start : start + CHUNK]]
+            to_judge = [(r, call) for r, call in judged if call is not None]
+            verdicts = gate_set.check_many([_gate_run(r, call, log) for r, call in to_judge])
+            new_reasons = {id(r): reasons for (r, _), reasons in zip(to_judge, verdicts, strict=True)}
+            lines = []
+            for record, call in judged:
+                last_ns = max(time.time_ns(), last_ns + 1)  # distinct run ids, also within a nanosecond
+                new = _rejudged(
+                    record, call, new_reasons.get(id(record)), new_label, gate_set, gate_dir, last_ns
+                )
+                _count(report, record, new, call)
+                lines.append(orjson.dumps(new).decode())
+            append_lines(layout.replay_runs, lines)
     return report
 
 

@@ -273,7 +273,7 @@ def log(layout: Layout, result: dict[str, Any], appender: GroupAppender | None =
     if appender is not None:
         appender.append(line)
     else:
-        outbox.mark(
+        with outbox.owing(
             layout, "replay", ["replay_runs"]
-        )  # before the line: a run killed after it is still published later
-        append_lines(layout.replay_runs, [line])
+        ):  # a run killed after the mark is still published
+            append_lines(layout.replay_runs, [line])
