@@ -162,9 +162,9 @@ def _pct(values: list[float], q: float) -> float | None:
 def run_way(way: str, tree: Path, base: Path, streams: Path, postgres, s3, hosts: int, seconds: float,
             interval: float) -> dict:  # fmt: skip
 
-    work = base / way
+    work = base / way.replace("@", "_")
     roots = _hosts(work, tree, hosts, streams)
-    name = f"fleet{way}"
+    name = f"fleet{way}".replace("@", "x")  # a database and a bucket name
     if way != "local":
         postgres.create_database(name)
         s3.bucket(name)
@@ -175,7 +175,7 @@ def run_way(way: str, tree: Path, base: Path, streams: Path, postgres, s3, hosts
     for root in roots:
         _cli(tree, "materialize", "--root", str(root))
     publishers = []
-    if way == "fleet":
+    if way.startswith("fleet"):
         publishers = [
             subprocess.Popen([sys.executable, "-m", "lakehouse", "lake", "publisher", "--root", str(r),
                               "--interval", str(interval)], env=_env(tree),
@@ -247,7 +247,7 @@ def run_way(way: str, tree: Path, base: Path, streams: Path, postgres, s3, hosts
     lags = [visible[run] - t for run, t in commits if run in visible]
     report["runs_not_in_lake"] = sum(run not in visible for run, _ in commits)
     report["lag_p50_s"], report["lag_p95_s"] = _pct(lags, 0.5), _pct(lags, 0.95)
-    if way == "fleet":
+    if way.startswith("fleet"):
         report["objects_before_maintain"] = len(s3.keys(name))
         done = _cli(tree, "lake", "maintain", "--json", "--keep-snapshots", "0", "--file-grace", "0",
                     "--root", str(roots[0]))  # fmt: skip
@@ -270,6 +270,9 @@ def run(hosts: int, seconds: float, before_rev: str, interval: float, ways: list
         postgres, s3 = servers(base)
         try:
             trees = {"local": REPO, "fleet": REPO, "before": _tree(before_rev, base)}
+            for way in ways:  # fleet@REV: the fleet way on another revision's tree (a before/after pair)
+                if way.startswith("fleet@"):
+                    trees[way] = _tree(way.removeprefix("fleet@"), base)
             demo = base / "demo"
             _cli(REPO, "demo", "--root", str(demo), "--lines", "200")
             streams = base / "streams"
@@ -305,7 +308,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--before", default=BEFORE, help="The git revision of the design compared against.")
     parser.add_argument("--interval", type=float, default=2.0, help="The fleet's publishers' interval.")
-    parser.add_argument("--ways", default="local,before,fleet")
+    parser.add_argument(
+        "--ways",
+        default="local,before,fleet",
+        help="Any of local, before, fleet and fleet@REV (another tree's).",
+    )
     parser.add_argument("--worker", type=Path)
     parser.add_argument("--start-at", type=float)
     parser.add_argument("--json", action="store_true")
