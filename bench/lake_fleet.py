@@ -101,9 +101,13 @@ def _env(tree: Path) -> dict[str, str]:
     return {**os.environ, **AWS, "PYTHONPATH": str(tree)}
 
 
+# Every child runs in its tree: `python -m` puts the working directory first on sys.path, so a child
+# started from the repository would import the repository's lakehouse whatever PYTHONPATH says.
+
+
 def _cli(tree: Path, *args: str) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
-        [sys.executable, "-m", "lakehouse", *args], env=_env(tree), capture_output=True, text=True
+        [sys.executable, "-m", "lakehouse", *args], env=_env(tree), cwd=tree, capture_output=True, text=True
     )
     if done.returncode:
         raise SystemExit(f"lakehouse {' '.join(args[:2])} failed: {done.stderr.strip()}")
@@ -176,10 +180,10 @@ def run_way(way: str, tree: Path, base: Path, streams: Path, postgres, s3, hosts
         _cli(tree, "materialize", "--root", str(root))
     publishers = []
     if way.startswith("fleet"):
-        publishers = [
+        publishers = [  # what they say goes to a file: a pipe nobody reads would stop them once full
             subprocess.Popen([sys.executable, "-m", "lakehouse", "lake", "publisher", "--root", str(r),
-                              "--interval", str(interval)], env=_env(tree),
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                              "--interval", str(interval)], env=_env(tree), cwd=tree,
+                             stdout=subprocess.DEVNULL, stderr=(r / "publisher.log").open("w"), text=True)
             for r in roots
         ]  # fmt: skip
     before = _lake_counts(tree, roots[0]) if way != "local" else {}
@@ -189,7 +193,7 @@ def run_way(way: str, tree: Path, base: Path, streams: Path, postgres, s3, hosts
     start_at = time.time() + 3 + 0.3 * hosts
     procs = [
         subprocess.Popen([sys.executable, __file__, "--worker", str(r), "--start-at", str(start_at),
-                          "--seconds", str(seconds)], env=_env(tree), stdout=subprocess.PIPE,
+                          "--seconds", str(seconds)], env=_env(tree), cwd=tree, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
         for r in roots
     ]  # fmt: skip
@@ -233,6 +237,11 @@ def run_way(way: str, tree: Path, base: Path, streams: Path, postgres, s3, hosts
         st.get("conflicts_retried", 0) for st in states
     )
     report["pushes"] = sum(st["pushes"] for st in states) if states else None
+    said = (
+        [line for r in roots for line in (r / "publisher.log").read_text().splitlines()] if publishers else []
+    )
+    report["publisher_lines"] = len(said)
+    report["publisher_last_lines"] = said[-12:]
     drained = time.time() + 60
     commits = [(run, t) for r in results for run, t in r["commits"]]
     while time.time() < drained and any(run not in observer.first_seen for run, _ in commits):

@@ -32,12 +32,14 @@ def lake_section(r: dict) -> list[str]:
 def lake_fleet_section(r: dict) -> list[str]:
     ways = r["ways"]
     local, before, fleet = ways["local"], ways["before"], ways["fleet"]
+    others = [name for name in ways if name.startswith("fleet@")]  # the fleet way on earlier trees
+    columns = [local, before, *(ways[name] for name in others), fleet]
 
     def lag(w: dict) -> str:
         return f"{w['lag_p50_s']:.1f} / {w['lag_p95_s']:.1f} s"
 
     def row(name: str, pick) -> str:
-        return f"| {name} | {pick(local)} | {pick(before)} | {pick(fleet)} |"
+        return f"| {name} | {' | '.join(pick(w) for w in columns)} |"
 
     return [
         "## lake fleet (`bench/lake.py --fleet --json`)",
@@ -49,10 +51,11 @@ def lake_fleet_section(r: dict) -> list[str]:
         f"turn of the fleet before it returns); `fleet`: this tree, a `lakehouse lake publisher` per host "
         f"(interval {r['interval_s']:g} s), appends without a lock. Lag: from a run's line in its log to an "
         "analyst polling the lake every 0.25 s first seeing it (`before`: the replay returns only once its run "
-        "is published, so its lag is inside its latency).",
+        "is published, so its lag is inside its latency)."
+        + "".join(f" `{name}`: the fleet way with the lakehouse of {name[6:]}." for name in others),
         "",
-        "| figure | local (no lake) | before | fleet |",
-        "|---|---|---|---|",
+        f"| figure | local (no lake) | before | {''.join(f'{name} | ' for name in others)}fleet |",
+        "|---|---|---|" + "---|" * len(others) + "---|",
         row("replays done (per s)", lambda w: f"{w['replays']:,} ({w['replays_per_s']:.1f}/s)"),
         row("replay p50 / p95", lambda w: f"{w['replay_p50_ms']:,.0f} / {w['replay_p95_ms']:,.0f} ms"),
         row("lines materialized", lambda w: f"{w['lines']:,}"),

@@ -8,13 +8,16 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 
 from lakehouse.core.errors import CatalogError, CatalogLockedError, UsageError
 from lakehouse.core.sqlfiles import load, quote_literal
+
+T = TypeVar("T")
 
 
 def extension_path(name: str) -> Path:
@@ -88,11 +91,30 @@ def _attach_for_writes(path: Path) -> duckdb.DuckDBPyConnection:
 
 
 def _connect(path: Path, read_only: bool, lock_wait_s: float) -> duckdb.DuckDBPyConnection:
+    return _waiting_for_lock(
+        path,
+        lock_wait_s,
+        lambda: duckdb.connect(str(path), read_only=True) if read_only else _attach_for_writes(path),
+    )
+
+
+def attach_read_only(con: duckdb.DuckDBPyConnection, path: Path, lock_wait_s: float = LOCK_WAIT_S) -> None:
+    """Attach the catalog read-only to ``con`` as CATALOG_ALIAS and use it; a writer's lock is waited
+    for as :func:`open_catalog` waits (the lake's publisher, whose connection holds the lake)."""
+    _waiting_for_lock(
+        path,
+        lock_wait_s,
+        lambda: con.execute(f"ATTACH {quote_literal(str(path))} AS {CATALOG_ALIAS} (READ_ONLY)"),
+    )
+    con.execute(f"USE {CATALOG_ALIAS}")
+
+
+def _waiting_for_lock(path: Path, lock_wait_s: float, attempt: Callable[[], T]) -> T:
     deadline = time.monotonic() + lock_wait_s
     pause = 0.02
     while True:
         try:
-            return duckdb.connect(str(path), read_only=True) if read_only else _attach_for_writes(path)
+            return attempt()
         except duckdb.IOException as exc:
             if not is_lock_error(exc):
                 raise CatalogError(f"cannot open catalog {path}: {one_line(exc)} {REPAIR_HINT}") from exc

@@ -155,9 +155,8 @@ def session(
     done = False
     try:
         if with_catalog:
-            try:
-                con.execute(f"ATTACH {quote_literal(str(layout.catalog))} AS {db.CATALOG_ALIAS} (READ_ONLY)")
-                con.execute(f"USE {db.CATALOG_ALIAS}")
+            try:  # a writer of the root holds it for a moment: waited for, as the root's writers wait
+                db.attach_read_only(con, layout.catalog)
             except duckdb.Error as exc:
                 raise CatalogError(f"cannot open catalog {layout.catalog}: {db.one_line(exc)}") from exc
         yield con
