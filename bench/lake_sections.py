@@ -97,7 +97,13 @@ def lake_fleet_section(r: dict) -> list[str]:
         f"fleet minus local: {r['replay_p50_fleet_minus_local_ms']:+.0f} ms. Files after the fleet's run: "
         f"{fleet['files_before_maintain']:,} data files and {fleet['objects_before_maintain']:,} objects, "
         f"{fleet['files_after_maintain']:,} and {fleet['objects_after_maintain']:,} after `lakehouse lake maintain "
-        f"--keep-snapshots 0 --file-grace 0` ({fleet['hidden_rows_deleted']:,} hidden rows deleted).",
+        f"--keep-snapshots 0 --file-grace 0` ({fleet['hidden_rows_deleted']:,} hidden rows deleted; it expires "
+        "and deletes before it merges, so the files it merged away are deleted by the next maintenance"
+        + (
+            f": {fleet['objects_after_second_maintain']:,} objects after a second one)."
+            if "objects_after_second_maintain" in fleet
+            else ")."
+        ),
         "",
     ]
 
