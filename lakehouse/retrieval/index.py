@@ -158,19 +158,6 @@ def record_index_state(
 
     ``known``: what ``corpus/index_state`` would read (postings, documents, their total length, unsorted
     postings before this update, weights' mean), when the caller keeps track of it (a writable searcher).
-    """
-    sql, unsorted, weights_avgdl = index_state_sql(
-        known or con.execute(load("corpus/index_state")).fetchone(), corpus_bytes, appended, settle=settle
-    )
-    con.execute(sql)
-    return unsorted, weights_avgdl
-
-
-def index_state_sql(
-    state: tuple[int, int, int, int | None, float | None], corpus_bytes: int, appended: int, *, settle: bool
-) -> tuple[str, int, float | None]:
-    """The statements that record the index's state after an update (see :func:`record_index_state`),
-    and the unsorted postings and weights' mean they record.
 
     Postings appended to a non-empty index are unsorted, and an update that changes the mean
     document length leaves the stored weights behind it (queries then compute them from tf and
@@ -178,17 +165,19 @@ def index_state_sql(
     (or a tenth of all postings), and on every update that moved them when ``settle`` is asked
     (up to ``SETTLE_MAX_POSTINGS``).
     """
-    total, docs, total_len, unsorted, weights_avgdl = state
+    total, docs, total_len, unsorted, weights_avgdl = (
+        known or con.execute(load("corpus/index_state")).fetchone()
+    )
     unsorted = (unsorted or 0) + appended
     avgdl = total_len / docs if docs else None  # as IndexView computes it, so the two compare equal
     moved = unsorted > 0 or weights_avgdl != avgdl
-    statements = []
     if unsorted > max(SORT_AFTER_ROWS, total // 10) or (settle and moved and total <= SETTLE_MAX_POSTINGS):
-        statements.append(render(load("corpus/sort_postings"), avgdl=number_literal(avgdl or 1.0)))
+        con.execute(render(load("corpus/sort_postings"), avgdl=number_literal(avgdl or 1.0)))
         unsorted, weights_avgdl = 0, avgdl
+    con.execute("DELETE FROM rag_index_state")
     values = ", ".join(number_literal(v) for v in (corpus_bytes, unsorted, weights_avgdl))
-    statements += ["DELETE FROM rag_index_state", f"INSERT INTO rag_index_state VALUES ({values})"]
-    return ";\n".join(statements), unsorted, weights_avgdl
+    con.execute(f"INSERT INTO rag_index_state VALUES ({values})")
+    return unsorted, weights_avgdl
 
 
 def is_current(con: duckdb.DuckDBPyConnection, layout: Layout) -> bool:
@@ -349,30 +338,31 @@ def append_new_documents(
     }
     # Numbers go into the script as literals: each registered table costs a registration and a scan.
     df_changes = [(terms[t][0], d) for t, d in df_delta.items() if t not in fresh] or [(-1, 0)]
-    postings = view.postings + len(rows["new_postings"])
-    # The index's state recorded by the same script: each execute costs a round of DuckDB's fixed work.
-    record_state, unsorted, weights_avgdl = index_state_sql(
-        (postings, view.docs + len(docs), total_len, view.unsorted, view.weights_avgdl),
-        corpus_bytes,
-        appended=len(rows["new_postings"]) if view.docs else 0,
-        settle=False,
-    )
     for name, table in tables.items():
         con.register(name, table)
     try:
-        script = render(
-            load("corpus/append_new"),
-            weights_avgdl="NULL::DOUBLE"
-            if view.weights_avgdl is None
-            else number_literal(view.weights_avgdl),
-            df_changes=", ".join(f"({number_literal(t)}, {number_literal(d)})" for t, d in df_changes),
-            docs=number_literal(view.docs + len(docs)),
-            total_len=number_literal(total_len),
+        con.execute(
+            render(
+                load("corpus/append_new"),
+                weights_avgdl="NULL::DOUBLE"
+                if view.weights_avgdl is None
+                else number_literal(view.weights_avgdl),
+                df_changes=", ".join(f"({number_literal(t)}, {number_literal(d)})" for t, d in df_changes),
+                docs=number_literal(view.docs + len(docs)),
+                total_len=number_literal(total_len),
+            )
         )
-        con.execute(f"{script.rstrip().rstrip(';')};\n{record_state}")
     finally:
         for name in tables:
             con.unregister(name)
+    postings = view.postings + len(rows["new_postings"])
+    unsorted, weights_avgdl = record_index_state(
+        con,
+        corpus_bytes,
+        appended=len(rows["new_postings"]) if view.docs else 0,
+        settle=False,
+        known=(postings, view.docs + len(docs), total_len, view.unsorted, view.weights_avgdl),
+    )
     updated = copy.copy(view)
     updated.postings, updated.unsorted = postings, unsorted
     updated.docs, updated.total_len = view.docs + len(docs), total_len
