@@ -127,12 +127,9 @@ def test_push_is_idempotent_and_an_analyst_attaches_the_lake_read_only(
     assert (evidence, mode) == (str(local["evidence"]), "read-only")
 
 
-def test_pushing_in_process_leaves_the_catalog_free_for_the_next_connection(
-    tmp_path: Path, lake_args: list[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A library user (a long-lived replay session) pushes, then writes the catalog again, and again."""
+def joined_in_process(tmp_path: Path, lake_args: list[str], monkeypatch: pytest.MonkeyPatch) -> tuple:
+    """A demo root joined to a new lake, its layout and lake config for this process (S3 keys set)."""
     from lakehouse import lake
-    from lakehouse.core import db
     from lakehouse.core.paths import open_root
 
     for name, value in AWS.items():
@@ -140,7 +137,17 @@ def test_pushing_in_process_leaves_the_catalog_free_for_the_next_connection(
     root = demo_root(tmp_path, "host")
     lakehouse("lake", "init", "--root", str(root), *lake_args)
     layout = open_root(root)
-    config = lake.require(layout)
+    return layout, lake.require(layout)
+
+
+def test_pushing_in_process_leaves_the_catalog_free_for_the_next_connection(
+    tmp_path: Path, lake_args: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A library user (a long-lived replay session) pushes, then writes the catalog again, and again."""
+    from lakehouse import lake
+    from lakehouse.core import db
+
+    layout, config = joined_in_process(tmp_path, lake_args, monkeypatch)
     for _ in range(2):
         lake.push(layout, config)
         with db.catalog(layout.catalog) as con:  # a write connection: fails if the push left it attached
@@ -154,15 +161,9 @@ def test_a_kept_lake_that_cannot_detach_the_catalog_is_dropped_not_left_holding_
     it) is closed, so the root's writers get the catalog; the next push makes a new one."""
     from lakehouse import lake
     from lakehouse.core import db
-    from lakehouse.core.paths import open_root
     from lakehouse.lake import publish
 
-    for name, value in AWS.items():
-        monkeypatch.setenv(name, value)
-    root = demo_root(tmp_path, "host")
-    lakehouse("lake", "init", "--root", str(root), *lake_args)
-    layout = open_root(root)
-    config = lake.require(layout)
+    layout, config = joined_in_process(tmp_path, lake_args, monkeypatch)
     kept = publish.KeptLake(config)
     lake.push(layout, config, kept=kept)
     first = kept.con
