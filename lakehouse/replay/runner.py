@@ -273,7 +273,6 @@ def log(layout: Layout, result: dict[str, Any], appender: GroupAppender | None =
     if appender is not None:
         appender.append(line)
     else:
-        with outbox.owing(
-            layout, "replay", ["replay_runs"]
-        ):  # a run killed after the mark is still published
+        # marked before the line: a run killed after the mark is still published
+        with outbox.owing(layout, "replay", ["replay_runs"]):
             append_lines(layout.replay_runs, [line])
