@@ -16,7 +16,7 @@ import duckdb
 
 from lakehouse.core import db
 from lakehouse.core.paths import Layout
-from lakehouse.core.sqlfiles import load, render
+from lakehouse.core.sqlfiles import load
 from lakehouse.lake.config import LakeConfig
 from lakehouse.lake.publish import host_of, run, session
 from lakehouse.lake.schema import TABLES, LakeTable, require_tables
@@ -84,17 +84,10 @@ def _claim(con: duckdb.DuckDBPyConnection, layout: Layout, unless_within: timede
 def _delete_hidden(con: duckdb.DuckDBPyConnection, table: LakeTable) -> int:
     """The rows of one table its view hides, found in a read-only pass, then deleted in a short
     transaction (again on conflict: a row once hidden stays hidden, and rowids survive merges)."""
-    sql = render(
-        load("lake/hidden_rows"),
-        appended=table.appended,
-        partition=table.partition,
-        prefer=table.prefer,
-        kept=table.kept("appended"),
-    )
-    (hidden,) = run(con, sql, "read the lake").fetchone()
+    (hidden,) = run(con, table.sql("lake/hidden_rows", "appended"), "read the lake").fetchone()
     if not hidden:  # a delete makes the appends committing meanwhile retry: only when there is one
         return 0
-    delete = render(load("lake/delete_hidden"), appended=table.appended)
+    delete = table.sql("lake/delete_hidden", "appended")
     return in_turn(
         con, f"delete the rows {table.name} hides", lambda: con.execute(delete).fetchone()[0], turn=False
     )[0]

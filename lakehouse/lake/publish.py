@@ -24,7 +24,7 @@ import duckdb
 from lakehouse.core import db, outbox
 from lakehouse.core.errors import CatalogError
 from lakehouse.core.paths import Layout
-from lakehouse.core.sqlfiles import load, quote_ident, quote_literal, render
+from lakehouse.core.sqlfiles import load, quote_ident, quote_literal
 from lakehouse.lake import parts
 from lakehouse.lake.config import LakeConfig
 from lakehouse.lake.schema import TABLES, create_tables_in
@@ -254,13 +254,7 @@ def _publish(
         if table.name == "quarantine":
             sql = load("lake/publish_quarantine")
         else:
-            sql = render(
-                load("lake/publish"),
-                table=table.name,
-                appended=table.appended,
-                key=table.key,
-                kept=table.kept("mine"),
-            )
+            sql = table.sql("lake/publish", "mine")
         (published[table.name],) = con.execute(sql).fetchone()
     con.execute("INSERT INTO lake.lake_pushes VALUES (?, now(), ?)", [host, sum(published.values())])
     return published
@@ -280,10 +274,9 @@ def status(layout: Layout, config: LakeConfig) -> list[dict[str, object]]:
                 (local,) = run(con, sql, "read the root").fetchone()
                 rows.append({"table": table.name, "in_lake": 0, "local": local, "not_in_lake": local})
                 continue
-            kept = table.kept("mine")
-            sql = render(load("lake/status"), table=table.name, appended=appended, key=table.key, kept=kept)
-            name, in_lake, local, missing = run(con, sql, "read the lake").fetchone()
-            rows.append({"table": name, "in_lake": in_lake, "local": local, "not_in_lake": missing})
+            sql = table.sql("lake/status", "mine", appended=quote_ident(appended))
+            in_lake, local, missing = run(con, sql, "read the lake").fetchone()
+            rows.append({"table": table.name, "in_lake": in_lake, "local": local, "not_in_lake": missing})
         return rows
 
 

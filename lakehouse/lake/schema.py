@@ -42,6 +42,19 @@ class LakeTable:
         """The expression a row's day is compared with the lake's retention by (a constant for unpruned tables)."""
         return f"{alias}.{quote_ident(self.day)}" if self.day else "DATE '9999-12-31'"
 
+    def sql(self, name: str, alias: str, **overrides: str) -> str:
+        """The lake SQL file ``name`` filled with this table's slots (identifiers quoted): table, appended,
+        key, partition, prefer, and kept over the rows named ``alias``."""
+        slots = {
+            "table": quote_ident(self.name),
+            "appended": quote_ident(self.appended),
+            "key": quote_ident(self.key),
+            "partition": self.partition,
+            "prefer": self.prefer,
+            "kept": self.kept(alias),
+        }
+        return render(load(name), **{**slots, **overrides})
+
 
 TABLES = (
     LakeTable("evidence", "evidence_id", day="day"),
@@ -98,15 +111,7 @@ def _create(con: duckdb.DuckDBPyConnection, tables: set[str], views: set[str]) -
     try:
         for table in TABLES:
             if table.name not in views:
-                sql = render(
-                    load("lake/one_row_a_key"),
-                    table=quote_ident(table.name),
-                    appended=quote_ident(table.appended),
-                    partition=table.partition,
-                    prefer=table.prefer,
-                    kept=table.kept("appended"),
-                )
-                con.execute(sql)
+                con.execute(table.sql("lake/one_row_a_key", "appended"))
         if not set(CATALOG_VIEWS) <= views:
             for name in ("schema/prices", "schema/replay_views", "otel/conventions", "schema/otel_views",
                          "schema/cost_views"):  # fmt: skip
