@@ -134,3 +134,53 @@ def test_broken_transform_fails_even_when_its_stream_has_no_new_lines(layout: La
     )
     with pytest.raises(TransformError, match="nope"):
         pipeline.materialize(layout, materialize.Options(transforms_dir=extra))
+
+
+def test_a_mapped_value_with_no_reading_quarantines_its_line_not_the_run(
+    layout: Layout, tmp_path: Path
+) -> None:
+    """A transform's output that its evidence column cannot hold (a token sum past BIGINT, text for a
+    score) quarantines that line with the reason; the other lines are materialized, and a retry keeps
+    the line open."""
+    extra = tmp_path / "t"
+    extra.mkdir()
+    (extra / "tickets.sql").write_text(
+        TICKETS.split("SELECT")[0] + "SELECT line_no, body AS text, body AS score FROM source"
+    )
+    write_stream(
+        layout,
+        "tickets",
+        [
+            {"ts": "2026-05-01T09:00:00Z", "ticket_id": "T-1", "body": "0.25"},
+            {"ts": "2026-05-01T09:01:00Z", "ticket_id": "T-2", "body": "not a number"},
+        ],
+    )
+    run = {
+        "schema": "replay_run.v1",
+        "input_task": "t",
+        "recorded_at": "2026-05-01T10:00:00Z",
+        "duration_ms": 5,
+    }
+    huge = [{"prompt_tokens": 2**63 - 1}, {"prompt_tokens": 5}]
+    write_stream(
+        layout,
+        "replay_runs",
+        [
+            {**run, "recorded_run_id": "replay:a", "calls": huge},
+            {**run, "recorded_run_id": "replay:b", "calls": [{"prompt_tokens": 7}]},
+        ],
+    )
+    receipt = pipeline.materialize(layout, materialize.Options(transforms_dir=extra)).receipt
+    records = read_jsonl(layout.jsonl_day("2026-05-01"))
+    assert sorted((r["kind"], r["text"], r["score"], r["prompt_tokens"]) for r in records) == [
+        ("replay", "t", None, 7),
+        ("ticket", "0.25", 0.25, None),
+    ]
+    reasons = {(q["stream"], q["line"]): q["reason"] for q in read_jsonl(layout.quarantine)}
+    assert reasons == {
+        ("tickets", 2): "score not a number has no reading as DOUBLE",
+        ("replay_runs", 1): f"prompt_tokens {2**63 + 4} has no reading as BIGINT",
+    }
+    assert receipt["totals"]["quarantined"] == 2
+    retried = pipeline.retry_quarantine(layout, materialize.Options(transforms_dir=extra)).receipt
+    assert retried["totals"]["emitted"] == 0 and len(list(read_jsonl(layout.quarantine))) == 2

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from lakehouse.core import db
 from lakehouse.core.errors import TransformError
@@ -84,8 +85,27 @@ def _map_lines(
     quarantined = con.execute(
         f"SELECT count(*) FROM {quote_ident(staged)} WHERE problem IS NOT NULL"
     ).fetchone()
+    rows, unmapped = _without_mapping_problems(con, t, rows, staged, rel)
     con.execute(f"DROP TABLE {quote_ident(staged)}")
-    return int(quarantined[0]), rows
+    return int(quarantined[0]) + unmapped, rows
+
+
+def _without_mapping_problems(
+    con: duckdb.DuckDBPyConnection, t: Transform, rows: pa.Table, staged: str, rel: str
+) -> tuple[pa.Table, int]:
+    """The rows of lines whose mapped values all have a reading; the other lines quarantined, counted."""
+    problem = rows.column("problem")
+    if problem.null_count == rows.num_rows:
+        return rows.drop_columns(["problem"]), 0
+    bad = rows.filter(pc.is_valid(problem)).select(["line_no", "problem"])
+    con.register("mapping_problems", bad)
+    try:
+        con.execute(t.quarantine_mapped_sql(staged, rel))
+    finally:
+        con.unregister("mapping_problems")
+    bad_lines = pc.unique(bad.column("line_no"))
+    kept = rows.filter(pc.invert(pc.is_in(rows.column("line_no"), value_set=bad_lines)))
+    return kept.drop_columns(["problem"]), len(bad_lines)
 
 
 def output_columns(con: duckdb.DuckDBPyConnection, t: Transform) -> set[str]:

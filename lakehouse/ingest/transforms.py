@@ -119,6 +119,7 @@ class Transform:
             stream=quote_literal(self.stream),
             path=quote_literal(path),
             mapped_columns=",\n    ".join(mapped),
+            mapping_problem=_mapping_problem(produced),
             metadata_patch=quote_literal(json.dumps(dict.fromkeys([self.time_field, *sorted(self.moved)])))
             + "::JSON",
         )
@@ -126,6 +127,16 @@ class Transform:
     def quarantine_sql(self, staged_table: str, path: str) -> str:
         return render(
             load("materialize/quarantine"),
+            staged=quote_ident(staged_table),
+            stream=quote_literal(self.stream),
+            path=quote_literal(path),
+            kind=quote_literal(self.kind),
+        )
+
+    def quarantine_mapped_sql(self, staged_table: str, path: str) -> str:
+        """Quarantine the lines of ``mapping_problems`` (line_no, problem): mapped values with no reading."""
+        return render(
+            load("materialize/quarantine_mapped"),
             staged=quote_ident(staged_table),
             stream=quote_literal(self.stream),
             path=quote_literal(path),
@@ -179,12 +190,29 @@ def _field_column(name: str) -> str:
 
 
 def _mapped_column(column: str, sql_type: str, produced: set[str]) -> str:
+    # TRY_CAST: a value with no reading as its column's type quarantines its line (_mapping_problem)
+    # instead of failing the run (a replay run's token counts summing past BIGINT did)
     expr = (
-        f"CAST(m.{quote_ident(column)} AS {sql_type})" if column in produced else f"CAST(NULL AS {sql_type})"
+        f"TRY_CAST(m.{quote_ident(column)} AS {sql_type})"
+        if column in produced
+        else f"CAST(NULL AS {sql_type})"
     )
     if column == "tags":
         expr = f"coalesce({expr}, CAST([] AS VARCHAR[]))"
     return f"{expr} AS {quote_ident(column)}"
+
+
+def _mapping_problem(produced: set[str]) -> str:
+    """Why a line's mapped values cannot be evidence (NULL when they can): the first output column whose
+    value has no reading as the column's type (a number out of range, text for a number)."""
+    checks = [
+        f"CASE WHEN m.{quote_ident(c)} IS NOT NULL AND TRY_CAST(m.{quote_ident(c)} AS {sql_type}) IS NULL "
+        f"THEN {quote_literal(c + ' ')} || left(CAST(m.{quote_ident(c)} AS VARCHAR), 64) "
+        f"|| {quote_literal(' has no reading as ' + sql_type)} END"
+        for c, sql_type in MAPPED_COLUMNS.items()
+        if c in produced
+    ]
+    return f"coalesce({', '.join(checks)})" if checks else "CAST(NULL AS VARCHAR)"
 
 
 def parse(path: Path) -> Transform:

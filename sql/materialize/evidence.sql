@@ -1,5 +1,6 @@
 /* One transform's valid staged lines of a block as evidence_record.v1 rows (id, day, provenance, metadata),
-   each with the head of its JSONL line (up to its metadata) and its line number. */
+   each with the head of its JSONL line (up to its metadata), its line number and, when a mapped value has
+   no reading as its column's type, the problem that quarantines the line. */
 -- The writer completes each line in Arrow: head, metadata, the receipt id (the metadata, the largest part,
 -- would otherwise be copied out of DuckDB twice).
 -- Unsorted: sorting these wide rows here cost more than the query; the writer's thread sorts them in Arrow.
@@ -22,7 +23,8 @@ SELECT
     {'stream': {{stream}}, 'path': {{path}}, 'line': s.line_no} AS source,
     {{mapped_columns}},
     json_merge_patch(s.raw, {{metadata_patch}}) AS metadata,
-    s.line_no AS line_no
+    s.line_no AS line_no,
+    {{mapping_problem}} AS problem
 FROM mapped AS m
 JOIN {{staged}} AS s ON s.line_no = m.line_no
 )
@@ -64,5 +66,6 @@ SELECT
         ',"tags":', to_json(tags)::VARCHAR,
         ',"metadata":'
     ) AS jsonl_head,
-    line_no
+    line_no,
+    problem
 FROM evidence
