@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 from support import invoke, varied_documents, write_stream
 
 from lakehouse import pipeline, retrieval
 from lakehouse.core import db
 from lakehouse.core.errors import StorageError, UsageError
+from lakehouse.core.files import dumps
 from lakehouse.core.paths import Layout
 from lakehouse.core.types import Document
 from lakehouse.retrieval import corpus
@@ -33,6 +37,28 @@ def playbook(pid: str, version: int, title: str, steps: list[str], day: int = 1)
 
 def corpus_lines(layout: Layout) -> list[dict]:
     return [json.loads(line) for line in layout.rag_corpus.read_text().splitlines()]
+
+
+ANY_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=12)  # lone surrogates: not UTF-8
+DOCUMENTS = st.builds(
+    Document,
+    ANY_TEXT,
+    ANY_TEXT | st.none(),
+    ANY_TEXT,
+    st.lists(ANY_TEXT | st.none(), max_size=3).map(tuple),
+    st.lists(ANY_TEXT, max_size=2).map(tuple),
+    ANY_TEXT,
+)
+
+
+@given(DOCUMENTS)
+def test_a_documents_line_and_hash_are_what_json_dumps_writes(doc: Document) -> None:
+    """Written out by hand for speed, the corpus line and the content hash keep json.dumps's exact bytes
+    (hashes already stored beside indexes and vectors must not change); a None (a NULL title from SQL)
+    takes the encoder's path."""
+    assert corpus.corpus_line(doc) == dumps(doc.to_json())
+    expected = json.dumps([doc.title, doc.text, list(doc.tags)], ensure_ascii=False)
+    assert corpus.content_sha(doc) == hashlib.sha256(expected.encode()).hexdigest()
 
 
 def test_latest_playbook_version_becomes_the_document(layout: Layout) -> None:

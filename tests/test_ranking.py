@@ -7,6 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import duckdb
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from support import varied_documents
 
 from lakehouse import retrieval
@@ -104,6 +106,33 @@ def test_python_tokenizer_equals_the_sql_macro(text: str) -> None:
         retrieval.prepare(con)
         (sql_tokens,) = con.execute("SELECT lh_tokenize(?)", [text]).fetchone()
         assert retrieval.tokenize(con, text) == [t for t in sql_tokens if t]
+    finally:
+        con.close()
+
+
+# fts's tokenizer as DuckDB's fts extension writes it: punctuation and digits replaced by a space, then
+# split on white space. lh_tokenize does both in one split; the tokens must be the same.
+FTS_TOKENS = (
+    "string_split_regex(regexp_replace(lower(strip_accents(CAST(? AS VARCHAR))), "
+    "'[0-9!@#$%^&*()_+={}\\[\\]:;<>,.?~\\\\/\\|''\"`-]+', ' ', 'g'), '\\s+')"
+)
+
+
+TEXTS = st.text(
+    alphabet=st.sampled_from("aZé ñ\t\n\r\f\x0b-_.,'\"`/\\|!?09[]{}~^&*()=+<>;:@#$%Ü"), max_size=24
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(TEXTS, min_size=1, max_size=40))
+def test_the_tokenizer_macro_splits_as_fts(texts: list[str]) -> None:
+    con = duckdb.connect()
+    try:
+        retrieval.prepare(con)
+        for text in texts:
+            (ours,) = con.execute("SELECT lh_tokenize(?)", [text]).fetchone()
+            (fts,) = con.execute(f"SELECT {FTS_TOKENS}", [text]).fetchone()
+            assert ours == fts, text
     finally:
         con.close()
 

@@ -1,4 +1,5 @@
 /* Add the documents of the `incoming` table to the corpus and its postings, replacing older versions of the same rag_id. */
+-- `incoming_arrow`: the same documents as registered Arrow batches, tokenized in parallel.
 -- A replaced document keeps its doc_id; a new one gets the next free id. df is adjusted by the postings
 -- removed and added, never recounted over the whole table.
 CREATE OR REPLACE TEMP TABLE incoming_ids AS
@@ -18,7 +19,7 @@ DELETE FROM rag_corpus WHERE rag_id IN (SELECT rag_id FROM incoming);
 
 CREATE OR REPLACE TEMP TABLE incoming_tokens AS
 SELECT n.doc_id, token
-FROM (SELECT rag_id, unnest(lh_tokenize(coalesce(title, '') || ' ' || coalesce(text, ''))) AS token FROM incoming)
+FROM (SELECT rag_id, unnest(lh_tokenize(coalesce(title, '') || ' ' || coalesce(text, ''))) AS token FROM incoming_arrow)
 JOIN incoming_ids AS n USING (rag_id)
 WHERE token <> '' AND token NOT IN (SELECT word FROM rag_stopwords);
 

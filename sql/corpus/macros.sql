@@ -2,10 +2,12 @@
 
 -- The tokenizer: lower-case, accents stripped, split on digits, punctuation and space. Stop words
 -- (rag_stopwords) are dropped and the rest stemmed with stem(..., 'porter') where terms are made.
+-- One split on runs of both (fts replaces the punctuation with a space, then splits on white space:
+-- the same tokens, in one regular expression pass instead of two).
 CREATE OR REPLACE TEMP MACRO lh_tokenize(s) AS
     string_split_regex(
-        regexp_replace(lower(strip_accents(CAST(s AS VARCHAR))), '[0-9!@#$%^&*()_+={}\[\]:;<>,.?~\\/\|''"`-]+', ' ', 'g'),
-        '\s+'
+        lower(strip_accents(CAST(s AS VARCHAR))),
+        '[0-9!@#$%^&*()_+={}\[\]:;<>,.?~\\/\|''"`\s-]+'
     );
 
 -- BM25's weight of a term occurring tf times in a document of len terms (k1 = 1.2, b = 0.75), for
