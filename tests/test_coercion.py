@@ -122,6 +122,33 @@ def test_times_with_no_reading_are_refused(con: duckdb.DuckDBPyConnection, writt
     assert ts is None
 
 
+@st.composite
+def z_times(draw: st.DrawFn) -> str:
+    """Strings ending in 'Z' shaped like RFC 3339: mostly valid, some not (month 13, February 30, 24:00)."""
+
+    def part(low: int, high: int, *odd: int) -> st.SearchStrategy[str]:
+        return st.one_of(st.integers(low, high), st.sampled_from(odd)).map(lambda n: f"{n:02d}")
+
+    fraction = st.one_of(st.just(""), st.text("0123456789", min_size=1, max_size=12).map(lambda f: "." + f))
+    seconds = st.one_of(st.just(""), st.tuples(part(0, 59, 60), fraction).map(lambda p: ":" + "".join(p)))
+    year = st.one_of(st.integers(1, 9999), st.just(0)).map(lambda y: f"{y:04d}")
+    date = (draw(year), draw(part(1, 12, 0, 13)), draw(part(1, 28, 29, 30, 31, 32)))
+    clock = (draw(part(0, 23, 24)), draw(part(0, 59, 60)), draw(seconds))
+    return f"{'-'.join(date)}{draw(st.sampled_from('Tt '))}{clock[0]}:{clock[1]}{clock[2]}Z"
+
+
+@FAST
+@given(z_times())
+def test_a_z_time_reads_as_the_instant_timestamptz_gives(
+    con: duckdb.DuckDBPyConnection, written: str
+) -> None:
+    """The canonical form's fast path (read as a UTC TIMESTAMP) and the general one (TIMESTAMPTZ, offset
+    applied) agree on every string, those they both refuse included."""
+    (fast,) = con.execute("SELECT lh_parse_time(?)", [written]).fetchone()
+    (general,) = con.execute("SELECT TRY_CAST(? AS TIMESTAMPTZ)::TIMESTAMP", [written]).fetchone()
+    assert fast == general
+
+
 @FAST
 @given(st.integers(min_value=-(2**53), max_value=2**53))
 def test_an_integer_is_the_same_however_it_is_written(con: duckdb.DuckDBPyConnection, n: int) -> None:

@@ -18,7 +18,7 @@ evidence AS (
 SELECT
     'ev:' || left(sha256({{kind}} || chr(10) || coalesce(s.natural_key, json(s.raw)::VARCHAR)), 32) AS evidence_id,
     {{kind}} AS kind,
-    strftime(s.event_time::TIMESTAMP, '%Y-%m-%d') AS day,
+    strftime(s.event_time, '%Y-%m-%d') AS day,
     lh_format_time(s.event_time, s.event_nanos) AS ts,
     {'stream': {{stream}}, 'path': {{path}}, 'line': s.line_no} AS source,
     {{mapped_columns}},
