@@ -1,15 +1,21 @@
 /* Stage one transform's block of new lines: parse each JSON line once, read each declared field and the event time once, and say why a line is quarantined. */
 CREATE OR REPLACE TEMP TABLE {{staged}} AS
-WITH classified AS (
+-- json_type in try(): one parse says both whether a line is JSON (NULL: it is not) and what it holds
+-- (json_valid first, then json_type, parsed it twice)
+WITH kinds AS (
+    SELECT line_no, byte_offset, raw, try(json_type(raw)) AS json_kind
+    FROM {{lines}}
+),
+classified AS (
     SELECT
         line_no,
         byte_offset,
         raw,
         CASE
-            WHEN NOT json_valid(raw) THEN 'invalid JSON'
-            WHEN json_type(raw) <> 'OBJECT' THEN 'not a JSON object but ' || lower(json_type(raw))
+            WHEN json_kind IS NULL THEN 'invalid JSON'
+            WHEN json_kind <> 'OBJECT' THEN 'not a JSON object but ' || lower(json_kind)
         END AS problem
-    FROM {{lines}}
+    FROM kinds
 ),
 parsed AS (
     SELECT *, CASE WHEN problem IS NULL THEN json_transform(raw, {{field_spec}}) END AS f
