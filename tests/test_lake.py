@@ -179,6 +179,37 @@ def test_a_kept_lake_that_cannot_detach_the_catalog_is_dropped_not_left_holding_
     kept.close()
 
 
+def test_a_kept_lake_survives_a_catalog_held_too_long_by_a_writer(
+    tmp_path: Path, lake_args: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A push that cannot attach the root's catalog (another process writes it past the wait) fails
+    with a plain error and leaves the publisher's kept lake connection as it was, for the next push."""
+    from lakehouse import lake
+    from lakehouse.core.errors import CatalogError
+    from lakehouse.lake import publish
+
+    layout, config = joined_in_process(tmp_path, lake_args, monkeypatch)
+    kept = publish.KeptLake(config)
+    lake.push(layout, config, kept=kept)
+    first = kept.con
+    hold = (
+        "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); time.sleep(8)"
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", hold, str(layout.catalog)], stdout=subprocess.PIPE, text=True
+    ) as holder:
+        try:
+            assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+            with pytest.raises(CatalogError, match="is locked by another process"):
+                lake.push(layout, config, kept=kept)
+            assert kept.con is first  # not dropped: nothing of the catalog was attached to it
+        finally:
+            holder.kill()
+    lake.push(layout, config, kept=kept)
+    assert kept.con is first
+    kept.close()
+
+
 def test_lake_commands_without_a_lake_say_how_to_join(tmp_path: Path) -> None:
     root = demo_root(tmp_path, "alone")
     for args in (["lake", "status"], ["lake", "push"], ["sql", "--lake", "SELECT 1"]):

@@ -152,26 +152,39 @@ def session(
         except BaseException:
             _close(con)
             raise
-    done = False
+    attached = done = False
     try:
         if with_catalog:
             try:  # a writer of the root holds it for a moment: waited for, as the root's writers wait
                 db.attach_read_only(con, layout.catalog)
             except duckdb.Error as exc:
                 raise CatalogError(f"cannot open catalog {layout.catalog}: {db.one_line(exc)}") from exc
+            attached = True
         yield con
         done = True
     finally:
         if kept is None:
             _close(con)
-        elif not done:
+        elif attached:
+            _detach_catalog(kept, con, clean=done)
+        elif not done and not with_catalog:
             kept.close()
-        else:
-            try:
-                con.execute("USE memory")
-                con.execute(f"DETACH {db.CATALOG_ALIAS}")
-            except duckdb.Error:  # left attached, the catalog would keep the root's writers out
-                kept.close()
+        # else: the catalog could not be attached (a writer held it too long): the kept lake is as it
+        # was, kept for the next push (reconnecting costs the extensions' load and the lake's attach)
+
+
+def _detach_catalog(kept: KeptLake, con: duckdb.DuckDBPyConnection, *, clean: bool) -> None:
+    """The root's catalog detached from a kept connection after a push; the connection closed instead
+    when the push failed (its state unknown) or the catalog will not detach (left attached, it would
+    keep the root's writers out)."""
+    if not clean:
+        kept.close()
+        return
+    try:
+        con.execute("USE memory")
+        con.execute(f"DETACH {db.CATALOG_ALIAS}")
+    except duckdb.Error:
+        kept.close()
 
 
 def _close(con: duckdb.DuckDBPyConnection) -> None:
