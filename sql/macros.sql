@@ -103,11 +103,14 @@ CREATE OR REPLACE MACRO lh_epoch_time(x, whole) AS
 -- offset: UTC), or an epoch number (or a string holding one).
 -- (coalesce evaluates its second argument only for the rows the first left NULL: a time string is
 -- parsed once, and only the others are read as epoch numbers)
-CREATE OR REPLACE MACRO lh_event_time(v) AS
+-- The _of form is given the value's JSON type and text: staging reads them once a line for it and
+-- lh_event_nanos_of (each json_type and ->> parses the value again, and a macro repeats its arguments).
+CREATE OR REPLACE MACRO lh_event_time_of(v, kind, text) AS
     coalesce(
-        CASE WHEN json_type(v) = 'VARCHAR' THEN lh_parse_time(v ->> '$') END,
-        CASE WHEN json_type(v) IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'VARCHAR')
-             THEN lh_epoch_time(lh_as_number(v), CASE WHEN json_type(v) <> 'DOUBLE' THEN lh_as_integer(v) END) END);
+        CASE WHEN kind = 'VARCHAR' THEN lh_parse_time(text) END,
+        CASE WHEN kind IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'VARCHAR')
+             THEN lh_epoch_time(lh_as_number(v), CASE WHEN kind <> 'DOUBLE' THEN lh_as_integer(v) END) END);
+CREATE OR REPLACE MACRO lh_event_time(v) AS lh_event_time_of(v, json_type(v), v ->> '$');
 
 -- A duration in milliseconds as evidence keeps it: a whole number, rounded half away from zero; NULL past
 -- BIGINT (~292 million years: no reading as a duration), instead of failing the whole run.
@@ -116,11 +119,13 @@ CREATE OR REPLACE MACRO lh_ms(x) AS TRY_CAST(round(x) AS BIGINT);
 -- The nanoseconds past the microsecond of an event time written with more than six fractional digits
 -- or as epoch nanoseconds (0 otherwise); lh_event_time keeps microseconds, ts keeps these too.
 -- (A string holding ':' is a clock time, never a number: it is not read as one, which cost more than the rest.)
-CREATE OR REPLACE MACRO lh_event_nanos(v) AS
-    CASE json_type(v)
+CREATE OR REPLACE MACRO lh_event_nanos_of(v, kind, text) AS
+    CASE kind
         WHEN 'VARCHAR' THEN
-            CASE WHEN regexp_matches(v ->> '$', '\.\d{7}') THEN coalesce(nanosecond(TRY_CAST(v ->> '$' AS TIMESTAMP_NS)) % 1000, 0)
-                 WHEN NOT contains(v ->> '$', ':') AND lh_as_integer(v) >= 1e17 THEN lh_as_integer(v) % 1000
+            CASE WHEN regexp_matches(text, '\.\d{7}') THEN coalesce(nanosecond(TRY_CAST(text AS TIMESTAMP_NS)) % 1000, 0)
+                 WHEN NOT contains(text, ':') AND lh_as_integer(v) >= 1e17 THEN lh_as_integer(v) % 1000
                  ELSE 0 END
         WHEN 'DOUBLE' THEN 0
         ELSE CASE WHEN lh_as_integer(v) >= 1e17 THEN lh_as_integer(v) % 1000 ELSE 0 END END;
+CREATE OR REPLACE MACRO lh_event_nanos(v) AS lh_event_nanos_of(v, json_type(v), v ->> '$');
+

@@ -21,10 +21,15 @@ parsed AS (
     SELECT *, CASE WHEN problem IS NULL THEN json_transform(raw, {{field_spec}}) END AS f
     FROM classified
 ),
+-- the time field's JSON type and text, read once for the event time and its nanoseconds
+timed AS (
+    SELECT *, json_type(f.{{time_field}}) AS time_kind, f.{{time_field}} ->> '$' AS time_text
+    FROM parsed
+),
 -- each field's reading (NULL when it has none) and the event time, computed once for checks and evidence
 typed AS (
-    SELECT *, lh_event_time(f.{{time_field}}) AS event_time, {{typed_fields}}
-    FROM parsed
+    SELECT *, lh_event_time_of(f.{{time_field}}, time_kind, time_text) AS event_time, {{typed_fields}}
+    FROM timed
 )
 SELECT
     line_no,
@@ -32,7 +37,7 @@ SELECT
     raw,
     coalesce(problem, {{checks}}) AS problem,
     event_time,
-    lh_event_nanos(f.{{time_field}}) AS event_nanos,
+    lh_event_nanos_of(f.{{time_field}}, time_kind, time_text) AS event_nanos,
     {{natural_key}} AS natural_key,
     {{field_columns}}
 FROM typed
