@@ -244,6 +244,68 @@ def test_mirror_reads_only_new_lines_and_leaves_a_partial_line(history: tuple[La
     assert table.to_pylist() == [{"n": len(runs) + 3, "d": len(runs) + 3}]
 
 
+def test_runs_of_another_producer_with_values_of_no_reading_leave_the_catalog_readable(
+    history: tuple[Layout, list[dict]], runner: CliRunner
+) -> None:
+    """A token count past BIGINT (in a run, in one call, in a sum), a time that is not one, a line that is
+    not JSON: sync mirrors what has a reading (NULL for the rest) and keeps the catalog where it is; SQL,
+    every named query, compare and the report still answer (one such line once failed every mirror, and
+    sync moved the catalog aside and failed again)."""
+    layout, runs = history
+    big = 2**63 - 1
+    summed = run_record(
+        900, day=2, model="big-32b", passed=True, escalated=False, tokens=big
+    )  # + 5 completion
+    odd = [
+        {**summed, "recorded_run_id": "r:sum", "provenance": {"label": "base"}},
+        {**summed, "recorded_run_id": "r:sum2", "provenance": {"label": "cand"}},
+        {**runs[0], "recorded_run_id": "r:past", "calls": [{"model": "m", "prompt_tokens": 10**20}]},
+        {**runs[0], "recorded_run_id": "r:when", "recorded_at": "last tuesday"},
+    ]
+    with layout.replay_runs.open("a") as log:
+        log.write("".join(json.dumps(r) + "\n" for r in odd) + "not JSON at all\n")
+    root = str(layout.root)
+    synced = invoke(runner, "sync", "--root", root)
+    assert synced.exit_code == 0, synced.output
+    assert not list(layout.catalog.parent.glob("*.damaged-*"))  # nothing moved aside
+    sql = (
+        "SELECT recorded_run_id AS id, recorded_at IS NULL AS no_time, calls[1].prompt_tokens AS p "
+        "FROM replay_runs WHERE recorded_run_id LIKE 'r:%' ORDER BY 1"
+    )
+    mirrored = invoke(runner, "sql", sql, "--format", "json", "--root", root)
+    assert json.loads(mirrored.stdout) == [
+        {"id": "r:past", "no_time": False, "p": None},
+        {"id": "r:sum", "no_time": False, "p": big},
+        {"id": "r:sum2", "no_time": False, "p": big},
+        {"id": "r:when", "no_time": True, "p": runs[0]["calls"][0]["prompt_tokens"]},
+    ]
+    for name in analytics.named_queries():
+        answered = invoke(runner, "query", name, "--root", root)
+        assert answered.exit_code == 0, (name, answered.output)
+    compared = invoke(runner, "compare", "base", "cand", "--root", root)
+    assert compared.exit_code == 0 and "1 tasks paired" in compared.output, compared.output
+    report = invoke(runner, "report", "--root", root, "--compare", "base", "cand")
+    assert report.exit_code == 0, report.output
+
+
+def test_a_log_line_sync_cannot_read_names_the_log_and_leaves_the_catalog_in_place(
+    history: tuple[Layout, list[dict]], runner: CliRunner
+) -> None:
+    """Only a file that is not a database is moved aside and rebuilt; a log the mirror cannot read (here
+    a receipts line cut short by hand) fails sync with the log's name, and the catalog still answers."""
+    layout, runs = history
+    with layout.receipts.open("a") as log:
+        log.write('{"schema": "materialize_receipt.v1", "receipt_id": \n')
+    root = str(layout.root)
+    failed = invoke(runner, "sync", "--root", root)
+    assert failed.exit_code == 4 and f"cannot mirror {layout.receipts}" in failed.stderr, failed.output
+    assert not list(layout.catalog.parent.glob("*.damaged-*"))
+    answered = invoke(
+        runner, "sql", "SELECT count(*) AS n FROM replay_runs", "--format", "json", "--root", root
+    )
+    assert json.loads(answered.stdout) == [{"n": len(runs)}]
+
+
 def test_stats_shows_the_root_and_mirror_lag(history: tuple[Layout, list[dict]], runner: CliRunner) -> None:
     layout, runs = history
     catalog.sync(layout)

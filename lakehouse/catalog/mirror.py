@@ -27,7 +27,12 @@ import duckdb
 from lakehouse import __version__, retrieval
 from lakehouse.catalog import prices
 from lakehouse.core import db, outbox, retention
-from lakehouse.core.errors import CatalogError, CatalogLockedError, StorageError, UsageError
+from lakehouse.core.errors import (
+    CatalogDamagedError,
+    CatalogError,
+    StorageError,
+    UsageError,
+)
 from lakehouse.core.files import size_of
 from lakehouse.core.paths import Layout
 from lakehouse.core.sqlfiles import load, quote_literal, render, sql_dir
@@ -103,14 +108,14 @@ def _mirror_log(
     if end == start:
         return 0
     if start == 0 and end == size:
-        inserted = _apply(con, (sql_name, *then), path)
+        inserted = _apply(con, (sql_name, *then), path, path)
     else:
         scratch.parent.mkdir(parents=True, exist_ok=True)
         with path.open("rb") as src:
             src.seek(start)
             scratch.write_bytes(src.read(end - start))
         try:
-            inserted = _apply(con, (sql_name, *then), scratch)
+            inserted = _apply(con, (sql_name, *then), scratch, path)
         finally:
             scratch.unlink(missing_ok=True)
     con.execute("DELETE FROM mirror_state WHERE source = ?", [path.name])
@@ -118,9 +123,13 @@ def _mirror_log(
     return inserted
 
 
-def _apply(con: duckdb.DuckDBPyConnection, sql_names: tuple[str, ...], lines: Path) -> int:
-    """Run each SQL file over the new lines (``$path``); the first one's count is what was inserted."""
-    counts = [_inserted(con, load(name), {"path": lines.as_posix()}) for name in sql_names]
+def _apply(con: duckdb.DuckDBPyConnection, sql_names: tuple[str, ...], lines: Path, log: Path) -> int:
+    """Run each SQL file over the new lines (``$path``); the first one's count is what was inserted.
+    ``log``: the file the lines are from (``lines`` may be a scratch copy of its tail), named in errors."""
+    try:
+        counts = [_inserted(con, load(name), {"path": lines.as_posix()}) for name in sql_names]
+    except CatalogError as exc:  # a line of the log DuckDB cannot read (run_sql wrapped its error)
+        raise CatalogError(f"cannot mirror {log}: {exc}") from exc
     return counts[0]
 
 
@@ -179,14 +188,14 @@ def _sync_into(con: duckdb.DuckDBPyConnection, layout: Layout, full: bool) -> Sy
 def sync(layout: Layout, *, full: bool = False) -> SyncReport:
     """Bring the catalog up to date with the files; move a damaged catalog aside and rebuild it.
 
-    ``full``: rebuild the tables and views even when they look current (``lakehouse sync``)."""
+    ``full``: rebuild the tables and views even when they look current (``lakehouse sync``). Only a file
+    that is not a readable database is moved aside: a lock, or a log line the mirror cannot take, leaves
+    the catalog as it is (a bad line once had every sync move it aside and fail again)."""
     repaired = None
     covered = outbox.mirroring()  # this process's commits in the logs before the mirror reads them
     try:
         report = _sync_once(layout, full)
-    except CatalogLockedError:
-        raise
-    except CatalogError:
+    except CatalogDamagedError:
         if not layout.catalog.exists():
             raise
         repaired = str(_move_aside(layout.catalog))
@@ -197,10 +206,16 @@ def sync(layout: Layout, *, full: bool = False) -> SyncReport:
     return report
 
 
+# What DuckDB raises for a file that is not, or no longer, a readable database.
+_DAMAGE = (duckdb.IOException, duckdb.SerializationException, duckdb.InternalException)
+
+
 def _sync_once(layout: Layout, full: bool) -> SyncReport:
-    with db.catalog(layout.catalog) as con:
+    with db.catalog(layout.catalog) as con:  # a file that is not a database: CatalogDamagedError
         try:
             return _sync_into(con, layout, full)
+        except _DAMAGE as exc:
+            raise CatalogDamagedError(f"catalog sync failed: {db.one_line(exc)}") from exc
         except duckdb.Error as exc:
             raise CatalogError(f"catalog sync failed: {db.one_line(exc)}") from exc
 

@@ -14,7 +14,7 @@ from typing import TypeVar
 
 import duckdb
 
-from lakehouse.core.errors import CatalogError, CatalogLockedError, UsageError
+from lakehouse.core.errors import CatalogDamagedError, CatalogError, CatalogLockedError, UsageError
 from lakehouse.core.sqlfiles import load, quote_literal
 
 T = TypeVar("T")
@@ -117,7 +117,9 @@ def _waiting_for_lock(path: Path, lock_wait_s: float, attempt: Callable[[], T]) 
             return attempt()
         except duckdb.IOException as exc:
             if not is_lock_error(exc):
-                raise CatalogError(f"cannot open catalog {path}: {one_line(exc)} {REPAIR_HINT}") from exc
+                raise CatalogDamagedError(
+                    f"cannot open catalog {path}: {one_line(exc)} {REPAIR_HINT}"
+                ) from exc
             if time.monotonic() + pause > deadline:
                 raise CatalogLockedError(f"catalog {path} is locked by another process") from exc
             time.sleep(pause)
@@ -139,8 +141,8 @@ def open_catalog(
         con = _connect(path, read_only, lock_wait_s)
         configure(con)
         return con
-    except duckdb.Error as exc:
-        raise CatalogError(f"cannot open catalog {path}: {one_line(exc)} {REPAIR_HINT}") from exc
+    except duckdb.Error as exc:  # not a database (a lock is CatalogLockedError, raised above)
+        raise CatalogDamagedError(f"cannot open catalog {path}: {one_line(exc)} {REPAIR_HINT}") from exc
 
 
 @contextlib.contextmanager

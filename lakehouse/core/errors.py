@@ -48,6 +48,11 @@ class CatalogError(LakehouseError):
     """The DuckDB catalog could not be opened, read or written."""
 
 
+class CatalogDamagedError(CatalogError):
+    """The catalog file cannot be opened or read as a database (``lakehouse sync`` moves it aside and
+    rebuilds it from the files)."""
+
+
 class CatalogLockedError(CatalogError):
     """Another process holds the catalog file; the JSONL is written, the mirror is behind."""
 

@@ -5,8 +5,8 @@ SELECT
     model,
     count(*) AS calls,
     count(*) FILTER (WHERE cost_usd IS NULL AND (prompt_tokens IS NOT NULL OR completion_tokens IS NOT NULL)) AS unpriced_calls,
-    coalesce(sum(prompt_tokens), 0)::BIGINT AS prompt_tokens,
-    coalesce(sum(completion_tokens), 0)::BIGINT AS completion_tokens,
+    TRY_CAST(coalesce(sum(prompt_tokens), 0) AS BIGINT) AS prompt_tokens,
+    TRY_CAST(coalesce(sum(completion_tokens), 0) AS BIGINT) AS completion_tokens,
     round(sum(cost_usd), 6) AS cost_usd
 FROM (
     SELECT day, 'replay' AS source, model, prompt_tokens, completion_tokens, cost_usd FROM replay_calls WHERE spent

@@ -5,7 +5,7 @@ SELECT
     count(DISTINCT task_hash) AS tasks,
     round(avg(CASE WHEN validation_result.passed THEN 1 ELSE 0 END), 4) AS pass_rate,
     round(avg(CASE WHEN len(escalation_path) > 1 THEN 1 ELSE 0 END), 4) AS escalation_rate,
-    CAST(sum(list_sum(list_transform(calls, c -> coalesce(c.prompt_tokens, 0) + coalesce(c.completion_tokens, 0)))) AS BIGINT)
+    TRY_CAST(sum(list_sum(list_transform(calls, c -> coalesce(c.prompt_tokens, 0)::HUGEINT + coalesce(c.completion_tokens, 0)))) AS BIGINT)
         AS tokens,
     min(recorded_at) AS first_run,
     max(recorded_at) AS last_run

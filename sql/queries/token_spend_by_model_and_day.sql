@@ -4,9 +4,9 @@ SELECT
     source,
     model,
     count(*) AS calls,
-    coalesce(sum(prompt_tokens), 0)::BIGINT AS prompt_tokens,
-    coalesce(sum(completion_tokens), 0)::BIGINT AS completion_tokens,
-    (coalesce(sum(prompt_tokens), 0) + coalesce(sum(completion_tokens), 0))::BIGINT AS total_tokens
+    TRY_CAST(coalesce(sum(prompt_tokens), 0) AS BIGINT) AS prompt_tokens,
+    TRY_CAST(coalesce(sum(completion_tokens), 0) AS BIGINT) AS completion_tokens,
+    TRY_CAST(coalesce(sum(prompt_tokens), 0) + coalesce(sum(completion_tokens), 0) AS BIGINT) AS total_tokens
 FROM (
     SELECT day, 'replay' AS source, model, prompt_tokens, completion_tokens FROM replay_calls WHERE spent
     UNION ALL

@@ -12,10 +12,10 @@ SELECT
     (SELECT avg(CASE WHEN len(escalation_path) > 1 THEN 1 ELSE 0 END) FROM replay_runs) AS escalation_rate,
     (SELECT avg(CASE WHEN validation_result.passed THEN 1 ELSE 0 END) FROM replay_runs WHERE len(escalation_path) > 1)
         AS recovery_rate,
-    (SELECT coalesce(sum(coalesce(prompt_tokens, 0) + coalesce(completion_tokens, 0)), 0)::BIGINT FROM replay_calls WHERE spent)
+    (SELECT TRY_CAST(coalesce(sum(coalesce(prompt_tokens, 0)::HUGEINT + coalesce(completion_tokens, 0)), 0) AS BIGINT) FROM replay_calls WHERE spent)
         AS tokens,
     (SELECT count(*) FROM llm_spans) AS traced_calls,
-    (SELECT coalesce(sum(coalesce(input_tokens, 0) + coalesce(output_tokens, 0)), 0)::BIGINT FROM llm_spans)
+    (SELECT TRY_CAST(coalesce(sum(coalesce(input_tokens, 0)::HUGEINT + coalesce(output_tokens, 0)), 0) AS BIGINT) FROM llm_spans)
         AS traced_tokens,
     (SELECT round(sum(cost_usd), 9) FROM priced) AS cost_usd,  -- rounded: parallel sums differ in the last bits
     (SELECT count(*) FILTER (WHERE cost_usd IS NULL AND has_tokens) FROM priced) AS unpriced_calls,

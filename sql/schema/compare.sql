@@ -23,7 +23,7 @@ latest AS (
              'passed': coalesce(validation_result.passed, false), 'reasons': validation_result.reasons,
              'rag_ids': retrieved_artifacts.rag_ids, 'model_response': model_response,
              'escalated': len(escalation_path) > 1, 'duration_ms': duration_ms,
-             'tokens': list_sum(list_transform(calls, c -> coalesce(c.prompt_tokens, 0) + coalesce(c.completion_tokens, 0))),
+             'tokens': TRY_CAST(list_sum(list_transform(calls, c -> coalesce(c.prompt_tokens, 0)::HUGEINT + coalesce(c.completion_tokens, 0))) AS BIGINT),
              'corpus_version': provenance ->> 'corpus_version', 'cost_usd': costs.cost_usd},
             (recorded_at, recorded_run_id)
         ) AS r

@@ -11,7 +11,10 @@ SELECT DISTINCT ON (recorded_run_id)
     provenance,
     provenance ->> 'label' AS label,
     provenance ->> 'replay_of' AS replay_of
-FROM read_json($path, format = 'newline_delimited', columns = {
+-- ignore_errors: a line of another producer with a value of no reading for its column (a token count past
+-- BIGINT, a time that is not one) is mirrored with that value NULL, and a line that is not JSON is left out
+-- (materialize quarantines both, with reasons); one such line failed every mirror, and sync with it.
+FROM read_json($path, format = 'newline_delimited', ignore_errors = true, columns = {
     recorded_run_id: 'VARCHAR', recorded_at: 'TIMESTAMPTZ', input_task: 'VARCHAR', task_hash: 'VARCHAR',
     retrieved_artifacts: 'STRUCT(rag_ids VARCHAR[])', context_bundle: 'JSON', model_response: 'VARCHAR',
     model_used: 'VARCHAR', escalation_path: 'VARCHAR[]', validation_result: 'STRUCT(passed BOOLEAN, reasons VARCHAR[])',
