@@ -100,7 +100,7 @@ def _without_mapping_problems(
     bad = rows.filter(pc.is_valid(problem)).select(["line_no", "problem"])
     con.register("mapping_problems", bad)
     try:
-        con.execute(t.quarantine_mapped_sql(staged, rel))
+        con.execute(t.quarantine_sql(staged, rel, "materialize/quarantine_mapped"))
     finally:
         con.unregister("mapping_problems")
     bad_lines = pc.unique(bad.column("line_no"))

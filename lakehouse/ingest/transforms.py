@@ -124,19 +124,11 @@ class Transform:
             + "::JSON",
         )
 
-    def quarantine_sql(self, staged_table: str, path: str) -> str:
+    def quarantine_sql(self, staged_table: str, path: str, sql_name: str = "materialize/quarantine") -> str:
+        """The staged lines with a problem into ``new_quarantine``; with ``materialize/quarantine_mapped``
+        those of ``mapping_problems`` (line_no, problem): mapped values with no reading."""
         return render(
-            load("materialize/quarantine"),
-            staged=quote_ident(staged_table),
-            stream=quote_literal(self.stream),
-            path=quote_literal(path),
-            kind=quote_literal(self.kind),
-        )
-
-    def quarantine_mapped_sql(self, staged_table: str, path: str) -> str:
-        """Quarantine the lines of ``mapping_problems`` (line_no, problem): mapped values with no reading."""
-        return render(
-            load("materialize/quarantine_mapped"),
+            load(sql_name),
             staged=quote_ident(staged_table),
             stream=quote_literal(self.stream),
             path=quote_literal(path),
