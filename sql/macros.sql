@@ -128,4 +128,3 @@ CREATE OR REPLACE MACRO lh_event_nanos_of(v, kind, text) AS
         WHEN 'DOUBLE' THEN 0
         ELSE CASE WHEN lh_as_integer(v) >= 1e17 THEN lh_as_integer(v) % 1000 ELSE 0 END END;
 CREATE OR REPLACE MACRO lh_event_nanos(v) AS lh_event_nanos_of(v, json_type(v), v ->> '$');
-

@@ -10,12 +10,15 @@ import importlib.util
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import duckdb
 
 from lakehouse.core.errors import CatalogDamagedError, CatalogError, CatalogLockedError, UsageError
 from lakehouse.core.sqlfiles import load, quote_literal
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 T = TypeVar("T")
 
@@ -41,6 +44,13 @@ def load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
         con.execute(f"LOAD {name}")
     except duckdb.Error as exc:
         raise CatalogError(f"could not load DuckDB extension {name}: {one_line(exc)}") from exc
+
+
+def in_batches(table: pa.Table, rows: int) -> pa.Table:
+    """``table`` cut into Arrow batches of at most ``rows``: registered, it is scanned on all of DuckDB's
+    threads, a batch at a time (a temporary table of under 122,880 rows is one row group, scanned by
+    one thread: a materialize block's staging, a corpus add's tokenizing)."""
+    return table.from_batches(table.to_batches(max_chunksize=rows), schema=table.schema)
 
 
 def one_line(exc: BaseException) -> str:

@@ -39,12 +39,6 @@ class Block:
     finish: Callable[[], None] | None = None
 
 
-def batched(lines: pa.Table) -> pa.Table:
-    """Lines in batches DuckDB's threads share when scanning them straight from Arrow (a table of one
-    block held a single row group, under 122,880 rows, so staging and mapping ran on one core)."""
-    return pa.Table.from_batches(lines.to_batches(max_chunksize=LINES_PER_BATCH))
-
-
 def map_block(
     cursor: duckdb.DuckDBPyConnection, t: Transform, block: Block, produced: set[str], receipt_id: str
 ) -> tuple[int, pa.Table]:

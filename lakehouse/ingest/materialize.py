@@ -251,7 +251,10 @@ class _Run:
                 piece = lines.slice(start, blocks.BLOCK_ROWS)
                 done = piece.column("byte_offset")[-1].as_py() - read_plan.start.offset
                 yield blocks.Block(
-                    order, rel, blocks.batched(piece), (stream, done, total) if first else None
+                    order,
+                    rel,
+                    db.in_batches(piece, blocks.LINES_PER_BATCH),
+                    (stream, done, total) if first else None,
                 )
         yield blocks.Block(
             order, rel, finish=lambda: self._account_read(order, rel, read_plan, result, first)

@@ -101,11 +101,8 @@ def index_documents(con: duckdb.DuckDBPyConnection, docs: Iterable[Document]) ->
     if not docs:
         return 0
     incoming = _incoming(docs)
-    # in batches: index_docs.sql tokenizes straight from them, on all of DuckDB's threads (from the
-    # temporary table, a single row group under 122,880 rows, it ran on one)
-    con.register(
-        "incoming_arrow", pa.Table.from_batches(incoming.to_batches(max_chunksize=TOKENIZE_BATCH_ROWS))
-    )
+    # index_docs.sql tokenizes straight from the batches, on all of DuckDB's threads
+    con.register("incoming_arrow", db.in_batches(incoming, TOKENIZE_BATCH_ROWS))
     try:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE incoming AS "
