@@ -88,6 +88,50 @@ def test_latest_playbook_version_becomes_the_document(layout: Layout) -> None:
     assert len(corpus_lines(layout)) == 3 and corpus.load(layout)["rag:leak"].text.endswith("2. diff")
 
 
+def test_a_playbook_without_text_is_no_document_and_breaks_nothing(
+    layout: Layout, runner: CliRunner, tmp_path: Path
+) -> None:
+    """A playbook line without title and steps was distilled as ``"text": null``, which the corpus reader
+    refuses: every later corpus add, search and replay of the root failed (exit 4). Such a version is no
+    document (the latest with a text is), and a corpus file an earlier version wrote that way reads."""
+    bare = {"ts": "2026-05-01T10:00:00Z", "playbook_id": "bare", "version": 1}
+    write_stream(
+        layout,
+        "playbooks",
+        [
+            bare,
+            playbook("blank", 1, " ", []),
+            playbook("leak", 1, "Hunt a memory leak", ["heap profile"]),
+            playbook("leak", 2, "", [], day=2),  # the latest version without text: version 1 stays current
+        ],
+    )
+    pipeline.materialize(layout)
+    assert [(d["rag_id"], d["text"]) for d in corpus_lines(layout)] == [
+        ("rag:leak", "Hunt a memory leak\n1. heap profile")
+    ]
+    with layout.rag_corpus.open("a") as handle:  # as earlier versions distilled the bare playbook
+        handle.write(
+            dumps(
+                {
+                    "rag_id": "rag:bare",
+                    "title": "",
+                    "text": None,
+                    "tags": [],
+                    "source_evidence_ids": [],
+                    "updated_at": "",
+                }
+            )
+            + "\n"
+        )
+    source = tmp_path / "docs.jsonl"
+    source.write_text(json.dumps({"rag_id": "rag:vpn", "title": "VPN", "text": "restart the tunnel"}) + "\n")
+    added = invoke(runner, "corpus", "add", str(source), "--root", str(layout.root))
+    assert added.exit_code == 0 and "1 documents added or updated" in added.stderr, added.output
+    assert sorted(corpus.load(layout)) == ["rag:leak", "rag:vpn"]
+    found = invoke(runner, "corpus", "search", "memory leak tunnel", "--root", str(layout.root), "--json")
+    assert [r["rag_id"] for r in json.loads(found.stdout)["results"]] == ["rag:leak", "rag:vpn"]
+
+
 def test_corpus_add_is_idempotent_and_reports_bad_lines(
     layout: Layout, runner: CliRunner, tmp_path: Path
 ) -> None:

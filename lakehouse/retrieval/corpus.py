@@ -116,17 +116,22 @@ class CorpusReader:
         complete = data[: data.rfind(b"\n") + 1]
         new = []
         for number, raw in enumerate(complete.splitlines(), start=self._lines + 1):
-            if raw.strip():
-                new.append(self._parse(raw, f"{self.path}:{number}"))
+            if raw.strip() and (doc := self._parse(raw, f"{self.path}:{number}")) is not None:
+                new.append(doc)
         self.offset += len(complete)
         self._lines += complete.count(b"\n")
         for doc in new:
             self.docs[doc.rag_id] = doc
         return new
 
-    def _parse(self, raw: bytes, where: str) -> Document:
+    def _parse(self, raw: bytes, where: str) -> Document | None:
+        """The line's document; None for a playbook without text, which earlier versions wrote
+        (``"text": null``: nothing to retrieve; an earlier version of it, if any, stays current)."""
         try:
-            return _document(json.loads(raw.decode("utf-8")), where)
+            data = json.loads(raw.decode("utf-8"))
+            if isinstance(data, dict) and not _has_text(data.get("text")):
+                return None
+            return _document(data, where)
         except UnicodeDecodeError as exc:
             raise CorpusError(f"corpus {where} is not UTF-8: {exc}") from exc
         except json.JSONDecodeError as exc:
@@ -135,11 +140,15 @@ class CorpusReader:
             raise CorpusError(str(exc)) from exc
 
 
+def _has_text(text: Any) -> bool:
+    return isinstance(text, str) and bool(text.strip())
+
+
 def _document(data: Any, where: str, *, derive_id: bool = False) -> Document:
     if not isinstance(data, dict):
         raise UsageError(f"{where}: a document must be a JSON object")
     title, text = data.get("title", ""), data.get("text")
-    if not isinstance(text, str) or not text.strip():
+    if not _has_text(text):
         raise UsageError(f"{where}: 'text' must be a non-empty string")
     if not isinstance(title, str):
         raise UsageError(f"{where}: 'title' must be a string")
@@ -234,4 +243,5 @@ def playbook_documents(layout: Layout) -> list[Document]:
     return [
         Document(rag_id, title, text, tuple(tags or ()), tuple(sources), ts)
         for rag_id, title, text, tags, sources, ts in rows
+        if _has_text(text)  # as the corpus file's reader asks (the query keeps texts with a non-space)
     ]

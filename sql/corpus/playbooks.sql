@@ -15,6 +15,7 @@ SELECT
     ts AS updated_at
 FROM playbooks
 WHERE regexp_full_match(playbook_id, '[A-Za-z0-9_.\-]+')
+  AND regexp_matches(text, '\S')  -- a version without title and steps is no document: the latest with text is
 QUALIFY row_number() OVER (
     PARTITION BY playbook_id
     ORDER BY TRY_CAST(version AS BIGINT) DESC NULLS LAST, ts DESC, evidence_id
