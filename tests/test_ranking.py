@@ -53,8 +53,9 @@ def test_ranking_and_scores_equal_fts_match_bm25(settled: bool) -> None:
         docs = [Document(r, t, x) for r, t, x in texts]
         if settled:  # as every update outside a long-lived searcher: postings weighed at the current mean
             retrieval.index_and_record(con, docs, 0, settle=True)
-        else:
-            retrieval.index_documents(con, docs)
+        else:  # documents added after the first ones were weighed: the mean moved, w is read from tf and len
+            retrieval.index_and_record(con, docs[:2], 0, settle=True)
+            retrieval.index_and_record(con, docs[2:], 0, settle=False)
         assert (retrieval.IndexView(con).tf_part("avgdl") == "w") == settled
         con.execute("CREATE TABLE ref AS SELECT rag_id, title || ' ' || text AS body FROM rag_corpus")
         con.execute("PRAGMA create_fts_index('ref', 'rag_id', 'body')")

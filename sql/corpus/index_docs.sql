@@ -24,14 +24,18 @@ JOIN incoming_ids AS n USING (rag_id)
 WHERE token <> '' AND token NOT IN (SELECT word FROM rag_stopwords);
 
 -- each distinct token stemmed once (documents repeat a small vocabulary)
-CREATE OR REPLACE TEMP TABLE incoming_terms AS
-SELECT t.doc_id, t.token, s.term
-FROM incoming_tokens AS t
-JOIN (SELECT token, stem(token, 'porter') AS term FROM (SELECT DISTINCT token FROM incoming_tokens)) AS s USING (token);
+CREATE OR REPLACE TEMP TABLE incoming_stems AS
+SELECT token, stem(token, 'porter') AS term FROM (SELECT DISTINCT token FROM incoming_tokens);
+
+-- a term's occurrences in a document, counted once: lengths, postings and df are read from these rows
+CREATE OR REPLACE TEMP TABLE incoming_tf AS
+SELECT t.doc_id, s.term, count(*)::INTEGER AS tf
+FROM incoming_tokens AS t JOIN incoming_stems AS s USING (token)
+GROUP BY t.doc_id, s.term;
 
 CREATE OR REPLACE TEMP TABLE incoming_lengths AS
-SELECT n.doc_id, count(t.term)::INTEGER AS doc_len
-FROM incoming_ids AS n LEFT JOIN incoming_terms AS t USING (doc_id)
+SELECT n.doc_id, coalesce(sum(t.tf), 0)::INTEGER AS doc_len
+FROM incoming_ids AS n LEFT JOIN incoming_tf AS t USING (doc_id)
 GROUP BY n.doc_id;
 
 INSERT INTO rag_corpus
@@ -41,24 +45,35 @@ ORDER BY n.doc_id;
 
 INSERT INTO rag_terms
 SELECT (SELECT coalesce(max(term_id), 0) FROM rag_terms) + row_number() OVER (ORDER BY term), term, 0
-FROM (SELECT DISTINCT term FROM incoming_terms WHERE term NOT IN (SELECT term FROM rag_terms))
+FROM (SELECT DISTINCT term FROM incoming_stems WHERE term NOT IN (SELECT term FROM rag_terms))
 ORDER BY term;
 
 INSERT INTO rag_tokens
-SELECT DISTINCT token, term FROM incoming_terms WHERE token NOT IN (SELECT token FROM rag_tokens);
+SELECT token, term FROM incoming_stems WHERE token NOT IN (SELECT token FROM rag_tokens);
 
 -- w at the mean length the other postings' weights were computed at (rag_index_state.weights_avgdl).
+-- An index without other postings weighs its documents at their own mean length and records it as
+-- the weights' mean, as a settle would (retrieval.record_index_state then has nothing to re-sort).
+CREATE OR REPLACE TEMP TABLE weights_at AS
+SELECT CASE WHEN (SELECT count(*) FROM rag_postings) = 0
+            THEN (SELECT sum(doc_len) / count(*) FROM rag_corpus)
+            ELSE (SELECT any_value(weights_avgdl) FROM rag_index_state) END AS avgdl;
+
+CREATE OR REPLACE TEMP TABLE incoming_postings AS
+SELECT r.term_id, t.doc_id, t.tf, l.doc_len AS len
+FROM incoming_tf AS t JOIN rag_terms AS r USING (term) JOIN incoming_lengths AS l USING (doc_id);
+
 INSERT INTO rag_postings
-SELECT term_id, doc_id, tf, len, lh_bm25_tf(tf, len, (SELECT any_value(weights_avgdl) FROM rag_index_state))
-FROM (
-    SELECT r.term_id, t.doc_id, count(*)::INTEGER AS tf, any_value(l.doc_len) AS len
-    FROM incoming_terms AS t JOIN rag_terms AS r USING (term) JOIN incoming_lengths AS l USING (doc_id)
-    GROUP BY r.term_id, t.doc_id
-)
+SELECT term_id, doc_id, tf, len, lh_bm25_tf(tf, len, (SELECT avgdl FROM weights_at))
+FROM incoming_postings
 ORDER BY term_id, doc_id;
 
-INSERT INTO df_delta
-SELECT r.term_id, count(DISTINCT t.doc_id) FROM incoming_terms AS t JOIN rag_terms AS r USING (term) GROUP BY r.term_id;
+UPDATE rag_index_state SET weights_avgdl = (SELECT avgdl FROM weights_at);
+
+INSERT INTO rag_index_state
+SELECT 0, 0, avgdl FROM weights_at WHERE NOT EXISTS (SELECT 1 FROM rag_index_state);
+
+INSERT INTO df_delta SELECT term_id, count(*) FROM incoming_postings GROUP BY term_id;
 
 UPDATE rag_terms SET df = rag_terms.df + d.delta
 FROM (SELECT term_id, sum(delta) AS delta FROM df_delta GROUP BY term_id) AS d
