@@ -26,7 +26,7 @@ from lakehouse.core.files import append_lines, dumps
 from lakehouse.core.paths import Layout
 from lakehouse.ingest import evidence, maintenance, retention, retry
 from lakehouse.ingest import materialize as ingest
-from lakehouse.retrieval import corpus, vectors
+from lakehouse.retrieval import corpus, distil, vectors
 
 Progress = Callable[[str, int, int], None]
 
@@ -76,14 +76,15 @@ def _distil(
     outcome: ingest.Outcome,
     index_progress: vectors.BuildProgress | None = None,
 ) -> ingest.Outcome:
-    """New playbooks (or a corpus never distilled) into the indexed corpus, then embedded."""
-    if ingest.wrote_playbooks(outcome.receipt) or (
-        not layout.rag_corpus.exists() and evidence.parquet_parts(layout)
-    ):
+    """Playbooks that runs wrote since the last distillation into the indexed corpus, then embedded."""
+    failpoints.hit("before_distil")
+    todo = distil.pending(layout)
+    if todo.documents or (todo.everything and evidence.parquet_parts(layout)):  # an index even if empty
         added = corpus.AddReport()
-        warning = retrieval.add_documents(layout, corpus.playbook_documents(layout), added)
+        warning = retrieval.add_documents(layout, todo.documents, added)
         warning = _embed_playbooks(layout, options.embedding_model, added.added, index_progress) or warning
         outcome.mirror_warning = warning or outcome.mirror_warning
+    distil.record(layout, todo)
     return outcome
 
 

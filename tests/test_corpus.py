@@ -132,6 +132,44 @@ def test_a_playbook_without_text_is_no_document_and_breaks_nothing(
     assert [r["rag_id"] for r in json.loads(found.stdout)["results"]] == ["rag:leak", "rag:vpn"]
 
 
+def test_corpus_is_distilled_again_when_its_bookkeeping_or_file_is_gone(layout: Layout) -> None:
+    write_stream(
+        layout, "playbooks", [playbook("flaky", 1, "Flaky", ["rerun"]), playbook("leak", 1, "Leak", ["heap"])]
+    )
+    pipeline.materialize(layout)
+    state = layout.state_dir / "corpus_distilled.json"
+    written = layout.rag_corpus.read_bytes()
+    assert len(corpus_lines(layout)) == 2 and state.exists()
+    for damage in ("missing", "garbage"):  # every playbook compared again: none changed, nothing appended
+        state.unlink() if damage == "missing" else state.write_text("{not json")
+        write_stream(layout, "model_calls", [{"ts": "2026-05-03T00:00:00Z", "call_id": damage}])
+        pipeline.materialize(layout)
+        assert layout.rag_corpus.read_bytes() == written and json.loads(state.read_text())[
+            "corpus_bytes"
+        ] == len(written)
+    layout.rag_corpus.unlink()  # removed by hand: distilled again from the evidence
+    write_stream(layout, "model_calls", [{"ts": "2026-05-03T00:00:00Z", "call_id": "again"}])
+    pipeline.materialize(layout)
+    assert sorted(corpus.load(layout)) == ["rag:flaky", "rag:leak"]
+
+
+def test_an_add_compares_with_the_file_when_the_index_is_behind_it(layout: Layout) -> None:
+    """Documents are compared with the index's content hashes only when the index covers the whole file;
+    a line the index has not taken in (a killed add) is compared from the file itself."""
+    retrieval.add_documents(layout, [Document("rag:a", "A", "first text")], corpus.AddReport())
+    newer = Document("rag:a", "A", "second text", (), (), "2026-05-01T00:00:00Z")
+    with layout.rag_corpus.open("a") as handle:
+        handle.write(corpus.corpus_line(newer) + "\n")
+    report = corpus.AddReport()
+    retrieval.add_documents(layout, [Document("rag:a", "A", "second text")], report)
+    assert report.unchanged == ["rag:a"] and report.added == []
+    again = corpus.AddReport()  # the index caught up: compared by its hashes
+    retrieval.add_documents(
+        layout, [Document("rag:a", "A", "second text"), Document("rag:b", "B", "b")], again
+    )
+    assert again.unchanged == ["rag:a"] and again.added == ["rag:b"]
+
+
 def test_corpus_add_is_idempotent_and_reports_bad_lines(
     layout: Layout, runner: CliRunner, tmp_path: Path
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 import signal
@@ -161,3 +162,30 @@ def test_killed_between_commit_and_mirror_is_mirrored_by_the_next_run(tmp_path: 
     assert not snapshot(layout)["receipts_mirrored"]
     pipeline.materialize(layout)  # finds nothing new, but the commit marked the catalog behind
     assert snapshot(layout)["receipts_mirrored"]
+
+
+@pytest.mark.slow
+def test_killed_before_the_corpus_distillation_is_distilled_by_the_next_run(tmp_path: Path) -> None:
+    """Playbooks are distilled by the runs after the one that wrote them when it died before (the runs
+    since the last distillation are read from the receipts log), and only those are appended."""
+    layout = seeded_root(tmp_path / "root", lines=300)
+    pipeline.materialize(layout)
+    before = layout.rag_corpus.read_bytes()
+    latest = {
+        "ts": "2026-05-02T10:00:00Z",
+        "playbook_id": "late-one",
+        "version": 1,
+        "title": "Late",
+        "steps": ["s"],
+    }
+    with open(layout.stream("playbooks"), "a") as handle:
+        handle.write(json.dumps(latest) + "\n")
+    proc = lakehouse_process("materialize", "--root", str(layout.root), env={"LH_FAILPOINT": "before_distil"})
+    proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    assert layout.rag_corpus.read_bytes() == before  # committed, not distilled
+    pipeline.materialize(layout)  # nothing new to materialize; the killed run's playbook is distilled
+    appended = layout.rag_corpus.read_bytes()[len(before) :].decode().splitlines()
+    assert [json.loads(line)["rag_id"] for line in appended] == ["rag:late-one"]
+    pipeline.materialize(layout)
+    assert len(layout.rag_corpus.read_bytes()) == len(before) + len(appended[0]) + 1

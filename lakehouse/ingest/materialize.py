@@ -121,11 +121,6 @@ def committed(
     return Outcome(receipt=receipt, mirror_warning=warning, recovered=recovered)
 
 
-def wrote_playbooks(receipt: dict[str, Any]) -> bool:
-    """Whether a run's receipt says it wrote playbook evidence (the RAG corpus is distilled from it)."""
-    return any(t["kind"] == "playbook" and t["emitted"] for t in receipt["transforms"])
-
-
 class _Run:
     """One materialize run's scratch state; ``execute`` returns the committed receipt."""
 

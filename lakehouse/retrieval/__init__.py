@@ -1,6 +1,7 @@
 """Retrieval (PRODUCT.md §5): the RAG corpus and DuckDB queries over it, BM25 first, vectors optional.
 
 - ``corpus``: the corpus file ``data/_kb/rag_corpus.jsonl`` and documents distilled from playbook evidence;
+- ``distil``: which runs' playbooks the corpus is owed (:func:`distil.pending`, :func:`distil.record`);
 - ``index``: the BM25 index in the catalog (tokenizer, postings, incremental adds, ``add_documents``);
 - ``scoring``: one DuckDB statement per search (:func:`search`, :func:`ranked`, :func:`ranked_many`);
 - ``searcher``: :class:`Searcher`, a long-lived connection for many threads (coalesced adds and queries);

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from json.encoder import encode_basestring
@@ -184,32 +185,51 @@ def read_user_file(path: Path, report: AddReport) -> list[Document]:
 
 
 def append(
-    layout: Layout, docs: list[Document], report: AddReport, reader: CorpusReader | None = None
+    layout: Layout,
+    docs: list[Document],
+    report: AddReport,
+    reader: CorpusReader | None = None,
+    indexed: Mapping[str, str] | None = None,
 ) -> list[Document]:
     """Append the documents that are new or changed; return them (what the index must take in).
 
-    Call under the corpus lock. ``reader`` (kept by a long-lived caller) spares re-reading the file.
+    Call under the corpus lock. ``reader`` (kept by a long-lived caller) spares re-reading the file;
+    so does ``indexed``, the content hashes of the file's current documents by rag_id (an index that
+    covers the whole file), against which documents are then compared.
     """
-    return append_batches(layout, [(docs, report)], reader)
+    return append_batches(layout, [(docs, report)], reader, indexed)
 
 
 def append_batches(
-    layout: Layout, batches: list[tuple[list[Document], AddReport]], reader: CorpusReader | None = None
+    layout: Layout,
+    batches: list[tuple[list[Document], AddReport]],
+    reader: CorpusReader | None = None,
+    indexed: Mapping[str, str] | None = None,
 ) -> list[Document]:
     """:func:`append` for several adds at once, in order, in one write (one fsync): each batch's report
     says what became of its documents, as if the batches had been appended one after the other."""
     kept = reader is not None
-    reader = reader or CorpusReader(layout.rag_corpus)
-    reader.read_new()
-    current = reader.docs
+    if indexed is None:
+        reader = reader or CorpusReader(layout.rag_corpus)
+        reader.read_new()
+        current = reader.docs
+
+        def is_current(doc: Document) -> bool:
+            previous = current.get(doc.rag_id)
+            return previous is not None and previous.content == doc.content
+    else:
+
+        def is_current(doc: Document) -> bool:
+            return indexed.get(doc.rag_id) == content_sha(doc)
+
     earlier: dict[str, Document] = {}  # what earlier batches of this call changed (later ones see it)
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     changes: list[tuple[AddReport, dict[str, Document]]] = []
     for docs, report in batches:
         changed: dict[str, Document] = {}
         for doc in docs:
-            previous = changed.get(doc.rag_id) or earlier.get(doc.rag_id) or current.get(doc.rag_id)
-            if previous is not None and previous.content == doc.content:
+            previous = changed.get(doc.rag_id) or earlier.get(doc.rag_id)
+            if previous.content == doc.content if previous is not None else is_current(doc):
                 report.unchanged.append(doc.rag_id)
                 continue
             changed[doc.rag_id] = _stamped(doc, now)
@@ -220,7 +240,7 @@ def append_batches(
         append_lines(layout.rag_corpus, [corpus_line(d) for d in written])
         for report, changed in changes:
             report.added.extend(changed)
-        if kept:  # the caller's reader stays current (a throwaway one need not read them back)
+        if kept and reader is not None:  # the caller's reader stays current (a throwaway one need not)
             reader.read_new()
     return written
 
@@ -231,13 +251,15 @@ def _stamped(doc: Document, now: str) -> Document:
     return Document(doc.rag_id, doc.title, doc.text, doc.tags, doc.source_evidence_ids, now)
 
 
-def playbook_documents(layout: Layout) -> list[Document]:
-    """The latest version of each playbook in the evidence, as documents ``rag:<playbook_id>``."""
+def playbook_documents(layout: Layout, receipt_ids: list[str] | None = None) -> list[Document]:
+    """The latest version of each playbook in the evidence, as documents ``rag:<playbook_id>``;
+    with ``receipt_ids``, of the playbooks those runs wrote a version of only."""
     if not evidence.parquet_parts(layout):
         return []
     con = db.memory()
     try:
-        rows = con.execute(load_sql("corpus/playbooks"), {"glob": evidence.parquet_glob(layout)}).fetchall()
+        params = {"glob": evidence.parquet_glob(layout), "receipt_ids": receipt_ids}
+        rows = con.execute(load_sql("corpus/playbooks"), params).fetchall()
     finally:
         con.close()
     return [

@@ -194,14 +194,16 @@ def record_index_state(
     return unsorted, weights_avgdl
 
 
-def is_current(con: duckdb.DuckDBPyConnection, layout: Layout) -> bool:
+def is_current(con: duckdb.DuckDBPyConnection, layout: Layout, corpus_bytes: int | None = None) -> bool:
+    """Whether the index covers the corpus file (as it is now, or ``corpus_bytes`` of it)."""
     if _has_old_layout(con):
         return False
     try:
         state = con.execute("SELECT corpus_bytes FROM rag_index_state").fetchone()
     except duckdb.CatalogException:
         return False
-    return state is not None and state[0] == size_of(layout.rag_corpus)
+    expected = size_of(layout.rag_corpus) if corpus_bytes is None else corpus_bytes
+    return state is not None and state[0] == expected
 
 
 def refresh(layout: Layout, appended: tuple[int, list[Document]] | None = None) -> int:
@@ -399,9 +401,28 @@ def add_documents(layout: Layout, docs: list[Document], report: corpus.AddReport
     """
     with exclusive_lock(layout.state_dir / "corpus.lock", wait=True):
         before = size_of(layout.rag_corpus)
-        written = corpus.append(layout, docs, report)
+        written = corpus.append(layout, docs, report, indexed=_indexed_versions(layout, docs, before))
         try:
             refresh(layout, (before, written))
         except CatalogError as exc:
             return f"documents written, but the retrieval index is behind ({exc}); run 'lakehouse sync'"
     return None
+
+
+def _indexed_versions(layout: Layout, docs: list[Document], corpus_bytes: int) -> dict[str, str] | None:
+    """The content hashes of the documents' current versions, read from an index that covers the corpus
+    file's ``corpus_bytes``: comparing against them spares reading the whole file (0.7 s at 83k documents).
+    None when the index cannot tell (behind the file, busy, missing): the file is read then."""
+    if not corpus_bytes:
+        return {}
+    if not docs:
+        return None
+    try:
+        with db.catalog(layout.catalog, read_only=True, lock_wait_s=0) as con:
+            if not is_current(con, layout, corpus_bytes):
+                return None
+            # the ids as an Arrow table: a list parameter of 83k strings took DuckDB's client 6.5 s
+            con.register("wanted", pa.table({"rag_id": [d.rag_id for d in docs]}))
+            return dict(con.execute(load("corpus/content_hashes")).fetchall())
+    except (duckdb.Error, CatalogError):
+        return None
