@@ -207,3 +207,23 @@ def test_a_catalog_written_before_the_macros_still_compares_and_is_left_as_it_is
         >= 1
     )
     con.close()
+
+
+def test_only_a_catalog_missing_what_compare_reads_is_told_to_sync(layout: Layout, runner: CliRunner) -> None:
+    """The hint that a catalog is older than the code follows a missing column or table, not a failure
+    of the data (a value compare cannot compute was once reported with it, and misled)."""
+    history(layout)
+    con = duckdb.connect(str(layout.catalog))
+    con.execute("ALTER TABLE replay_runs RENAME TO replay_runs_kept")
+    con.execute(
+        "CREATE VIEW replay_runs AS SELECT * REPLACE (error('a value with no reading') AS label) FROM replay_runs_kept"
+    )
+    con.close()
+    failed = invoke(runner, "compare", "base", "cand", "--root", str(layout.root))
+    assert failed.exit_code == 4 and "a value with no reading" in failed.stderr
+    assert "lakehouse sync" not in failed.stderr and len(failed.stderr.strip().splitlines()) == 1
+    con = duckdb.connect(str(layout.catalog))
+    con.execute("CREATE OR REPLACE VIEW replay_runs AS SELECT * EXCLUDE (label) FROM replay_runs_kept")
+    con.close()
+    older = invoke(runner, "compare", "base", "cand", "--root", str(layout.root))
+    assert older.exit_code == 4 and "'lakehouse sync' brings it up to date" in older.stderr, older.stderr

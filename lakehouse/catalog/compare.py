@@ -48,11 +48,13 @@ def compare(layout: Layout, base: str, candidate: str) -> dict[str, Any]:
         # next writing command's sync stores them for analysts).
         with db.catalog(layout.catalog, read_only=True) as con:
             return compare_on(con, base, candidate)
-    except duckdb.Error as exc:
+    except (duckdb.BinderException, duckdb.CatalogException) as exc:  # a column or table it lacks
         raise CatalogError(
             f"cannot compare: {db.one_line(exc)} (a catalog written by an older version: "
             "'lakehouse sync' brings it up to date)"
         ) from exc
+    except duckdb.Error as exc:  # the data or the file: the hint above would mislead
+        raise CatalogError(f"cannot compare: {db.one_line(exc)}") from exc
 
 
 def compare_on(con: duckdb.DuckDBPyConnection, base: str, candidate: str) -> dict[str, Any]:
