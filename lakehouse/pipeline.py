@@ -21,7 +21,7 @@ from typing import Any
 from lakehouse import catalog, lake, retrieval
 from lakehouse.catalog import prices
 from lakehouse.core import failpoints, outbox
-from lakehouse.core.errors import CatalogError, CatalogLockedError, LakehouseError
+from lakehouse.core.errors import CatalogError, CatalogLockedError, LakehouseError, StorageError
 from lakehouse.core.files import append_lines, dumps
 from lakehouse.core.paths import Layout
 from lakehouse.ingest import evidence, maintenance, retention, retry
@@ -84,7 +84,10 @@ def _distil(
         warning = retrieval.add_documents(layout, todo.documents, added)
         warning = _embed_playbooks(layout, options.embedding_model, added.added, index_progress) or warning
         outcome.mirror_warning = warning or outcome.mirror_warning
-    distil.record(layout, todo)
+    try:
+        distil.record(layout, todo)
+    except StorageError as exc:  # bookkeeping only: the next run distils these playbooks again
+        outcome.mirror_warning = outcome.mirror_warning or f"{exc}; the next materialize distils again"
     return outcome
 
 

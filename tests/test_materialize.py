@@ -236,6 +236,29 @@ def test_file_that_shrank_or_was_replaced_is_read_again_without_duplicates(
     assert len(ids(jsonl_evidence(layout))) == len(set(ids(jsonl_evidence(layout)))) == 10 + expected_new
 
 
+def test_every_stream_read_again_is_checked_against_its_own_earlier_ids(layout: Layout) -> None:
+    """A run loads the earlier runs' ids of each kind it meets (not all kinds at its first block): two
+    streams read again in one run both find their earlier lines as duplicates."""
+    calls = [call(i) for i in range(6)]
+    findings = [
+        {"ts": "2026-05-01T10:00:00Z", "audit_id": "a", "finding_id": f"f{i}", "verdict": "pass"}
+        for i in range(4)
+    ]
+    write_stream(layout, "model_calls", calls)
+    write_stream(layout, "audit_findings", findings)
+    pipeline.materialize(layout)
+    write_stream(layout, "model_calls", [call(6), *calls], mode="w")  # a new first line: read again
+    write_stream(layout, "audit_findings", [{**findings[0], "finding_id": "f9"}, *findings], mode="w")
+    receipt = pipeline.materialize(layout).receipt
+    by_kind = {
+        t["kind"]: (t["emitted"], t["duplicates"])
+        for t in receipt["transforms"]
+        if t["emitted"] or t["duplicates"]
+    }
+    assert by_kind == {"model_call": (1, 6), "audit_finding": (1, 4)}
+    assert len(ids(jsonl_evidence(layout))) == len(set(ids(jsonl_evidence(layout)))) == 12
+
+
 def test_receipt_lists_inputs_transforms_partitions(layout: Layout) -> None:
     write_stream(layout, "model_calls", [call(i, day=1 + i % 2) for i in range(6)])
     receipt = pipeline.materialize(layout).receipt

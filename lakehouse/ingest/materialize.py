@@ -139,8 +139,11 @@ class _Run:
         self.inputs: list[dict[str, Any]] = []
         self.quarantine: list[dict[str, Any]] = []
         self.kept_from = retention.kept_from(layout)  # days before it were pruned: not written again
-        # kinds with ids in seen_ids (None: the ids of earlier runs not loaded yet)
-        self.seen_kinds: set[str] | None = None
+        # kinds with ids in seen_ids, and kinds whose ids of earlier runs were loaded into it (each the
+        # first time a block of it comes: a run of one stream reads a twelfth of the ids, not all of them)
+        self.seen_kinds: set[str] = set()
+        self.loaded_kinds: set[str] = set()
+        self.earlier_runs: bool | None = None  # whether Parquet parts exist (None: not looked yet)
         self.writes: Writes | None = None
         self.stats = [
             {
@@ -343,11 +346,15 @@ class _Run:
     def _stale_lines(self, con: duckdb.DuckDBPyConnection, kind: str, rows: pa.Table) -> pa.ChunkedArray:
         """The line numbers of a block's rows that are not fresh (see materialize/stale_lines); the block's
         ids are remembered. A block of a kind not seen before whose ids are all distinct has none."""
-        if self.seen_kinds is None:
-            self.seen_kinds = set()
-            if evidence.parquet_parts(self.layout):
-                con.execute(load("materialize/seen_ids"), {"glob": evidence.parquet_glob(self.layout)})
-                self.seen_kinds = {k for (k,) in con.execute("SELECT DISTINCT kind FROM seen_ids").fetchall()}
+        if kind not in self.loaded_kinds:
+            self.loaded_kinds.add(kind)
+            if self.earlier_runs is None:
+                self.earlier_runs = bool(evidence.parquet_parts(self.layout))
+            if self.earlier_runs:
+                params = {"glob": evidence.parquet_glob(self.layout), "kind": kind}
+                (earlier,) = con.execute(load("materialize/seen_ids"), params).fetchone()
+                if earlier:
+                    self.seen_kinds.add(kind)
         ids = rows.column("evidence_id")
         may_repeat = kind in self.seen_kinds or pc.count_distinct(ids).as_py() < len(ids)
         con.register("block_ids", rows.select(["evidence_id", "line_no"]))
