@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -37,9 +38,11 @@ def materialize(
     progress: Progress | None = None,
     on_wait: Callable[[str], None] | None = None,
     index_progress: vectors.BuildProgress | None = None,
+    on_phase: Callable[[str], None] | None = None,
 ) -> ingest.Outcome:
     """Materialize what was appended, mirror it, and distil new playbooks into the indexed corpus
-    (embedded, and the vector index rebuilt when they outgrew it, with an embedding model)."""
+    (embedded, and the vector index rebuilt when they outgrew it, with an embedding model).
+    ``on_phase`` is told when a step after the ingest starts (``"corpus"``)."""
     options = options or ingest.Options()
     outcome = ingest.run(
         layout,
@@ -48,7 +51,7 @@ def materialize(
         on_wait,
         after_commit=lambda: _mirror_evidence(layout),
     )
-    outcome = _distil(layout, options, outcome, index_progress)
+    outcome = _distil(layout, options, outcome, index_progress, on_phase)
     outcome.mirror_warning = outcome.mirror_warning or publish(layout)
     return outcome
 
@@ -75,13 +78,19 @@ def _distil(
     options: ingest.Options,
     outcome: ingest.Outcome,
     index_progress: vectors.BuildProgress | None = None,
+    on_phase: Callable[[str], None] | None = None,
 ) -> ingest.Outcome:
     """Playbooks that runs wrote since the last distillation into the indexed corpus, then embedded."""
     failpoints.hit("before_distil")
+    started = time.monotonic()
     todo = distil.pending(layout)
     if todo.documents or (todo.everything and evidence.parquet_parts(layout)):  # an index even if empty
+        if todo.documents and on_phase is not None:
+            on_phase("corpus")
         added = corpus.AddReport()
         warning = retrieval.add_documents(layout, todo.documents, added)
+        outcome.corpus_added = len(added.added)
+        outcome.corpus_ms = round((time.monotonic() - started) * 1000)
         warning = _embed_playbooks(layout, options.embedding_model, added.added, index_progress) or warning
         outcome.mirror_warning = warning or outcome.mirror_warning
     try:

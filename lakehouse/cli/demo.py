@@ -41,7 +41,7 @@ def demo_command(root: Path | None, seed: int, lines: int, force: bool) -> None:
         f"(~{data.lines} lines)"
     )
     outcome = run_materialize(layout, materialize.Options())
-    print_receipt_summary(outcome.receipt)
+    print_receipt_summary(outcome)
     warning = demo.replay_examples(layout)
     say(f"replayed {len(demo.DEMO_TASKS)} tasks in dry run (data/_kb/replay_runs.jsonl)")
     if outcome.mirror_warning or warning:

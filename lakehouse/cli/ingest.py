@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -25,13 +24,18 @@ from lakehouse.ingest import maintenance, materialize
 QUARANTINE_ALARM_LINES = 10
 
 
-def print_receipt_summary(receipt: dict[str, Any]) -> None:
+def print_receipt_summary(outcome: materialize.Outcome) -> None:
+    receipt = outcome.receipt
     totals = receipt["totals"]
     say(
         f"materialized {totals['emitted']} new evidence records from {totals['lines']} new lines "
         f"({totals['duplicates']} duplicates skipped, {totals['quarantined']} quarantined) "
         f"into {totals['partitions']} day partitions in {receipt['duration_ms']} ms"
     )
+    if outcome.corpus_added:
+        say(
+            f"distilled {outcome.corpus_added:,} playbooks into the RAG corpus, indexed, in {outcome.corpus_ms} ms"
+        )
     for item in receipt["inputs"]:
         if item["reset"]:
             say(f"note: {item['path']} {item['reset']} since the last run; read again from the start")
@@ -60,6 +64,9 @@ def run_materialize(layout: Layout, options: materialize.Options) -> materialize
             progress=bar.update,
             on_wait=say,
             index_progress=lambda done: bar.fraction("vector index", done),
+            on_phase=lambda name: bar.phase(
+                {"corpus": "distilling playbooks into the RAG corpus"}.get(name, name)
+            ),
         )
     finally:
         bar.close()
@@ -98,7 +105,7 @@ def materialize_command(
     if as_json:
         click.echo(json.dumps(outcome.receipt, indent=2))
     else:
-        print_receipt_summary(outcome.receipt)
+        print_receipt_summary(outcome)
 
 
 @cli.command("compact")

@@ -189,6 +189,6 @@ def import_command(root: Path | None, files: tuple[str, ...], no_materialize: bo
             "quarantined lines are in data/_kb/quarantine.jsonl (see 'lakehouse quarantine list --stream otlp_import')"
         )
     if not no_materialize:
-        print_receipt_summary(run_materialize(layout, materialize.Options()).receipt)
+        print_receipt_summary(run_materialize(layout, materialize.Options()))
     if as_json:
         click.echo(json.dumps(vars(report), indent=2))

@@ -51,6 +51,13 @@ class Bar:
         self.out.flush()
         self._shown = True
 
+    def phase(self, label: str) -> None:
+        """A step without a measure of its own (its name shown until the next update)."""
+        if self.enabled:
+            self.out.write(f"\r\033[K{label}...")
+            self.out.flush()
+            self._shown = True
+
     def close(self) -> None:
         if self._shown:
             self.out.write("\r\033[K")

@@ -65,6 +65,8 @@ class Outcome:
     receipt: dict[str, Any]
     mirror_warning: str | None = None
     recovered: bool = False
+    corpus_added: int = 0  # playbooks distilled into the RAG corpus (new or changed documents)
+    corpus_ms: int = 0  # how long their distillation and indexing took
 
 
 def new_receipt_id(now: datetime) -> str:
