@@ -34,7 +34,8 @@ def print_receipt_summary(outcome: materialize.Outcome) -> None:
     )
     if outcome.corpus_added:
         say(
-            f"distilled {outcome.corpus_added:,} playbooks into the RAG corpus, indexed, in {outcome.corpus_ms} ms"
+            f"distilled {outcome.corpus_added:,} playbook{'' if outcome.corpus_added == 1 else 's'} "
+            f"into the RAG corpus, indexed, in {outcome.corpus_ms} ms"
         )
     for item in receipt["inputs"]:
         if item["reset"]:
