@@ -335,3 +335,21 @@ def test_read_only_searcher_refuses_adds(layout: Layout) -> None:
     with retrieval.Searcher(layout) as searcher, pytest.raises(UsageError, match="read-only"):
         searcher.add([Document("rag:x", "x", "y")], corpus.AddReport())
     assert len(corpus.load(layout)) == 3
+
+
+def test_reindex_without_an_embedding_model_brings_bm25_up_to_date(
+    layout: Layout, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A BM25-only root (no embedding model) reindexes what the index lacks instead of being refused."""
+    monkeypatch.delenv("LH_EMBEDDING_MODEL", raising=False)
+    retrieval.add_documents(layout, [Document("rag:a", "A", "first text")], corpus.AddReport())
+    with layout.rag_corpus.open("a") as handle:  # a line the index never took in (a killed add)
+        handle.write(
+            corpus.corpus_line(Document("rag:b", "B", "kafka consumer lag", (), (), "2026-05-01T00:00:00Z"))
+            + "\n"
+        )
+    done = invoke(runner, "corpus", "reindex", "--root", str(layout.root))
+    assert done.exit_code == 0, done.output
+    assert "BM25: 1 documents indexed" in done.stderr and "vectors: none (no embedding model" in done.stderr
+    found = invoke(runner, "corpus", "search", "kafka lag", "--root", str(layout.root), "--json")
+    assert [r["rag_id"] for r in json.loads(found.stdout)["results"]] == ["rag:b"]

@@ -106,12 +106,16 @@ def corpus_reindex_command(root: Path | None, embedding_model: str | None, gatew
     data/_state/vector_index.duckdb from the side-store (rag_vectors), and calibrates the
     hybrid fusion weight (as 'lakehouse corpus tune-fusion').
 
+    Without an embedding model, BM25 alone is brought up to date.
+
     Example: lakehouse corpus reindex --embedding-model nomic-embed-text
     """
     layout = open_root(root, create=True)
     embedder = vectors.open_embedder(embedding_model, gateway_url)
     if embedder is None:
-        raise UsageError(f"no embedding model: pass --embedding-model or set ${vectors.EMBEDDING_ENV}")
+        say(f"BM25: {retrieval.refresh(layout)} documents indexed")
+        say(f"vectors: none (no embedding model: pass --embedding-model or set ${vectors.EMBEDDING_ENV})")
+        return
     with embedder.gateway:
         with _bar() as bar:
             indexed, report = retrieval.reindex(layout, embedder, bar)
