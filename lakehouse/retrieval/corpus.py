@@ -219,8 +219,9 @@ def append_batches(
             return previous is not None and previous.content == doc.content
     else:
 
-        def is_current(doc: Document) -> bool:
-            return indexed.get(doc.rag_id) == content_sha(doc)
+        def is_current(doc: Document) -> bool:  # hashed only when the index holds the rag_id
+            held = indexed.get(doc.rag_id)
+            return held is not None and held == content_sha(doc)
 
     earlier: dict[str, Document] = {}  # what earlier batches of this call changed (later ones see it)
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
