@@ -213,7 +213,10 @@ def test_prepared_scoring_follows_the_index_as_it_grows() -> None:
         reference.close()
 
 
-def test_queries_ranked_together_rank_as_each_alone() -> None:
+@pytest.mark.parametrize("postings_filtered", [False, True], ids=["join-filters", "in-list-filters"])
+def test_queries_ranked_together_rank_as_each_alone(postings_filtered: bool) -> None:
+    """A batch answers as each query alone, whether its postings scan is filtered by the batch's term ids
+    (an index of many row groups) or only by the join with the query terms (a few row groups)."""
     docs = [
         *varied_documents("a", 40, "quorum"),
         *(Document(f"rag:same-{i}", "", "identical rollback queue words") for i in reversed(range(6))),
@@ -233,7 +236,13 @@ def test_queries_ranked_together_rank_as_each_alone() -> None:
         retrieval.prepare(con)
         retrieval.index_documents(con, docs)
         view = retrieval.IndexView(con)
+        if postings_filtered:  # as if the postings were many row groups: the batch's terms touch few
+            view.postings = 1_000 * db.ROW_GROUP_SIZE
         queries = [(retrieval.query_terms(con, q, view.stems), k) for q, k in asked]
+        term_id, df = view.terms[queries[0][0][0]]
+        assert retrieval.scoring._terms_filter(view, {term_id: (str(term_id), df)}).startswith("WHERE") == (
+            postings_filtered
+        )
         together = retrieval.ranked_many(con, view, queries)
         alone = [retrieval.ranked(con, view, terms, k) for terms, k in queries]
         assert together == alone

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from lakehouse.catalog.results import Result, unique_names
 from lakehouse.cli import output
-from lakehouse.core.sqlfiles import constant_list, quote_literal
+from lakehouse.core.sqlfiles import constant_list, number_literal, quote_literal
 
 pytestmark = pytest.mark.fast
 
@@ -167,3 +167,19 @@ def test_structs_survive_json_and_csv(con: duckdb.DuckDBPyConnection, rows: list
     assert as_json == rows
     _, *cells = list(csv.reader(io.StringIO(written(result_of(con, "SELECT s FROM t"), "csv"), newline="")))
     assert [json.loads(c[0]) for c in cells] == rows  # nested values are JSON text in csv
+
+
+@pytest.mark.parametrize("value", [True, float("nan"), float("inf"), -float("inf"), "1", b"1", [1]])
+def test_number_literal_refuses_what_is_not_a_finite_number(value: object) -> None:
+    with pytest.raises(TypeError):
+        number_literal(value)  # type: ignore[arg-type]
+
+
+@given(st.one_of(st.integers(-(2**63) + 1, 2**63 - 1), st.floats(allow_nan=False, allow_infinity=False)))
+def test_number_literal_reads_back_as_the_same_number(value: int | float) -> None:
+    con = duckdb.connect()
+    try:
+        (read,) = con.execute(f"SELECT {number_literal(value)}").fetchone()
+    finally:
+        con.close()
+    assert read == value and type(read) is type(value)

@@ -57,6 +57,11 @@ def quote_literal(value: str) -> str:
 
 def number_literal(value: int | float | None) -> str:
     """A number the program computed, as SQL text (DOUBLE for floats, NULL for None); anything else is refused."""
+    kind = type(value)  # the common cases first: scoring statements write a few hundred numbers each
+    if kind is int:
+        return repr(value)
+    if kind is float and math.isfinite(value):
+        return f"{value!r}::DOUBLE"
     if value is None:
         return "NULL"
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
