@@ -183,6 +183,15 @@ def test_sql_is_read_only_unless_write(layout: Layout, runner: CliRunner) -> Non
     assert read.exit_code == 0 and read.stdout.splitlines() == ["i", "1"]
     bad = invoke(runner, "sql", "SELEC 1", "--root", root)
     assert bad.exit_code == 2 and bad.stderr.count("\n") == 1 and "syntax error" in bad.stderr.lower()
+    # what a hurried user types: DuckDB's suggestion stays on the one line
+    for typed, hint in [
+        ("SELECT i FROM note", 'Did you mean "notes"?'),
+        ("SELECT id FROM notes", 'Candidate bindings: "i"'),
+        ("SELECT lenght('x')", 'Did you mean "length"?'),
+    ]:
+        misspelt = invoke(runner, "sql", typed, "--root", root)
+        assert misspelt.exit_code == 2 and misspelt.stderr.count("\n") == 1, misspelt.stderr
+        assert hint in misspelt.stderr and "LINE 1" not in misspelt.stderr, misspelt.stderr
 
 
 def test_query_names_formats_and_parquet(

@@ -53,10 +53,18 @@ def in_batches(table: pa.Table, rows: int) -> pa.Table:
     return table.from_batches(table.to_batches(max_chunksize=rows), schema=table.schema)
 
 
+# Lines of a DuckDB message that tell a user what they meant (a misspelt table, function or column).
+_HINTS = ("Did you mean", "Candidate bindings:")
+
+
 def one_line(exc: BaseException) -> str:
-    """DuckDB messages span lines; users get the first meaningful one."""
+    """DuckDB messages span lines; users get the first, with DuckDB's suggestions (``Did you mean
+    "evidence"?``, ``Candidate bindings: "evidence_id", ...``) on the same line."""
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    if not text:
+        return type(exc).__name__
+    first, *rest = text.splitlines()
+    return " ".join([first, *(line.strip() for line in rest if line.strip().startswith(_HINTS))])
 
 
 def memory() -> duckdb.DuckDBPyConnection:
