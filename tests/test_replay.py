@@ -312,6 +312,42 @@ def test_tasks_file_reports_bad_lines_and_runs_the_rest(
     assert sorted(by_task) == ["one", "two"] and by_task["two"]["context_bundle"] is None
 
 
+def test_tasks_file_as_producers_write_it_options_checked_as_the_flags_are(
+    runner: CliRunner, seeded: Layout, tmp_path: Path
+) -> None:
+    """A byte-order mark, numbers as strings and numeric labels are read; an option the command line would
+    refuse skips its line with the reason (it used to end the whole batch with an internal error)."""
+    tasks = tmp_path / "tasks.jsonl"
+    lines = [
+        {"task": "with a bom"},
+        {"task": "k as text", "k": "3", "local_only": "TRUE", "label": 7},
+        {"task": "k as float", "k": 2.0},
+        {"task": "k zero", "k": 0},
+        {"task": "k words", "k": "three"},
+        {"task": "k boolean", "k": True},
+        {"task": "method", "retrieval": "nope"},
+        {"task": "flag", "allow_escalation": "yes"},
+        {"task": "label", "label": ["a"]},
+    ]
+    tasks.write_bytes(b"\xef\xbb\xbf" + "".join(json.dumps(line) + "\n" for line in lines).encode())
+    result = invoke(runner, "replay", "--tasks", str(tasks), "--root", str(seeded.root), "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "3 runs: 3 passed, 0 not passed, 0 escalated; 6 task lines skipped, 0 errors" in result.stderr
+    for number, option in [
+        (4, "'k'"),
+        (5, "'k'"),
+        (6, "'k'"),
+        (7, "'retrieval'"),
+        (8, "'allow_escalation'"),
+        (9, "'label'"),
+    ]:
+        assert f"skipped {tasks}:{number}: option {option} must be" in result.stderr, result.stderr
+    by_task = {r["input_task"]: r["provenance"]["options"] for r in logged(seeded)}
+    assert sorted(by_task) == ["k as float", "k as text", "with a bom"]
+    assert by_task["k as text"]["k"] == 3 and by_task["k as text"]["local_only"] is True
+    assert by_task["k as text"]["label"] == "7" and by_task["k as float"]["k"] == 2
+
+
 @pytest.mark.slow
 def test_batches_from_several_processes_keep_every_line_whole(seeded: Layout, tmp_path: Path) -> None:
     tasks = tmp_path / "tasks.jsonl"

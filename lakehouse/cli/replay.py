@@ -70,7 +70,7 @@ def gates_option(extra: str = "") -> Callable[[Callable[..., Any]], Callable[...
 @click.option(
     "-k",
     "k",
-    type=click.IntRange(min=1, max=50),
+    type=click.IntRange(min=1, max=replay.MAX_K),
     default=replay.DEFAULT_K,
     show_default=True,
     help="Playbooks to retrieve.",

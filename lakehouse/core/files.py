@@ -170,10 +170,11 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
 def user_jsonl(path: Path, problems: list[str]) -> Iterator[tuple[str, Any]]:
     """``(where, value)`` for each parsed line of a user's JSONL file, ``where`` being ``file:line``.
 
-    Blank lines are skipped; a line that is not UTF-8 JSON is reported in ``problems`` and skipped.
+    Blank lines are skipped; a line that is not UTF-8 JSON is reported in ``problems`` and skipped. A
+    byte-order mark at the start of the file (Windows editors and PowerShell write one) is not content.
     """
     try:
-        raw_lines = path.read_bytes().splitlines()
+        raw_lines = path.read_bytes().removeprefix(b"\xef\xbb\xbf").splitlines()
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
     for number, raw in enumerate(raw_lines, start=1):

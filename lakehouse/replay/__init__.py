@@ -9,6 +9,7 @@ is :func:`lakehouse.pipeline.mirror_runs`.
 from lakehouse.replay.runner import (
     DEFAULT_K,
     LOG_RESPONSE_CHARS,
+    MAX_K,
     NOT_OPTIONS,
     SCHEMA,
     ReplayRequest,
@@ -22,6 +23,7 @@ from lakehouse.replay.runner import (
 __all__ = [
     "DEFAULT_K",
     "LOG_RESPONSE_CHARS",
+    "MAX_K",
     "NOT_OPTIONS",
     "SCHEMA",
     "ReplayRequest",

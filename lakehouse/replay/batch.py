@@ -45,8 +45,52 @@ def read_tasks(path: Path, defaults: replay.ReplayRequest, report: BatchReport) 
         if unknown:
             report.skipped.append(f"{where}: unknown options {sorted(unknown)}")
             continue
-        requests.append(replace(defaults, **data))
+        try:
+            options = {name: task_option(name, value) for name, value in data.items() if name != "task"}
+        except ValueError as exc:
+            report.skipped.append(f"{where}: {exc}")
+            continue
+        requests.append(replace(defaults, task=data["task"], **options))
     return requests
+
+
+_BOOLEAN_OPTIONS = {"allow_escalation", "local_only", "no_retrieval", "dry_run"}
+_CHOICES = {"retrieval": vectors.METHODS, "fusion": vectors.FUSIONS}
+
+
+def task_option(name: str, value: Any) -> Any:
+    """A task line's option as the request takes it, checked as the command line checks its flag; what
+    producers write for the same thing (``"3"``, ``3.0``, ``"true"``) is read as such; ValueError says why not."""
+    if name in _BOOLEAN_OPTIONS:
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        if not isinstance(value, bool):
+            raise ValueError(f"option {name!r} must be true or false, not {value!r}")
+        return value
+    if name == "k":
+        number = _integer(value)
+        if number is None or not 1 <= number <= replay.MAX_K:
+            raise ValueError(f"option 'k' must be a whole number from 1 to {replay.MAX_K}, not {value!r}")
+        return number
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # a numeric label or model tag
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"option {name!r} must be a string, not {value!r}")
+    if name in _CHOICES and value not in _CHOICES[name]:
+        raise ValueError(f"option {name!r} must be one of {', '.join(_CHOICES[name])}, not {value!r}")
+    return value
+
+
+def _integer(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        return int(value.strip())
+    return None
 
 
 class Session:

@@ -30,6 +30,7 @@ from lakehouse.retrieval import corpus, vectors
 SCHEMA = "replay_run.v1"
 LOG_RESPONSE_CHARS = 4000
 DEFAULT_K = 5
+MAX_K = 50  # playbooks a run may ask for (-k and a task line's "k")
 Caller = Callable[[str, str, str], CallResult]
 Ask = Callable[[str], CallResult]  # one model call of a run: the model's answer to the run's prompt
 Judge = Callable[[CallResult], ValidationResult]  # the gates' verdict on a call's answer
