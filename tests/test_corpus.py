@@ -199,6 +199,29 @@ def test_corpus_add_is_idempotent_and_reports_bad_lines(
     assert layout.rag_corpus.stat().st_size == size
 
 
+def test_corpus_add_reads_lone_values_as_lists_and_a_byte_order_mark(
+    layout: Layout, runner: CliRunner, tmp_path: Path
+) -> None:
+    """What hurried users and Windows tools write: a BOM, a single tag as a string, one source id as a
+    string (once split into its characters), a number as id; a dict where a list belongs is refused."""
+    source = tmp_path / "docs.jsonl"
+    lines = [
+        {"rag_id": "rag:a", "text": "first", "tags": "deploy", "source_evidence_ids": "ev:123"},
+        {"rag_id": "rag:b", "text": "second", "tags": ["x", "y"], "source_evidence_ids": [7, "ev:8"]},
+        {"rag_id": "rag:c", "text": "third", "source_evidence_ids": {"ev:1": True}},
+        {"rag_id": "rag:d", "text": "fourth", "tags": [True]},
+    ]
+    source.write_bytes(b"\xef\xbb\xbf" + "".join(json.dumps(line) + "\n" for line in lines).encode())
+    result = invoke(runner, "corpus", "add", str(source), "--root", str(layout.root))
+    assert result.exit_code == 0, result.output
+    assert "2 documents added or updated, 0 unchanged, 2 lines skipped" in result.stderr, result.stderr
+    assert f"skipped {source}:3: 'source_evidence_ids' must be a list of ids" in result.stderr
+    assert f"skipped {source}:4: 'tags' must be a list of strings" in result.stderr
+    docs = corpus.load(layout)
+    assert docs["rag:a"].tags == ("deploy",) and docs["rag:a"].source_evidence_ids == ("ev:123",)
+    assert docs["rag:b"].tags == ("x", "y") and docs["rag:b"].source_evidence_ids == ("7", "ev:8")
+
+
 def test_added_document_is_found_by_the_next_query(layout: Layout, runner: CliRunner, tmp_path: Path) -> None:
     source = tmp_path / "one.jsonl"
     source.write_text(

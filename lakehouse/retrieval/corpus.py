@@ -145,6 +145,13 @@ def _has_text(text: Any) -> bool:
     return isinstance(text, str) and bool(text.strip())
 
 
+def _listed(value: Any) -> Any:
+    """A list field as given, a lone value as a list of one (``"tags": "deploy"``), nothing as empty."""
+    if value is None or value == "":
+        return []
+    return [value] if isinstance(value, str | int) and not isinstance(value, bool) else value
+
+
 def _document(data: Any, where: str, *, derive_id: bool = False) -> Document:
     if not isinstance(data, dict):
         raise UsageError(f"{where}: a document must be a JSON object")
@@ -156,10 +163,14 @@ def _document(data: Any, where: str, *, derive_id: bool = False) -> Document:
     rag_id = data.get("rag_id") or (derived_rag_id(title, text) if derive_id else None)
     if not isinstance(rag_id, str) or not RAG_ID.match(rag_id):
         raise UsageError(f"{where}: rag_id {rag_id!r} must be 'rag:' followed by letters, digits, _ - or .")
-    tags = data.get("tags") or []
+    tags = _listed(data.get("tags"))
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise UsageError(f"{where}: 'tags' must be a list of strings")
-    sources = data.get("source_evidence_ids") or []
+    sources = _listed(data.get("source_evidence_ids"))
+    if not isinstance(sources, list) or not all(
+        isinstance(s, str | int) and not isinstance(s, bool) for s in sources
+    ):
+        raise UsageError(f"{where}: 'source_evidence_ids' must be a list of ids")
     return Document(
         rag_id, title, text, tuple(tags), tuple(map(str, sources)), str(data.get("updated_at") or "")
     )
