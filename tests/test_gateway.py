@@ -330,3 +330,53 @@ def test_a_kept_alive_connection_the_server_dropped_is_not_reused() -> None:
         assert server.requests == 3 and server.connections == 3
     finally:
         server.close()
+
+
+def test_answers_in_each_http11_framing_are_read_and_a_closing_server_is_redialled() -> None:
+    """What gateways and the proxies in front of them send: a chunked body on a kept-alive connection,
+    then a body that ends when the server closes (``Connection: close``, no length), then a plain one,
+    which needs a new connection."""
+
+    def body(n: int) -> bytes:
+        return json.dumps({"choices": [{"message": {"content": f"answer {n}"}}]}).encode()
+
+    framings = [
+        lambda b: (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (b[:7], b[7:]))
+            + b"0\r\n\r\n"
+        ),
+        lambda b: b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + b,
+        lambda b: b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(b), b),
+    ]
+    listener = socket.create_server(("127.0.0.1", 0))
+    served = {"requests": 0, "connections": 0}
+
+    def serve() -> None:
+        while served["requests"] < len(framings):
+            conn, _ = listener.accept()
+            served["connections"] += 1
+            with conn, conn.makefile("rb") as reader:
+                while served["requests"] < len(framings):
+                    head = [line for line in iter(reader.readline, b"\r\n") if line]
+                    if not head:
+                        break
+                    length = next(
+                        int(h.split(b":")[1]) for h in head if h.lower().startswith(b"content-length")
+                    )
+                    reader.read(length)
+                    served["requests"] += 1
+                    conn.sendall(framings[served["requests"] - 1](body(served["requests"])))
+                    if b"Connection: close" in framings[served["requests"] - 1](b""):
+                        break
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        with Gateway(f"http://127.0.0.1:{listener.getsockname()[1]}", timeout_s=2) as gateway:
+            results = [gateway.chat("m", "system", "user") for _ in framings]
+        assert [r.content for r in results] == ["answer 1", "answer 2", "answer 3"], [
+            r.error for r in results
+        ]
+        assert served["connections"] == 2
+    finally:
+        listener.close()
