@@ -11,11 +11,19 @@ from typing import Any
 import altair as alt
 
 HEIGHT = 220  # width: the chart's box (Vega-Lite "container"), so the page fits any screen
+LABEL_ROOM = 24  # pixels at each end of a time axis: half its widest label ("Wed 30", "Sep 28")
 Rows = list[dict[str, Any]]
 
 
 def _chart(rows: Rows, title: str) -> alt.Chart:
     return alt.Chart(alt.Data(values=rows), title=title, width="container", height=HEIGHT)
+
+
+def _time(field: str, title: str) -> alt.X:
+    """A time axis whose labels stay inside the chart: a day's bar ends a day after its tick, so the last
+    tick sits a bar's width before the range's end and its label (``Mon 07``, centred on it) was drawn
+    past the chart's box; the scale's padding leaves room for half a label at each end."""
+    return alt.X(f"{field}:T", title=title, scale=alt.Scale(padding=LABEL_ROOM))
 
 
 def _rate(field: str, title: str) -> alt.Y:
@@ -35,7 +43,7 @@ def _rate_by_period(
     return (
         _chart(rows, f"{title}, by {bucket}")
         .mark_line(point=True)
-        .encode(x=alt.X("period:T", title=bucket), y=_rate(field, axis), tooltip=tooltip, **encoding)
+        .encode(x=_time("period", bucket), y=_rate(field, axis), tooltip=tooltip, **encoding)
     )
 
 
@@ -70,7 +78,7 @@ def _stacked_by_day(
         _chart(rows, title)
         .mark_bar()
         .encode(
-            x=alt.X("day:T", title="day"),
+            x=_time("day", "day"),
             y=alt.Y(f"{value}:Q", title=value.replace("total_", ""), stack="zero"),
             color=color,
             tooltip=tooltip,
