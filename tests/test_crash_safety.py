@@ -11,10 +11,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from support import lakehouse_process
 
 from lakehouse import demo, pipeline
-from lakehouse.core.files import read_jsonl
+from lakehouse.core.files import complete_end, read_jsonl
 from lakehouse.core.paths import Layout, open_root
 
 FAILPOINTS = [
@@ -189,3 +191,24 @@ def test_killed_before_the_corpus_distillation_is_distilled_by_the_next_run(tmp_
     assert [json.loads(line)["rag_id"] for line in appended] == ["rag:late-one"]
     pipeline.materialize(layout)
     assert len(layout.rag_corpus.read_bytes()) == len(before) + len(appended[0]) + 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.one_of(
+        st.binary(max_size=300),
+        st.integers(0, 3).map(lambda n: b"ab\n" * (n % 2) + b"x" * (70_000 * n)),  # newline a probe back
+    ),
+    start_at=st.floats(0, 1),
+)
+def test_the_end_of_the_last_complete_line_is_found_from_any_start(
+    tmp_path_factory: pytest.TempPathFactory, data: bytes, start_at: float
+) -> None:
+    """What the mirror, the appender's torn-tail cut and the corpus distillation read up to: just past the
+    last newline in [start, size), or start where there is none (the shared backwards reader)."""
+    path = tmp_path_factory.mktemp("complete") / "log.jsonl"
+    path.write_bytes(data)
+    start = int(start_at * len(data))
+    cut = data.rfind(b"\n", start)
+    assert complete_end(path, start, len(data)) == (cut + 1 if cut >= 0 else start)
+    assert complete_end(path) == data.rfind(b"\n") + 1

@@ -33,7 +33,7 @@ from lakehouse.core.errors import (
     StorageError,
     UsageError,
 )
-from lakehouse.core.files import size_of
+from lakehouse.core.files import complete_end, size_of
 from lakehouse.core.paths import Layout
 from lakehouse.core.sqlfiles import load, quote_literal, render, sql_dir
 from lakehouse.ingest import evidence
@@ -77,21 +77,6 @@ def _point_evidence_view(con: duckdb.DuckDBPyConnection, layout: Layout) -> int:
     return len(parts)
 
 
-def _complete_end(path: Path, start: int, size: int) -> int:
-    """Offset just past the last newline in [start, size): a line being appended is left for later."""
-    with path.open("rb") as f:
-        end = size
-        while end > start:
-            step = min(1 << 16, end - start)
-            f.seek(end - step)
-            chunk = f.read(step)
-            cut = chunk.rfind(b"\n")
-            if cut >= 0:
-                return end - step + cut + 1
-            end -= step
-    return start
-
-
 def _mirror_log(
     con: duckdb.DuckDBPyConnection, sql_name: str, path: Path, scratch: Path, then: tuple[str, ...] = ()
 ) -> int:
@@ -104,7 +89,7 @@ def _mirror_log(
     size = size_of(path)
     seen = con.execute("SELECT bytes FROM mirror_state WHERE source = ?", [path.name]).fetchone()
     start = seen[0] if seen is not None and seen[0] <= size else 0
-    end = _complete_end(path, start, size) if size > start else start
+    end = complete_end(path, start, size) if size > start else start  # a line being appended: later
     if end == start:
         return 0
     if start == 0 and end == size:

@@ -107,19 +107,41 @@ def append_bytes(path: Path, payload: bytes, *, fsync: bool = True, cut_torn_tai
         os.close(fd)
 
 
-def _cut_torn_tail(fd: int, probe: int = 1 << 16) -> None:
+def _cut_torn_tail(fd: int) -> None:
     size = os.fstat(fd).st_size
-    if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
-        return
+    end = _complete_end(fd, 0, size)
+    if end < size:
+        os.ftruncate(fd, end)
+
+
+def complete_end(path: Path, start: int = 0, size: int | None = None) -> int:
+    """The offset just past the last newline of ``path`` in ``[start, size)`` (``size``: the file's now), or
+    ``start`` where there is none: a line being appended is left for later. 0 for a missing file."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return 0
+    except OSError as exc:
+        raise StorageError(f"cannot read {path}: {exc.strerror}") from exc
+    try:
+        return _complete_end(fd, start, os.fstat(fd).st_size if size is None else size)
+    except OSError as exc:
+        raise StorageError(f"cannot read {path}: {exc.strerror}") from exc
+    finally:
+        os.close(fd)
+
+
+def _complete_end(fd: int, start: int, size: int, probe: int = 1 << 16) -> int:
+    if size <= start or os.pread(fd, 1, size - 1) == b"\n":
+        return max(size, start)
     end = size
-    while end > 0:  # back to the last newline
-        start = max(0, end - probe)
-        cut = os.pread(fd, end - start, start).rfind(b"\n")
+    while end > start:  # backwards, a probe at a time
+        step = min(probe, end - start)
+        cut = os.pread(fd, step, end - step).rfind(b"\n")
         if cut >= 0:
-            os.ftruncate(fd, start + cut + 1)
-            return
-        end = start
-    os.ftruncate(fd, 0)
+            return end - step + cut + 1
+        end -= step
+    return start
 
 
 class GroupAppender:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lakehouse.core.errors import StorageError
-from lakehouse.core.files import atomic_write, size_of
+from lakehouse.core.files import atomic_write, complete_end, size_of
 from lakehouse.core.paths import Layout
 from lakehouse.core.types import Document
 from lakehouse.retrieval import corpus
@@ -41,7 +41,7 @@ class Pending:
 def pending(layout: Layout) -> Pending:
     """The latest version of every playbook written by runs not yet distilled, as documents."""
     recorded = _recorded(layout)
-    end = _complete_end(layout)
+    end = complete_end(layout.receipts)  # a receipt being appended is left for later
     if (
         recorded is None
         or recorded["receipts_bytes"] > end
@@ -81,23 +81,6 @@ def _recorded(layout: Layout) -> dict[str, int] | None:
     if not all(type(v) is int and v >= 0 for v in offsets.values()):
         return None
     return offsets  # type: ignore[return-value]
-
-
-def _complete_end(layout: Layout) -> int:
-    """The receipts log's size up to its last complete line (a receipt being appended is left for later)."""
-    size = size_of(layout.receipts)
-    if not size:
-        return 0
-    try:
-        with open(layout.receipts, "rb") as handle:
-            handle.seek(max(size - 1, 0))
-            if handle.read(1) == b"\n":
-                return size
-            handle.seek(0)
-            data = handle.read(size)
-    except OSError as exc:
-        raise StorageError(f"cannot read {layout.receipts}: {exc.strerror}") from exc
-    return data.rfind(b"\n") + 1
 
 
 def _playbook_receipts(layout: Layout, start: int, end: int) -> list[str]:
