@@ -82,7 +82,9 @@ def publisher(root: Path, mode: str, start_at: float, seconds: float) -> None:
 
 
 def _append(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("INSERT INTO lake.lake_pushes VALUES (?, now(), 1)", [f"bench:{os.getpid()}"])
+    con.execute(
+        "INSERT INTO lake.lake_pushes (host, pushed_at, rows) VALUES (?, now(), 1)", [f"bench:{os.getpid()}"]
+    )
 
 
 def measure(root: Path, mode: str, count: int, seconds: float) -> dict:

@@ -159,6 +159,19 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _server_cpu_s(s3) -> dict[str, float]:
+    """CPU seconds so far of the servers (every PostgreSQL process; moto's S3) and of this process (the
+    observer's polling): what the lake's side costs the machine beside the hosts' processes."""
+    postgres = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if stat.read_text().split(" (", 1)[1].startswith("postgres"):
+                postgres += _cpu_s(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+    return {"postgres": postgres, "s3": _cpu_s(s3.proc.pid), "observer": time.process_time()}
+
+
 def _pct(values: list[float], q: float) -> float | None:
     return round(sorted(values)[int(q * (len(values) - 1))], 1) if values else None
 
@@ -191,14 +204,22 @@ def run_way(way: str, tree: Path, base: Path, streams: Path, postgres, s3, hosts
     if observer:
         observer.start()
     start_at = time.time() + 3 + 0.3 * hosts
+    servers_at_start = None
     procs = [
         subprocess.Popen([sys.executable, __file__, "--worker", str(r), "--start-at", str(start_at),
                           "--seconds", str(seconds)], env=_env(tree), cwd=tree, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
         for r in roots
     ]  # fmt: skip
+    if way != "local":
+        time.sleep(max(0.0, start_at - time.time()))
+        servers_at_start = _server_cpu_s(s3)
+        servers_at_start["publishers"] = sum(_cpu_s(proc.pid) for proc in publishers)
     outputs = [p.communicate() for p in procs]
     window_end = time.time()
+    servers_at_end = _server_cpu_s(s3) if servers_at_start else None
+    if servers_at_end:
+        servers_at_end["publishers"] = sum(_cpu_s(proc.pid) for proc in publishers)
     failed = [
         err.strip().splitlines()[-1:] for (_, err), p in zip(outputs, procs, strict=True) if p.returncode
     ]
@@ -225,6 +246,8 @@ def run_way(way: str, tree: Path, base: Path, streams: Path, postgres, s3, hosts
     report["commits_per_s"] = round((at_end["snapshots"] - before["snapshots"]) / (window_end - start_at), 1)
     report["worker_cpu_s"] = round(sum(r["cpu_s"] for r in results), 1)
     report["publisher_cpu_s"] = round(sum(_cpu_s(proc.pid) for proc in publishers), 1)
+    for what, seconds_then in servers_at_start.items():  # in the window only
+        report[f"{what}_cpu_s"] = round(servers_at_end[what] - seconds_then, 1)
     for proc in publishers:  # drain, then the lag of every run
         proc.send_signal(signal.SIGTERM)
     report["publishers_gave_up"] = sum(proc.wait(timeout=300) != 0 for proc in publishers)

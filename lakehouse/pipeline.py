@@ -158,7 +158,7 @@ def publish(
     if catalog.is_behind(layout):
         return "the lake is behind (the catalog mirror is behind): 'lakehouse sync' catches both up"
     try:
-        lake.push(layout, config, None if force else outbox.owed_tables(owed), owed, kept)
+        lake.push(layout, config, None if force else outbox.owed_tables(owed), owed, kept, verify=force)
     except LakehouseError as exc:
         return f"the lake is behind ({exc}); 'lakehouse lake push' catches it up"
     return None
@@ -187,13 +187,14 @@ PRUNE_RECEIPT_SCHEMA = "prune_receipt.v1"
 
 def push(layout: Layout) -> lake.PushReport:
     """``lakehouse lake push``: the catalog caught up with the logs (so that writers that died are
-    covered), then every row the lake lacks sent."""
+    covered), then every row the lake lacks sent, found against the lake's keys (the root's record of
+    what it published rebuilt from them)."""
     config = lake.require(layout)
     owed = outbox.pending(layout)  # before the mirror: a writer that dies after it keeps its marker
     behind = catalog.mirror_after_write(layout, "rows for the lake")
     if behind:
         raise CatalogLockedError(f"{behind}; the lake was not pushed to")
-    return lake.push(layout, config, owed=owed)
+    return lake.push(layout, config, owed=owed, verify=True)
 
 
 def prune(

@@ -25,6 +25,17 @@ CONTENT = (
     "UNION ALL SELECT 'quarantine', count(*), count(DISTINCT quarantine_id), "
     "  hash(string_agg(stream || ':' || line, ',' ORDER BY stream, line)) FROM quarantine ORDER BY t"
 )
+# What hosts appended, before the views keep one row a key: a root appends each row once, so each key
+# of one root's lake is there once (the views would hide a second copy; these counts do not).
+APPENDED = (
+    "SELECT 'evidence' AS t, count(*) AS n, count(DISTINCT evidence_id) AS ids FROM evidence_appended "
+    "UNION ALL SELECT 'replay_runs', count(*), count(DISTINCT recorded_run_id) FROM replay_runs_appended "
+    "UNION ALL SELECT 'receipts', count(*), count(DISTINCT receipt_id) FROM receipts_appended ORDER BY t"
+)
+
+
+def appended_once(root: Path) -> bool:
+    return all(row["n"] == row["ids"] for row in lake_sql(root, APPENDED))
 
 
 def sources(tmp_path: Path, lines: int = 300) -> Path:
@@ -62,8 +73,45 @@ def test_a_process_killed_at_each_publishing_step_publishes_exactly_once_when_ru
         again = lakehouse("materialize", "--root", str(root))
         assert "warning" not in again.stderr, (step, again.stderr)
         assert lake_sql(root, CONTENT) == expected, step
+        assert appended_once(root), step  # a push that died after its commit is not sent again
         assert all(row["not_in_lake"] == 0 for row in status(root).values()), step
         assert not list((root / "data" / "_state" / "lake_outbox").glob("*.json")), step
+
+
+def append_incidents(root: Path, tag: str, count: int = 5) -> None:
+    lines = [
+        {"incident_id": f"inc-{tag}-{i}", "ts": "2026-11-30T10:00:00Z", "summary": tag} for i in range(count)
+    ]
+    with (root / "data" / "_kb" / "incidents.jsonl").open("a") as log:  # the demo's ends mid-line
+        log.write("\n" + "".join(json.dumps(line) + "\n" for line in lines))
+
+
+def test_the_record_of_what_a_root_published_sends_each_row_once_and_is_rebuilt_from_the_lake(
+    tmp_path: Path, lakes: Lakes
+) -> None:
+    """Pushes find their rows in the root's record, not in the lake; a record that is lost, or that
+    belongs to the lake the root left, is rebuilt from the lake's keys: nothing twice, nothing missing."""
+    streams = sources(tmp_path)
+    root = joined_root(tmp_path, "host", streams, lakes.new())
+    record = root / "data" / "_state" / "lake_published.duckdb"
+    lakehouse("materialize", "--root", str(root))  # the first push: checked against the lake
+    assert record.exists()
+    append_incidents(root, "second")
+    lakehouse("materialize", "--root", str(root))  # from the record
+    (found,) = lake_sql(root, "SELECT count(*) AS n FROM evidence WHERE text LIKE '%second%'")
+    assert found["n"] == 5 and appended_once(root)
+
+    record.unlink()  # lost: the next push is checked against the lake again
+    append_incidents(root, "third")
+    lakehouse("materialize", "--root", str(root))
+    assert appended_once(root) and all(row["not_in_lake"] == 0 for row in status(root).values())
+
+    lakehouse("lake", "init", "--root", str(root), *lakes.new())  # another lake: the record is not its
+    append_incidents(root, "fourth")
+    lakehouse("materialize", "--root", str(root))
+    assert appended_once(root) and all(row["not_in_lake"] == 0 for row in status(root).values())
+    mine = lakehouse("sql", "SELECT count(*) AS n FROM evidence", "--root", str(root), "--format", "jsonl")
+    assert lake_sql(root, "SELECT count(*) AS n FROM evidence") == [json.loads(mine.stdout)]
 
 
 def logged_runs(root: Path) -> list[dict[str, object]]:

@@ -6,6 +6,8 @@ which many roots (hosts) publish into and analysts read.
   views of one row a key analysts read;
 - ``publish``: attaching the lake beside the catalog, :func:`push` (exactly once by key for analysts,
   from many hosts at once), :func:`status`, :func:`reading` (a read-only session on the lake);
+- ``record``: a root's record of what it published (``data/_state/lake_published.duckdb``), which a push
+  finds its new rows in instead of reading the lake's keys;
 - ``transact``: :func:`in_turn` (a lake transaction retried on conflict), :class:`LakeUnreachableError`;
 - ``maintain``: :func:`maintain` (hidden rows deleted, small files merged, old snapshots expired);
 - ``parts``: evidence as Parquet parts written by pyarrow and registered with ``ducklake_add_data_files``;

@@ -46,17 +46,17 @@ def filesystem(config: LakeConfig) -> tuple[pafs.FileSystem, str]:
         raise StorageError(f"cannot reach the lake's object storage: {exc}") from exc
 
 
-def publish_evidence(con: duckdb.DuckDBPyConnection, config: LakeConfig, host: str) -> int:
-    """Inside the push's lake transaction: the evidence the lake lacks, written as one part a day and
-    registered. Returns the number of rows published."""
-    con.execute(load("lake/pending_evidence"))
-    days = [day for (day,) in con.execute(load("lake/pending_days")).fetchall()]
+def publish_evidence(con: duckdb.DuckDBPyConnection, config: LakeConfig, host: str, pending: str) -> int:
+    """Inside the push's lake transaction: the evidence staged in the temporary table ``pending``,
+    written as one part a day and registered. Returns the number of rows published."""
+    days = [day for (day,) in con.execute(render(load("lake/pending_days"), pending=pending)).fetchall()]
     published = 0
     if days:
-        json_columns = _matching_columns(con)
+        json_columns = _matching_columns(con, pending)
         fs, base = filesystem(config)
+        day_sql = render(load("lake/pending_day"), pending=pending)
         for day in days:
-            reader = con.execute(load("lake/pending_day"), [day]).to_arrow_reader(ROW_GROUP_ROWS)
+            reader = con.execute(day_sql, [day]).to_arrow_reader(ROW_GROUP_ROWS)
             table = _as_lake_types(reader.read_all(), json_columns)
             relative = f"evidence/day={day}/{_part_name(host, table)}.parquet"
             _write(fs, base, relative, table)
@@ -66,15 +66,14 @@ def publish_evidence(con: duckdb.DuckDBPyConnection, config: LakeConfig, host: s
                 [f"{config.data_path}{relative}"],
             )
             published += table.num_rows
-    con.execute("DROP TABLE pending_evidence")
     return published
 
 
-def _matching_columns(con: duckdb.DuckDBPyConnection) -> set[str]:
+def _matching_columns(con: duckdb.DuckDBPyConnection, pending: str) -> set[str]:
     """The lake's JSON columns, once the lake's evidence columns are checked to be this root's (before
     anything is written: ``ducklake_add_data_files`` would refuse the part only after its upload)."""
     lake_columns = con.execute(render(load("lake/columns"), table="lake.evidence_appended")).fetchall()
-    mine = con.execute(render(load("lake/columns"), table="pending_evidence")).fetchall()
+    mine = con.execute(render(load("lake/columns"), table=pending)).fetchall()
     if [name for name, _ in lake_columns] != [name for name, _ in mine]:
         raise CatalogError(
             "the lake's evidence columns differ from this root's "

@@ -2,12 +2,14 @@
 
 The lake is DuckLake: its catalog in PostgreSQL (many writers, snapshots), its data files on an
 S3-API object store, both reached through DuckDB's ducklake, postgres and httpfs extensions
-(loaded offline from their wheels). A push runs in one lake transaction that inserts, per table, the
-rows whose key the lake lacks and records itself in ``lake_pushes``. Hosts do not take turns: DuckLake
-lets appends to one table from any number of hosts commit at once, so the lake's commits/s grows with
-its hosts. The price is that two hosts pushing one key at the same instant both append it; analysts
-read through views that keep one row a key, and maintenance deletes the others (lake/schema.py).
-Prunes and maintenance, which delete, still take turns (:func:`in_turn`).
+(loaded offline from their wheels). A push copies the rows this root has not published yet out of its
+catalog (found in the root's record of what it published, lake/record.py, not in the lake: a push reads
+none of the lake's keys, however large the lake), detaches the catalog, then appends them in one lake
+transaction that records itself in ``lake_pushes``. Hosts do not take turns: DuckLake lets appends to
+one table from any number of hosts commit at once, so the lake's commits/s grows with its hosts. The
+price is that two hosts pushing one key both append it; analysts read through views that keep one row
+a key, and maintenance deletes the others (lake/schema.py). Prunes and maintenance, which delete, still
+take turns (:func:`in_turn`).
 """
 
 from __future__ import annotations
@@ -16,23 +18,29 @@ import contextlib
 import os
 import socket
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import duckdb
 
 from lakehouse.core import db, outbox
-from lakehouse.core.errors import CatalogError
+from lakehouse.core.errors import CatalogError, CatalogLockedError
+from lakehouse.core.files import exclusive_lock
 from lakehouse.core.paths import Layout
 from lakehouse.core.sqlfiles import load, quote_ident, quote_literal
-from lakehouse.lake import parts
+from lakehouse.lake import parts, record
 from lakehouse.lake.config import LakeConfig
-from lakehouse.lake.schema import TABLES, create_tables_in
+from lakehouse.lake.schema import TABLES, LakeTable, create_tables_in
 from lakehouse.lake.transact import LakeUnreachableError, in_turn
 
 INIT_RETRIES = 5
 PUSH = "publish to the lake"
 CONNECT_TIMEOUT_S = 10  # seconds to reach the lake's PostgreSQL before a command gives up on publishing
+PUSH_LOCK_WAIT_S = 60.0  # one push of a root at a time: another's waits this long, then warns
+# How long a publisher trusts the lake's retention day it read: rows of days a prune cut meanwhile may
+# still be published by it, hidden from analysts by the lake's views and deleted by its maintenance.
+RETENTION_TTL_S = 60.0
 
 
 def _secret(config: LakeConfig) -> str:
@@ -104,6 +112,7 @@ class KeptLake:
         self.config = config
         self.con: duckdb.DuckDBPyConnection | None = None
         self.tables_checked = False  # the lake's tables found complete once: not listed again each push
+        self.retention: tuple[object, float] | None = None  # the lake's retention day, and when it was read
 
     def connection(self) -> duckdb.DuckDBPyConnection:
         if self.con is None:
@@ -121,6 +130,14 @@ class KeptLake:
             _close(self.con)
             self.con = None
         self.tables_checked = False
+        self.retention = None
+
+    def retention_day(self, con: duckdb.DuckDBPyConnection) -> object:
+        """The lake's retention day, read again once it is RETENTION_TTL_S old (a lake read costs a push
+        more than anything else it reads: ~20 ms of DuckLake's metadata work, measured)."""
+        if self.retention is None or time.monotonic() - self.retention[1] > RETENTION_TTL_S:
+            self.retention = (retention_day(con), time.monotonic())
+        return self.retention[0]
 
 
 @contextlib.contextmanager
@@ -152,7 +169,7 @@ def session(
         except BaseException:
             _close(con)
             raise
-    attached = done = False
+    attached = done = spare = False
     try:
         if with_catalog:
             try:  # a writer of the root holds it for a moment: waited for, as the root's writers wait
@@ -162,15 +179,18 @@ def session(
             attached = True
         yield con
         done = True
+    except CatalogLockedError:
+        spare = True  # the catalog could not be attached (a writer held it too long): nothing changed
+        raise
     finally:
         if kept is None:
             _close(con)
         elif attached:
             _detach_catalog(kept, con, clean=done)
-        elif not done and not with_catalog:
+        elif not done and not spare:
             kept.close()
-        # else: the catalog could not be attached (a writer held it too long): the kept lake is as it
-        # was, kept for the next push (reconnecting costs the extensions' load and the lake's attach)
+        # else: the kept lake is as it was, kept for the next push (reconnecting costs the extensions'
+        # load and the lake's attach)
 
 
 def _detach_catalog(kept: KeptLake, con: duckdb.DuckDBPyConnection, *, clean: bool) -> None:
@@ -192,7 +212,7 @@ def _close(con: duckdb.DuckDBPyConnection) -> None:
     # close(), and a catalog left attached to it blocks this process's next catalog connection.
     with contextlib.suppress(duckdb.Error):  # a transaction with work on the catalog would refuse the DETACH
         con.execute("ROLLBACK")
-    for alias in (db.CATALOG_ALIAS, "lake"):
+    for alias in (db.CATALOG_ALIAS, record.ALIAS, "lake"):
         with contextlib.suppress(duckdb.Error):
             con.execute(f"DETACH {alias}")
     con.close()
@@ -223,28 +243,104 @@ def push(
     tables: set[str] | None = None,
     owed: list[outbox.Marker] | None = None,
     kept: KeptLake | None = None,
+    *,
+    verify: bool = False,
 ) -> PushReport:
     """Publish every row of this root the lake lacks (idempotent; safe from many hosts at once).
 
-    ``tables``: only these (what the outbox says is owed, e.g. just ``replay_runs`` after replays,
-    which spares the scan of the lake's evidence keys); None: every table. ``owed``: the markers the
-    caller listed before it mirrored the catalog (else listed now); those the push covers are cleared.
-    ``kept``: the lake connection a long-running publisher keeps.
+    The rows are found in the root's record of what it published (lake/record.py), copied out of the
+    catalog, and the catalog detached before the lake is written to (the root's writers wait only for
+    the copy). ``verify`` (and any table the record does not know for this lake): found against the
+    lake's keys instead, and the record rebuilt. ``tables``: only these (what the outbox says is owed,
+    e.g. just ``replay_runs`` after replays); None: every table. ``owed``: the markers the caller listed
+    before it mirrored the catalog (else listed now); those the push covers are cleared. ``kept``: the
+    lake connection a long-running publisher keeps.
     """
     report = PushReport()
     host = host_of(layout)
     if owed is None:  # listed first: a commit marked during the push waits for the next one
         owed = outbox.pending(layout)
-    with session(layout, config, kept=kept) as con:
+    chosen = [table for table in TABLES if tables is None or table.name in tables]
+    with (
+        exclusive_lock(record.lock(layout), wait=True, timeout=PUSH_LOCK_WAIT_S),
+        session(layout, config, kept=kept, with_catalog=False) as con,
+        record.attached(con, layout),
+    ):
+        push_id = uuid.uuid4().hex
+        try:
+            staged = _stage(con, layout, config, kept, chosen, push_id, verify=verify)
+            report.published = {table.name: rows for table, rows in staged.items()}
+            if any(staged.values()):  # else nothing to commit: the lake is not written to
+                published, report.retries = in_turn(
+                    con, PUSH, lambda: _publish(con, config, host, staged, push_id), turn=False
+                )
+                record.committed(con, push_id)
+                report.published.update(published)
+        finally:
+            with contextlib.suppress(duckdb.Error):  # a connection the failure broke is closed anyway
+                for table in chosen:
+                    con.execute(f"DROP TABLE IF EXISTS temp.{_pending(table)}")
+    outbox.clear_covered(owed, tables)
+    return report
+
+
+def retention_day(con: duckdb.DuckDBPyConnection) -> object:
+    """Rows of a day before this were pruned from the lake and are not published again."""
+    return run(con, load("lake/retention_day"), "read the lake").fetchone()[0]
+
+
+def _pending(table: LakeTable) -> str:
+    return f"pending_{table.name}"
+
+
+def _stage(
+    con: duckdb.DuckDBPyConnection,
+    layout: Layout,
+    config: LakeConfig,
+    kept: KeptLake | None,
+    chosen: list[LakeTable],
+    push_id: str,
+    *,
+    verify: bool,
+) -> dict[LakeTable, int]:
+    """With the root's catalog attached for this step only: each table's rows to publish copied into
+    ``pending_<table>``, their keys recorded in flight under ``push_id``. Returns the rows staged a table."""
+    if not layout.catalog.exists():
+        raise CatalogError(
+            f"no catalog at {layout.catalog}: run 'lakehouse sync' or 'lakehouse materialize' first"
+        )
+    try:  # a writer of the root holds it for a moment: waited for, as the root's writers wait
+        db.attach_read_only(con, layout.catalog)
+    except duckdb.Error as exc:
+        raise CatalogError(f"cannot open catalog {layout.catalog}: {db.one_line(exc)}") from exc
+    try:
         if kept is None or not kept.tables_checked:
             create_tables_in(con)
         if kept is not None:
             kept.tables_checked = True
-        report.published, report.retries = in_turn(
-            con, PUSH, lambda: _publish(con, config, host, tables), turn=False
-        )
-    outbox.clear_covered(owed, tables)
-    return report
+        record.settle(con)
+        retention = kept.retention_day(con) if kept is not None else retention_day(con)
+        trusted = set() if verify else record.verified(con, config)
+        staged = {}
+        for table in chosen:
+            try:
+                staged[table] = record.stage(
+                    con, table, _pending(table), retention, by_lake=table.name not in trusted
+                )
+            except duckdb.Error as exc:
+                raise LakeUnreachableError(
+                    f"cannot stage the rows of {table.name}: {db.one_line(exc)}"
+                ) from exc
+        by_lake = [table for table in chosen if table.name not in trusted]
+        pending = {table: _pending(table) for table, rows in staged.items() if rows}
+        record.record_in_flight(con, push_id, pending, by_lake, config, retention)
+        return staged
+    finally:
+        try:  # left attached, the catalog would keep the root's writers out
+            con.execute("USE memory")
+            con.execute(f"DETACH {db.CATALOG_ALIAS}")
+        except duckdb.Error as exc:  # the session then closes the connection
+            raise CatalogError(f"cannot detach catalog {layout.catalog}: {db.one_line(exc)}") from exc
 
 
 def host_of(layout: Layout) -> str:
@@ -253,23 +349,23 @@ def host_of(layout: Layout) -> str:
 
 
 def _publish(
-    con: duckdb.DuckDBPyConnection, config: LakeConfig, host: str, tables: set[str] | None
+    con: duckdb.DuckDBPyConnection, config: LakeConfig, host: str, staged: dict[LakeTable, int], push_id: str
 ) -> dict[str, int]:
-    """The tables, inside the push's transaction: evidence as Parquet parts written by pyarrow, the
-    others appended, quarantine with the states its retries changed."""
+    """The staged rows, inside the push's transaction: evidence as Parquet parts written by pyarrow, the
+    others appended; the push recorded in ``lake_pushes`` under its id."""
     published = {}
-    for table in TABLES:
-        if tables is not None and table.name not in tables:
+    for table, rows in staged.items():
+        if not rows:
             continue
         if table.name == "evidence":
-            published[table.name] = parts.publish_evidence(con, config, host)
-            continue
-        if table.name == "quarantine":
-            sql = load("lake/publish_quarantine")
+            published[table.name] = parts.publish_evidence(con, config, host, _pending(table))
         else:
-            sql = table.sql("lake/publish", "mine")
-        (published[table.name],) = con.execute(sql).fetchone()
-    con.execute("INSERT INTO lake.lake_pushes VALUES (?, now(), ?)", [host, sum(published.values())])
+            (published[table.name],) = con.execute(
+                table.sql("lake/append_staged", "mine", pending=_pending(table))
+            ).fetchone()
+    con.execute(
+        "INSERT INTO lake.lake_pushes VALUES (?, now(), ?, ?)", [host, sum(published.values()), push_id]
+    )
     return published
 
 

@@ -27,6 +27,8 @@ class LakeTable:
     key: str
     day: str | None = None  # the day column the lake's retention prunes by (None: never pruned)
     prefer: str = "rowid"  # of a key's appended rows, the one analysts see comes first in this order
+    # what a retry changes of a row, as SQL over the row ``{a}``: each state of a key is published (quarantine)
+    state: str | None = None
 
     @property
     def appended(self) -> str:
@@ -41,6 +43,14 @@ class LakeTable:
     def kept(self, alias: str) -> str:
         """The expression a row's day is compared with the lake's retention by (a constant for unpruned tables)."""
         return f"{alias}.{quote_ident(self.day)}" if self.day else "DATE '9999-12-31'"
+
+    def record_key(self, alias: str) -> str:
+        """The expression a row is recorded as published by (lake/record.py): its key, and its state's
+        digest when the table has one."""
+        key = f"{alias}.{quote_ident(self.key)}"
+        if not self.state:
+            return key
+        return f"{key} || ':' || md5(CAST({self.state.format(a=alias)} AS VARCHAR))"
 
     def sql(self, name: str, alias: str, **overrides: str) -> str:
         """The lake SQL file ``name`` filled with this table's slots (identifiers quoted): table, appended,
@@ -62,11 +72,16 @@ TABLES = (
     LakeTable("receipts", "receipt_id"),
     # a retry that resolved a line, or the latest reason of one still failing, is the state analysts see
     LakeTable(
-        "quarantine", "quarantine_id", prefer="resolved_receipt_id IS NULL, quarantined_at DESC, rowid"
+        "quarantine",
+        "quarantine_id",
+        prefer="resolved_receipt_id IS NULL, quarantined_at DESC, rowid",
+        # a time as epoch microseconds: its text would depend on the session's time zone
+        state="json_array({a}.resolved_receipt_id, {a}.reason, epoch_us({a}.quarantined_at))",
     ),
     LakeTable("prices", "price_id"),  # a price row is its model and first day: a changed price is a new row
 )
 BOOKKEEPING = ("lake_retention", "lake_pushes", "lake_lock", "lake_maintenance")
+ADDED_COLUMNS = ("lake_pushes.push_id",)  # columns later versions added to a bookkeeping table
 CATALOG_VIEWS = ("replay_calls", "escalations", "spans", "llm_spans", "model_call_evidence")
 
 
@@ -90,13 +105,14 @@ def _present(con: duckdb.DuckDBPyConnection) -> tuple[set[str], set[str]]:
         rows = con.execute(load("lake/objects_present")).fetchall()
     except duckdb.Error as exc:
         raise LakeUnreachableError(f"cannot read the lake: {db.one_line(exc)}") from exc
-    return {name for name, kind in rows if kind == "table"}, {name for name, kind in rows if kind == "view"}
+    tables = {name for name, kind in rows if kind in ("table", "column")}  # a column as "table.column"
+    return tables, {name for name, kind in rows if kind == "view"}
 
 
 def _complete(tables: set[str], views: set[str]) -> bool:
-    return {t.appended for t in TABLES} | set(BOOKKEEPING) <= tables and {t.name for t in TABLES} | set(
-        CATALOG_VIEWS
-    ) <= views
+    return {t.appended for t in TABLES} | set(BOOKKEEPING) | set(ADDED_COLUMNS) <= tables and {
+        t.name for t in TABLES
+    } | set(CATALOG_VIEWS) <= views
 
 
 def _create(con: duckdb.DuckDBPyConnection, tables: set[str], views: set[str]) -> None:

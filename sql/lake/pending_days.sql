@@ -1,2 +1,2 @@
-/* The days of the evidence staged for a push (pending_evidence.sql), in order: one Parquet part each. */
-SELECT DISTINCT day FROM pending_evidence ORDER BY day
+/* The days of the evidence staged for a push (stage_by_record.sql, stage_by_lake.sql), in order: one Parquet part each. */
+SELECT DISTINCT day FROM {{pending}} ORDER BY day

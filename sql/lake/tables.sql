@@ -8,7 +8,10 @@ CREATE TABLE IF NOT EXISTS lake.quarantine_appended AS FROM quarantine LIMIT 0;
 CREATE TABLE IF NOT EXISTS lake.prices_appended AS FROM prices LIMIT 0;
 -- The lake's retention: rows older than the latest `before` were pruned and are not published again.
 CREATE TABLE IF NOT EXISTS lake.lake_retention (before DATE, pruned_at TIMESTAMPTZ, host VARCHAR);
-CREATE TABLE IF NOT EXISTS lake.lake_pushes (host VARCHAR, pushed_at TIMESTAMPTZ, rows BIGINT);
+-- Each push that appended rows: its host, time, rows, and id (the id a host's record of what it published
+-- looks for after a crash: lake/record.py). Lakes made before the id have the column added.
+CREATE TABLE IF NOT EXISTS lake.lake_pushes (host VARCHAR, pushed_at TIMESTAMPTZ, rows BIGINT, push_id VARCHAR);
+ALTER TABLE lake.lake_pushes ADD COLUMN IF NOT EXISTS push_id VARCHAR;
 -- Maintenance and prunes take turns with this one row (two updates of a row cannot both commit);
 -- publishing does not touch it.
 CREATE TABLE IF NOT EXISTS lake.lake_lock (name VARCHAR, pushes BIGINT);
