@@ -162,6 +162,9 @@ def main() -> None:
     parser.add_argument("--fleet", action="store_true", help="The fleet run instead (bench/lake_fleet.py).")
     parser.add_argument("--hosts", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument(
+        "--ways", default="local,before,fleet", help="The fleet run's ways (bench/lake_fleet.py --ways)."
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.worker:
@@ -170,9 +173,7 @@ def main() -> None:
     if args.fleet:
         import lake_fleet
 
-        summary = lake_fleet.run(
-            args.hosts, args.seconds, lake_fleet.BEFORE, 2.0, ["local", "before", "fleet"]
-        )
+        summary = lake_fleet.run(args.hosts, args.seconds, lake_fleet.BEFORE, 2.0, args.ways.split(","))
         print(json.dumps(summary, indent=None if args.json else 2))
         return
     print(json.dumps(run(args.lines, args.runs), indent=None if args.json else 2))

@@ -85,6 +85,16 @@ def lake_fleet_section(r: dict) -> list[str]:
                 else f"{w.get('worker_cpu_s', 0):.0f} / –"
             ),
         ),
+        row(
+            "CPU s in the window: publishers / PostgreSQL / S3 / the observer",
+            lambda w: (
+                f"{w['publishers_cpu_s']:.0f} / {w['postgres_cpu_s']:.1f} / {w['s3_cpu_s']:.1f} / "
+                f"{w['observer_cpu_s']:.1f}"
+                if "postgres_cpu_s" in w
+                else "–"
+            ),
+        ),
+        row("lake pushes", lambda w: f"{w['pushes']:,}" if w.get("pushes") else "–"),
         row("writers' warnings (catalog mirror behind)", lambda w: f"{w['warnings']}"),
         row(
             "runs never seen in the lake",

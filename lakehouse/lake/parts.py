@@ -1,5 +1,6 @@
 """Evidence parts for the lake: Parquet files written by pyarrow to the lake's object storage, one per
-day of a push, then registered in the lake with ``ducklake_add_data_files``.
+day of a push, then registered in the lake with ``ducklake_add_data_files``; for a push of more than
+:data:`INLINE_ROWS` evidence rows (fewer are appended into the lake's catalog: no file at all).
 
 A part's name is a hash of the publishing host and the evidence ids it holds, so a push retried after
 a conflict or a crash rewrites the same object instead of leaving another behind; two hosts never
@@ -24,6 +25,9 @@ from lakehouse.core.sqlfiles import load, render
 from lakehouse.lake.config import LakeConfig
 
 ROW_GROUP_ROWS = 256 * 1024  # a day's part in few row groups, none of them tiny (PRODUCT.md §3.3)
+# A push's rows up to this many a table are appended into the lake's catalog (DuckLake's data inlining)
+# instead of a file: no object written, nothing to merge; maintenance flushes them to files.
+INLINE_ROWS = 100
 
 
 def filesystem(config: LakeConfig) -> tuple[pafs.FileSystem, str]:

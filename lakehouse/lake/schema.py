@@ -92,6 +92,11 @@ def create_tables_in(con: duckdb.DuckDBPyConnection) -> None:
         in_turn(con, "create the lake's tables", lambda: _create(con, *_present(con)), turn=False)
 
 
+def tables_complete(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the lake's tables and views are this version's (read from the lake alone)."""
+    return _complete(*_present(con))
+
+
 def require_tables(con: duckdb.DuckDBPyConnection) -> None:
     """For work on the lake alone: its tables must be this version's (a push creates or adopts them)."""
     if not _complete(*_present(con)):
