@@ -2,9 +2,9 @@
 
 While it runs it holds ``data/_state/lake_publisher.lock`` (core/outbox), and the root's writers
 (materialize, replays, prices, the OTLP receiver) only mark the outbox and return: a replay in a joined
-root no longer waits for the lake. Every ``interval`` seconds it publishes everything pending in one
-push (one lake transaction for all the commits since the last), so the lake lags by about an interval
-and a push. When it stops (SIGTERM, Ctrl-C) it gives up its lock, then publishes what is pending once
+root no longer waits for the lake. Every ``interval`` seconds (start to start: a slow push does not
+stretch the lag) it publishes everything pending in one push (one lake transaction for all the commits
+since the last), so the lake lags by about an interval and a push. When it stops (SIGTERM, Ctrl-C) it gives up its lock, then publishes what is pending once
 more: from then on the writers publish themselves again, and none was left waiting on it. Killed at any
 instant it loses nothing: markers stay until a push covers them, and publishing is idempotent by key.
 
@@ -94,11 +94,13 @@ def run(
         _connect(kept, state, on_push)
         next_maintenance = time.monotonic() + maintain_every_s
         while not stop.is_set():
+            began = time.monotonic()
             _publish_pending(layout, state, on_push, kept)
             if maintain_every_s and time.monotonic() >= next_maintenance:
                 _maintain(layout, state, maintain_every_s, on_push)
                 next_maintenance = time.monotonic() + maintain_every_s
-            stop.wait(interval_s)
+            # every interval from the start of the last round: a slow push does not add to the lag
+            stop.wait(max(0.0, interval_s - (time.monotonic() - began)))
     # The lock is given up: writers publish themselves from now on; what was left to us goes now.
     _publish_pending(layout, state, on_push)
     return state

@@ -194,3 +194,27 @@ def test_the_otlp_receiver_keeps_the_publisher_of_its_joined_root(tmp_path: Path
         assert serve.stop() == 0
     assert not any("Traceback" in line or line.startswith("warning") for line in serve.lines), serve.lines
     assert not outbox(root) and status(root)["evidence"]["not_in_lake"] == 0
+
+
+def test_a_publisher_whose_lake_cannot_be_reached_at_start_says_so_and_keeps_running(tmp_path: Path) -> None:
+    """It connects when it starts: a lake that cannot be reached then is one warning line, not its end
+    (each push tries again); stopped, it exits cleanly."""
+    root = demo_root(tmp_path, "host", lines=100)
+    unreachable = {
+        "catalog": "postgres:dbname=lake host=127.0.0.1 port=1 user=lake",
+        "data": str(tmp_path / "files"),
+    }
+    (root / "data" / "lake.json").write_text(json.dumps(unreachable))
+    proc = spawn("lake", "publisher", "--root", str(root), "--interval", "0.2")
+    state = root / "data" / "_state" / "lake_publisher.json"
+    wait_until("the publisher went round its loop", state.exists)
+    time.sleep(0.5)
+    assert proc.poll() is None  # still running
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    warnings = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert warnings and warnings[0].startswith(
+        "warning: the lake cannot be reached yet: cannot reach the lake"
+    )
+    assert "Traceback" not in err
