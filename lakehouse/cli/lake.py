@@ -69,7 +69,9 @@ def lake_push_command(root: Path | None) -> None:
     """Publish what the lake lacks of this root's evidence, runs, receipts and quarantine.
 
     Idempotent, by key (evidence_id, recorded_run_id, receipt_id, quarantine_id): the same
-    rows pushed from several hosts, at once or not, are one row each in the lake.
+    rows pushed from several hosts, at once or not, are one row each in the lake. Checks every
+    row against the lake's keys and rebuilds this root's record of what it published
+    (data/_state/lake_published.duckdb), which the pushes of writers and publishers read instead.
 
     Example: lakehouse lake push
     """
@@ -89,7 +91,7 @@ def lake_push_command(root: Path | None) -> None:
     type=click.FloatRange(min=0.05),
     default=publisher.DEFAULT_INTERVAL_S,
     show_default=True,
-    help="Seconds between pushes: everything pending goes in one lake transaction.",
+    help="Seconds from the start of one push to the next's: everything pending goes in one lake transaction.",
 )
 @click.option(
     "--maintain-every",
