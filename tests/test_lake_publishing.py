@@ -106,6 +106,13 @@ def test_the_record_of_what_a_root_published_sends_each_row_once_and_is_rebuilt_
     lakehouse("materialize", "--root", str(root))
     assert appended_once(root) and all(row["not_in_lake"] == 0 for row in status(root).values())
 
+    record.write_bytes(b"not a database" * 100)  # damaged: moved aside, made anew, checked against the lake
+    append_incidents(root, "damaged")
+    done = lakehouse("materialize", "--root", str(root))
+    assert "warning" not in done.stderr, done.stderr
+    assert appended_once(root) and all(row["not_in_lake"] == 0 for row in status(root).values())
+    assert len(list(record.parent.glob("lake_published.duckdb.damaged-*"))) == 1
+
     lakehouse("lake", "init", "--root", str(root), *lakes.new())  # another lake: the record is not its
     append_incidents(root, "fourth")
     lakehouse("materialize", "--root", str(root))

@@ -13,10 +13,8 @@ they are idempotent.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import time
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -33,7 +31,7 @@ from lakehouse.core.errors import (
     StorageError,
     UsageError,
 )
-from lakehouse.core.files import complete_end, size_of
+from lakehouse.core.files import complete_end, move_aside, size_of
 from lakehouse.core.paths import Layout
 from lakehouse.core.sqlfiles import load, quote_literal, render, sql_dir
 from lakehouse.ingest import evidence
@@ -183,7 +181,7 @@ def sync(layout: Layout, *, full: bool = False) -> SyncReport:
     except CatalogDamagedError:
         if not layout.catalog.exists():
             raise
-        repaired = str(_move_aside(layout.catalog))
+        repaired = str(move_aside(layout.catalog))
         report = _sync_once(layout, full)
     report.repaired = repaired
     behind_flag(layout).unlink(missing_ok=True)
@@ -252,14 +250,6 @@ def _sql_digest() -> str:
                 digest.update(f"{folder}/{path.name}\0".encode() + path.read_bytes())
         _sql_digests[root] = digest.hexdigest()
     return _sql_digests[root]
-
-
-def _move_aside(path: Path) -> Path:
-    target = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}")
-    path.rename(target)
-    with contextlib.suppress(FileNotFoundError):
-        path.with_name(path.name + ".wal").rename(target.with_name(target.name + ".wal"))
-    return target
 
 
 def mirror_after_write(layout: Layout, what: str) -> str | None:

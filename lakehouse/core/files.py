@@ -260,3 +260,12 @@ def _holder(path: Path) -> str:
     except OSError:
         pid = ""
     return f"pid {pid}" if pid else "another process"
+
+
+def move_aside(path: Path) -> Path:
+    """A damaged database file (and its WAL) renamed ``<name>.damaged-<time>``, kept for a look; returns the new path."""
+    target = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}")
+    path.rename(target)
+    with contextlib.suppress(FileNotFoundError):
+        path.with_name(path.name + ".wal").rename(target.with_name(target.name + ".wal"))
+    return target

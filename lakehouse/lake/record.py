@@ -26,6 +26,7 @@ import duckdb
 
 from lakehouse.core import db
 from lakehouse.core.errors import StorageError
+from lakehouse.core.files import move_aside
 from lakehouse.core.paths import Layout
 from lakehouse.core.sqlfiles import load, quote_literal
 from lakehouse.lake.config import LakeConfig
@@ -65,13 +66,25 @@ def attached(con: duckdb.DuckDBPyConnection, layout: Layout) -> Iterator[None]:
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         with _wrapped(f"open ({target})"):
-            con.execute(f"ATTACH {quote_literal(str(target))} AS {ALIAS}")
+            _attach(con, target)
             db.run_sql(con, load("lake/record_tables"))
         yield
     finally:
         for statement in ("ROLLBACK", f"DETACH {ALIAS}"):  # a failed push may have left a transaction
             with contextlib.suppress(duckdb.Error):
                 con.execute(statement)
+
+
+def _attach(con: duckdb.DuckDBPyConnection, target: Path) -> None:
+    """Attach the record; one that is not a readable database is moved aside and made anew (it only
+    spares pushes the lake's keys: the next push checks against them and rebuilds it)."""
+    try:
+        con.execute(f"ATTACH {quote_literal(str(target))} AS {ALIAS}")
+    except duckdb.IOException as exc:
+        if db.is_lock_error(exc) or not target.exists():
+            raise
+        move_aside(target)
+        con.execute(f"ATTACH {quote_literal(str(target))} AS {ALIAS}")
 
 
 def settle(con: duckdb.DuckDBPyConnection) -> None:
