@@ -4,9 +4,10 @@ While it runs it holds ``data/_state/lake_publisher.lock`` (core/outbox), and th
 (materialize, replays, prices, the OTLP receiver) only mark the outbox and return: a replay in a joined
 root no longer waits for the lake. Every ``interval`` seconds (start to start: a slow push does not
 stretch the lag) it publishes everything pending in one push (one lake transaction for all the commits
-since the last), so the lake lags by about an interval and a push. When it stops (SIGTERM, Ctrl-C) it gives up its lock, then publishes what is pending once
-more: from then on the writers publish themselves again, and none was left waiting on it. Killed at any
-instant it loses nothing: markers stay until a push covers them, and publishing is idempotent by key.
+since the last), so the lake lags by about an interval and a push. When it stops (SIGTERM, Ctrl-C) it
+gives up its lock, then publishes what is pending once more: from then on the writers publish
+themselves again, and none was left waiting on it. Killed at any instant it loses nothing: markers stay
+until a push covers them, and publishing is idempotent by key.
 
 It connects to the lake when it starts (the extensions' load and the lake's attach, ~0.5-1 s of CPU,
 paid once), and keeps that connection between pushes.
