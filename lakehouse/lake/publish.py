@@ -376,7 +376,8 @@ def _publish(
                 table.sql("lake/append_staged", "mine", pending=_pending(table))
             ).fetchone()
     con.execute(
-        "INSERT INTO lake.lake_pushes VALUES (?, now(), ?, ?)", [host, sum(published.values()), push_id]
+        "INSERT INTO lake.lake_pushes (host, pushed_at, rows, push_id) VALUES (?, now(), ?, ?)",
+        [host, sum(published.values()), push_id],
     )
     return published
 
