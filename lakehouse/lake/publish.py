@@ -167,10 +167,8 @@ def session(
     the lake alone, e.g. maintenance) the catalog stays free for the root's writers meanwhile. With
     ``kept``, on that connection (the catalog detached again after).
     """
-    if with_catalog and not layout.catalog.exists():
-        raise CatalogError(
-            f"no catalog at {layout.catalog}: run 'lakehouse sync' or 'lakehouse materialize' first"
-        )
+    if with_catalog:
+        _require_catalog(layout)
     if kept is not None:
         con = kept.connection()
     else:
@@ -183,10 +181,7 @@ def session(
     attached = done = spare = False
     try:
         if with_catalog:
-            try:  # a writer of the root holds it for a moment: waited for, as the root's writers wait
-                db.attach_read_only(con, layout.catalog)
-            except duckdb.Error as exc:
-                raise CatalogError(f"cannot open catalog {layout.catalog}: {db.one_line(exc)}") from exc
+            _attach_catalog(con, layout)
             attached = True
         yield con
         done = True
@@ -204,6 +199,29 @@ def session(
         # load and the lake's attach)
 
 
+def _require_catalog(layout: Layout) -> None:
+    if not layout.catalog.exists():
+        raise CatalogError(
+            f"no catalog at {layout.catalog}: run 'lakehouse sync' or 'lakehouse materialize' first"
+        )
+
+
+def _attach_catalog(con: duckdb.DuckDBPyConnection, layout: Layout) -> None:
+    """The root's catalog attached read-only as the default database; a writer of the root holds it for
+    a moment: waited for, as the root's writers wait (CatalogLockedError past the wait)."""
+    try:
+        db.attach_read_only(con, layout.catalog)
+    except duckdb.Error as exc:
+        raise CatalogError(f"cannot open catalog {layout.catalog}: {db.one_line(exc)}") from exc
+
+
+def _detach(con: duckdb.DuckDBPyConnection) -> None:
+    """The root's catalog detached (left attached, it would keep the root's writers out); DuckDB's error
+    is the caller's to handle."""
+    con.execute("USE memory")
+    con.execute(f"DETACH {db.CATALOG_ALIAS}")
+
+
 def _detach_catalog(kept: KeptLake, con: duckdb.DuckDBPyConnection, *, clean: bool) -> None:
     """The root's catalog detached from a kept connection after a push; the connection closed instead
     when the push failed (its state unknown) or the catalog will not detach (left attached, it would
@@ -212,8 +230,7 @@ def _detach_catalog(kept: KeptLake, con: duckdb.DuckDBPyConnection, *, clean: bo
         kept.close()
         return
     try:
-        con.execute("USE memory")
-        con.execute(f"DETACH {db.CATALOG_ALIAS}")
+        _detach(con)
     except duckdb.Error:
         kept.close()
 
@@ -282,11 +299,10 @@ def push(
             staged = _stage(con, layout, config, kept, chosen, push_id, verify=verify)
             report.published = {table.name: rows for table, rows in staged.items()}
             if any(staged.values()):  # else nothing to commit: the lake is not written to
-                published, report.retries = in_turn(
+                _, report.retries = in_turn(
                     con, PUSH, lambda: _publish(con, config, host, staged, push_id), turn=False
                 )
                 record.committed(con, push_id)
-                report.published.update(published)
         finally:
             with contextlib.suppress(duckdb.Error):  # a connection the failure broke is closed anyway
                 for table in chosen:
@@ -316,14 +332,8 @@ def _stage(
 ) -> dict[LakeTable, int]:
     """With the root's catalog attached for this step only: each table's rows to publish copied into
     ``pending_<table>``, their keys recorded in flight under ``push_id``. Returns the rows staged a table."""
-    if not layout.catalog.exists():
-        raise CatalogError(
-            f"no catalog at {layout.catalog}: run 'lakehouse sync' or 'lakehouse materialize' first"
-        )
-    try:  # a writer of the root holds it for a moment: waited for, as the root's writers wait
-        db.attach_read_only(con, layout.catalog)
-    except duckdb.Error as exc:
-        raise CatalogError(f"cannot open catalog {layout.catalog}: {db.one_line(exc)}") from exc
+    _require_catalog(layout)
+    _attach_catalog(con, layout)
     try:
         if kept is None or not kept.tables_checked:
             create_tables_in(con)
@@ -347,9 +357,8 @@ def _stage(
         record.record_in_flight(con, push_id, pending, by_lake, config, retention)
         return staged
     finally:
-        try:  # left attached, the catalog would keep the root's writers out
-            con.execute("USE memory")
-            con.execute(f"DETACH {db.CATALOG_ALIAS}")
+        try:
+            _detach(con)
         except duckdb.Error as exc:  # the session then closes the connection
             raise CatalogError(f"cannot detach catalog {layout.catalog}: {db.one_line(exc)}") from exc
 
@@ -361,25 +370,21 @@ def host_of(layout: Layout) -> str:
 
 def _publish(
     con: duckdb.DuckDBPyConnection, config: LakeConfig, host: str, staged: dict[LakeTable, int], push_id: str
-) -> dict[str, int]:
+) -> None:
     """The staged rows, inside the push's transaction: evidence past ``parts.INLINE_ROWS`` rows as Parquet
     parts written by pyarrow, the rest appended (inlined in the lake's catalog up to that many rows a
     table); the push recorded in ``lake_pushes`` under its id."""
-    published = {}
     for table, rows in staged.items():
         if not rows:
             continue
         if table.name == "evidence" and rows > parts.INLINE_ROWS:
-            published[table.name] = parts.publish_evidence(con, config, host, _pending(table))
+            parts.publish_evidence(con, config, host, _pending(table))
         else:
-            (published[table.name],) = con.execute(
-                table.sql("lake/append_staged", "mine", pending=_pending(table))
-            ).fetchone()
+            con.execute(table.sql("lake/append_staged", "mine", pending=_pending(table)))
     con.execute(
         "INSERT INTO lake.lake_pushes (host, pushed_at, rows, push_id) VALUES (?, now(), ?, ?)",
-        [host, sum(published.values()), push_id],
+        [host, sum(staged.values()), push_id],
     )
-    return published
 
 
 def status(layout: Layout, config: LakeConfig) -> list[dict[str, object]]:
