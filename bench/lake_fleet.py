@@ -10,7 +10,8 @@ materializes them. Three ways, one after the other, each on a new lake:
   local      no lake: the work alone (the baseline of the work's rate and of a replay's latency);
   before     the lakehouse of --before (default: the commit before issue 32's publishing, kept runnable
              here as a git tree) joined to a lake: each writer publishes before it returns;
-  fleet      this tree joined to a lake, with a `lakehouse lake publisher` per host (--interval s).
+  fleet      this tree joined to a lake, with a `lakehouse lake publisher` per host (--interval s);
+             fleet:nice=N runs the publishers at --nice N (this tree's default otherwise).
 
 Reported per way: replays and lines done, rows/s published (lake rows at the end of the window over
 its length), commits/s (lake snapshots), conflicts retried, lag p50/p95 from
@@ -179,9 +180,9 @@ def _pct(values: list[float], q: float) -> float | None:
 def run_way(way: str, tree: Path, base: Path, streams: Path, postgres, s3, hosts: int, seconds: float,
             interval: float) -> dict:  # fmt: skip
 
-    work = base / way.replace("@", "_")
+    work = base / way.replace("@", "_").replace(":nice=", "_nice")
     roots = _hosts(work, tree, hosts, streams)
-    name = f"fleet{way}".replace("@", "x")  # a database and a bucket name
+    name = f"fleet{way}".replace("@", "x").replace(":nice=", "nice")  # a database and a bucket name
     if way != "local":
         postgres.create_database(name)
         s3.bucket(name)
@@ -193,9 +194,11 @@ def run_way(way: str, tree: Path, base: Path, streams: Path, postgres, s3, hosts
         _cli(tree, "materialize", "--root", str(root))
     publishers = []
     if way.startswith("fleet"):
+        nice = way.partition(":nice=")[2]
+        options = ["--interval", str(interval), *(["--nice", nice] if nice else [])]
         publishers = [  # what they say goes to a file: a pipe nobody reads would stop them once full
             subprocess.Popen([sys.executable, "-m", "lakehouse", "lake", "publisher", "--root", str(r),
-                              "--interval", str(interval)], env=_env(tree), cwd=tree,
+                              *options], env=_env(tree), cwd=tree,
                              stdout=subprocess.DEVNULL, stderr=(r / "publisher.log").open("w"), text=True)
             for r in roots
         ]  # fmt: skip
@@ -315,7 +318,8 @@ def run(hosts: int, seconds: float, before_rev: str, interval: float, ways: list
             for output in ("receipts.jsonl", "quarantine.jsonl", "rag_corpus.jsonl"):
                 (streams / output).unlink(missing_ok=True)
             results = [
-                run_way(w, trees[w], base, streams, postgres, s3, hosts, seconds, interval) for w in ways
+                run_way(w, trees[w.partition(":")[0]], base, streams, postgres, s3, hosts, seconds, interval)
+                for w in ways
             ]
         finally:
             s3.stop()
@@ -346,7 +350,7 @@ def main() -> None:
     parser.add_argument(
         "--ways",
         default="local,before,fleet",
-        help="Any of local, before, fleet and fleet@REV (another tree's).",
+        help="Any of local, before, fleet, fleet@REV (another tree's) and fleet:nice=N.",
     )
     parser.add_argument("--worker", type=Path)
     parser.add_argument("--start-at", type=float)

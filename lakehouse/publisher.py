@@ -40,6 +40,7 @@ from lakehouse.core.paths import Layout
 
 DEFAULT_INTERVAL_S = 2.0
 DEFAULT_MAINTAIN_EVERY_S = 600.0  # small parts of ten minutes of pushes merged at once; the fleet takes turns
+DEFAULT_NICENESS = 0  # the same priority as the host's work by default: see lower_priority
 LOCK_WAIT_S = 1.0  # a status probe holds the lock for microseconds; another publisher, for its life
 
 
@@ -105,6 +106,23 @@ def run(
     # The lock is given up: writers publish themselves from now on; what was left to us goes now.
     _publish_pending(layout, state, on_push)
     return state
+
+
+def lower_priority(niceness: int) -> None:
+    """Run this process ``niceness`` steps below the host's work (Unix nice): a push that competes with a
+    replay for the cores adds to the replay's latency, and the lake to lag less; bench/lake_fleet.py
+    measures both (BENCHMARKS.md, "The fleet, fifth part"). On Linux a nice value belongs to a thread,
+    and threads inherit their creator's: every thread already running (pyarrow's allocator starts one
+    at import) is lowered, and those started later (DuckDB's) inherit it. Where it cannot be lowered,
+    it stays as it is."""
+    if niceness <= 0 or not hasattr(os, "setpriority"):
+        return
+    tasks = Path("/proc/self/task")
+    threads = [int(entry.name) for entry in tasks.iterdir()] if tasks.is_dir() else [0]
+    for thread in threads:
+        with contextlib.suppress(OSError):  # a thread that ended meanwhile
+            current = os.getpriority(os.PRIO_PROCESS, thread)
+            os.setpriority(os.PRIO_PROCESS, thread, min(current + niceness, 19))
 
 
 def _connect(

@@ -218,3 +218,38 @@ def test_a_publisher_whose_lake_cannot_be_reached_at_start_says_so_and_keeps_run
         "warning: the lake cannot be reached yet: cannot reach the lake"
     )
     assert "Traceback" not in err
+
+
+def thread_nice_values(pid: int) -> dict[int, int]:
+    """Each thread's nice value (field 19 of /proc/PID/task/TID/stat): on Linux it is a thread's own."""
+    values = {}
+    for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+        values[int(stat.parent.name)] = int(fields[16])
+    return values
+
+
+@pytest.mark.parametrize(("option", "lower"), [((), 0), (("--nice", "10"), 10), (("--nice", "3"), 3)])
+def test_nice_lowers_every_thread_of_the_publisher(
+    tmp_path: Path, option: tuple[str, ...], lower: int
+) -> None:
+    """--nice N: every thread of the publisher (DuckDB's too, started after it lowered itself) runs N nice
+    steps below the process that started it; by default, at the same priority."""
+    root = demo_root(tmp_path, "host", lines=100)
+    unreachable = {
+        "catalog": "postgres:dbname=lake host=127.0.0.1 port=1 user=lake",
+        "data": str(tmp_path / "f"),
+    }
+    (root / "data" / "lake.json").write_text(json.dumps(unreachable))
+    proc = spawn("lake", "publisher", "--root", str(root), "--interval", "0.2", *option)
+    try:
+        wait_until(
+            "the publisher went round its loop", (root / "data" / "_state" / "lake_publisher.json").exists
+        )
+        values = thread_nice_values(proc.pid)
+        assert len(values) >= 2  # threads started before it lowered itself (pyarrow's allocator's) too
+        assert set(values.values()) == {min(os.nice(0) + lower, 19)}, values
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+    assert proc.returncode == 0

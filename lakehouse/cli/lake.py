@@ -101,7 +101,16 @@ def lake_push_command(root: Path | None) -> None:
     help="Seconds between maintenances of the lake (as 'lakehouse lake maintain'), taken in turn by the "
     "fleet's publishers: none maintains when another host did within this time. 0: never.",
 )
-def lake_publisher_command(root: Path | None, interval: float, maintain_every: float) -> None:
+@click.option(
+    "--nice",
+    "niceness",
+    type=click.IntRange(0, 19),
+    default=publisher.DEFAULT_NICENESS,
+    show_default=True,
+    help="How far below the host's own work the publisher runs (added to its Unix nice value): on a busy "
+    "host, replays and materializes get the CPU first and the lake lags a little more. 0: the same priority.",
+)
+def lake_publisher_command(root: Path | None, interval: float, maintain_every: float, niceness: int) -> None:
     """Publish this root's commits to its lake in the background, until stopped (SIGTERM or Ctrl-C).
 
     While it runs, materialize, replay and the other writers of this root only mark what the lake is
@@ -114,6 +123,7 @@ def lake_publisher_command(root: Path | None, interval: float, maintain_every: f
     """
     layout = open_root(root)
     lake.require(layout)
+    publisher.lower_priority(niceness)  # before DuckDB starts its threads: they inherit it
     say(f"publishing {layout.root} to its lake every {interval:g} s (pid {os.getpid()}); SIGTERM stops")
     with stopped_by_signals() as stop:
         state = publisher.run(layout, interval, stop, warn_after_push, maintain_every_s=maintain_every)
