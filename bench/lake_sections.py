@@ -32,7 +32,8 @@ def lake_section(r: dict) -> list[str]:
 def lake_fleet_section(r: dict) -> list[str]:
     ways = r["ways"]
     local, before, fleet = ways["local"], ways["before"], ways["fleet"]
-    others = [name for name in ways if name.startswith("fleet@")]  # the fleet way on earlier trees
+    # the fleet way on earlier trees (fleet@REV) or with its publishers niced (fleet:nice=N)
+    others = [name for name in ways if name.startswith(("fleet@", "fleet:"))]
     columns = [local, before, *(ways[name] for name in others), fleet]
 
     def lag(w: dict) -> str:
@@ -52,13 +53,21 @@ def lake_fleet_section(r: dict) -> list[str]:
         f"(interval {r['interval_s']:g} s), appends without a lock. Lag: from a run's line in its log to an "
         "analyst polling the lake every 0.25 s first seeing it (`before`: the replay returns only once its run "
         "is published, so its lag is inside its latency)."
-        + "".join(f" `{name}`: the fleet way with the lakehouse of {name[6:]}." for name in others),
+        + "".join(f" `{name}`: {_other_way(name)}." for name in others),
         "",
         f"| figure | local (no lake) | before | {''.join(f'{name} | ' for name in others)}fleet |",
         "|---|---|---|" + "---|" * len(others) + "---|",
         row("replays done (per s)", lambda w: f"{w['replays']:,} ({w['replays_per_s']:.1f}/s)"),
         row("replay p50 / p95", lambda w: f"{w['replay_p50_ms']:,.0f} / {w['replay_p95_ms']:,.0f} ms"),
         row("lines materialized", lambda w: f"{w['lines']:,}"),
+        row(
+            "work without the lake against this way (≤ 1.5×)",
+            lambda w: f"{local['replays'] / max(w['replays'], 1):.2f}×",
+        ),
+        row(
+            "replay p50 minus local's (≤ 50 ms)",
+            lambda w: f"{w['replay_p50_ms'] - local['replay_p50_ms']:+,.0f} ms",
+        ),
         row(
             "rows in the lake at the window's end (per s)",
             lambda w: f"{w['rows_published']:,} ({w['rows_per_s']:.1f}/s)" if "rows_per_s" in w else "–",
@@ -116,6 +125,12 @@ def lake_fleet_section(r: dict) -> list[str]:
         ),
         "",
     ]
+
+
+def _other_way(name: str) -> str:
+    if name.startswith("fleet:nice="):
+        return f"the fleet way, its publishers run with `--nice {name.removeprefix('fleet:nice=')}`"
+    return f"the fleet way with the lakehouse of {name.removeprefix('fleet@')}"
 
 
 def lake_commits_section(r: dict) -> list[str]:

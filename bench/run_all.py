@@ -69,7 +69,7 @@ BENCHMARKS = [
     ("report", [sys.executable, str(HERE / "report.py"), "--json"]),
     ("lake", [sys.executable, str(HERE / "lake.py"), "--json"]),
     ("lake_commits", [sys.executable, str(HERE / "lake_commits.py"), "--json"]),
-    # fleet@e318046: the fleet way before pushes found their rows in the root's record (issue 32)
+    # fleet:nice=10: the fleet way with its publishers below the hosts' work (replay latency against lag)
     (
         "lake_fleet",
         [
@@ -77,7 +77,7 @@ BENCHMARKS = [
             str(HERE / "lake.py"),
             "--fleet",
             "--ways",
-            "local,before,fleet@e318046,fleet",
+            "local,before,fleet,fleet:nice=10",
             "--json",
         ],
     ),
