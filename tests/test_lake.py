@@ -4,6 +4,7 @@ analysts attach it read-only and read it through the CLI (sql, query, compare, r
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import pytest
 from lake_servers import Postgres, S3Server
 from lake_support import AWS, Lakes, demo_root, lake_sql, lakehouse, status
 from otlp_support import span, traces
+from support import lakehouse_command
 
 pytestmark = pytest.mark.slow
 
@@ -220,6 +222,29 @@ def test_lake_commands_without_a_lake_say_how_to_join(tmp_path: Path) -> None:
                     "--data", "s3://b/", check=False)  # fmt: skip
     assert bad.returncode == 2 and "must not hold a password" in bad.stderr
     assert not (root / "data" / "lake.json").exists()
+
+
+def test_a_query_the_object_store_refuses_is_an_infrastructure_error_that_says_where_keys_come_from(
+    tmp_path: Path, lake_args: list[str]
+) -> None:
+    """Reading the lake's files without keys: the object store answers 403, which no corrected statement
+    gets past (exit 4, not a usage error), and the one line says where the keys are read from."""
+    root = demo_root(tmp_path, "host")
+    lakehouse("lake", "init", "--root", str(root), *lake_args)
+    lakehouse("lake", "push", "--root", str(root))
+    lakehouse("lake", "maintain", "--root", str(root))  # rows kept inline in PostgreSQL flushed to files
+    query = ["sql", "--lake", "SELECT sum(length(input_task)) FROM replay_runs", "--root", str(root)]
+    assert lakehouse(*query).returncode == 0
+    keyless = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    keyless.update(AWS_REGION="us-east-1", HOME=str(tmp_path))  # no ~/.aws to fall back on
+    done = subprocess.run(
+        [*lakehouse_command(), *query], capture_output=True, text=True, env=keyless, timeout=120
+    )
+    assert done.returncode == 4, done.stderr
+    assert "HTTP 403" in done.stderr and "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" in done.stderr
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    typo = lakehouse("sql", "--lake", "SELECT nosuch FROM replay_runs", "--root", str(root), check=False)
+    assert typo.returncode == 2 and "nosuch" in typo.stderr  # the user's own mistake stays exit 2
 
 
 def test_the_commits_benchmark_measures_both_ways_of_committing() -> None:

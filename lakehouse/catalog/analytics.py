@@ -86,7 +86,7 @@ def query(
         except duckdb.Error as exc:
             if not write and "read-only mode" in str(exc):
                 raise UsageError("this statement writes to the catalog; pass --write to allow it") from exc
-            raise UsageError(db.one_line(exc)) from exc
+            raise db.query_error(exc) from exc
         yield result, warning
 
 
@@ -96,7 +96,7 @@ def run(layout: Layout, sql: str, *, write: bool = False) -> tuple[pa.Table, str
         try:
             return result.batches.read_all(), warning
         except (duckdb.Error, pa.ArrowException) as exc:
-            raise UsageError(db.one_line(exc)) from exc
+            raise db.query_error(exc) from exc
 
 
 @dataclass

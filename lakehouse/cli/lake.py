@@ -107,8 +107,9 @@ def lake_push_command(root: Path | None) -> None:
     type=click.IntRange(0, 19),
     default=publisher.DEFAULT_NICENESS,
     show_default=True,
-    help="How far below the host's own work the publisher runs (added to its Unix nice value): on a busy "
-    "host, replays and materializes get the CPU first and the lake lags a little more. 0: the same priority.",
+    help="How far below the host's own work the publisher runs (added to its Unix nice value): on a host "
+    "whose work fills its cores, replays and materializes get the CPU first and the lake can lag far "
+    "behind (README, the lake). 0: the same priority.",
 )
 def lake_publisher_command(root: Path | None, interval: float, maintain_every: float, niceness: int) -> None:
     """Publish this root's commits to its lake in the background, until stopped (SIGTERM or Ctrl-C).

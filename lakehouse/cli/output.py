@@ -20,7 +20,6 @@ import pyarrow.parquet as pq
 
 from lakehouse.catalog.results import Renderer, Result, unique_names
 from lakehouse.core import db
-from lakehouse.core.errors import UsageError
 
 FORMATS = ("table", "csv", "json", "jsonl", "parquet")
 TABLE_LIMIT = 100  # rows a terminal table shows unless --limit says otherwise
@@ -85,7 +84,7 @@ def write(result: Result, fmt: str, sink: BinaryIO, *, limit: int | None = None)
         rows.drain()
     except (duckdb.Error, pa.ArrowException) as exc:
         # DuckDB streams: a statement's own runtime error (a failed cast, say) surfaces here too.
-        raise UsageError(db.one_line(exc)) from exc
+        raise db.query_error(exc) from exc
     return Written(rows.rows, rows.written)
 
 

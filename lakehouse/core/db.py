@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,7 +15,14 @@ from typing import TYPE_CHECKING, TypeVar
 
 import duckdb
 
-from lakehouse.core.errors import CatalogDamagedError, CatalogError, CatalogLockedError, UsageError
+from lakehouse.core.errors import (
+    CatalogDamagedError,
+    CatalogError,
+    CatalogLockedError,
+    LakehouseError,
+    StorageError,
+    UsageError,
+)
 from lakehouse.core.sqlfiles import load, quote_literal
 
 if TYPE_CHECKING:
@@ -65,6 +73,22 @@ def one_line(exc: BaseException) -> str:
         return type(exc).__name__
     first, *rest = text.splitlines()
     return " ".join([first, *(line.strip() for line in rest if line.strip().startswith(_HINTS))])
+
+
+def query_error(exc: duckdb.Error) -> LakehouseError:
+    """A user's statement failed: theirs to fix (exit 2), unless it failed on the object store a lake's
+    files are in (exit 4), which a corrected statement would not get past; a refusal says where the
+    credentials come from."""
+    if not isinstance(exc, duckdb.HTTPException):
+        return UsageError(one_line(exc))
+    refused = re.search(r"\bHTTP (401|403)\b", str(exc)) is not None
+    hint = (
+        " (the object store refused: its keys come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+        "else the AWS credential chain)"
+        if refused
+        else ""
+    )
+    return StorageError(one_line(exc) + hint)
 
 
 def memory() -> duckdb.DuckDBPyConnection:
