@@ -42,8 +42,8 @@ def print_receipt_summary(outcome: materialize.Outcome) -> None:
             say(f"note: {item['path']} {item['reset']} since the last run; read again from the start")
         if item["pending_bytes"]:
             say(
-                f"note: {item['path']} ends with {item['pending_bytes']} bytes without a newline; "
-                "left for the next run"
+                f"note: {item['path']} ends with {item['pending_bytes']} bytes without a newline "
+                "(a line still being written): left for the next run, and what is appended next completes it"
             )
     for item in receipt["inputs"]:
         read = item["lines"] - item["blank_lines"]
