@@ -15,6 +15,8 @@ paid once), and keeps that connection between pushes.
 Every ``maintain_every_s`` it maintains the lake too (lake/maintain.py), unless another host did within
 that time: in a fleet, about one publisher a period does it.
 
+``lakehouse lake publisher --nice N`` runs it below the host's own work (:func:`lower_priority`).
+
 Its state (``data/_state/lake_publisher.json``: pid, pushes, the last push and warning) is what
 ``lakehouse lake status`` reports beside the lag (the age of the oldest pending marker).
 """

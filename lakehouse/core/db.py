@@ -75,7 +75,7 @@ def one_line(exc: BaseException) -> str:
     return " ".join([first, *(line.strip() for line in rest if line.strip().startswith(_HINTS))])
 
 
-def query_error(exc: duckdb.Error) -> LakehouseError:
+def query_error(exc: Exception) -> LakehouseError:
     """A user's statement failed: theirs to fix (exit 2), unless it failed on the object store a lake's
     files are in (exit 4), which a corrected statement would not get past; a refusal says where the
     credentials come from."""
