@@ -5,13 +5,14 @@ same work with no lake at all.
 Real servers on loopback, as the tests start them (tests/lake_servers.py). Each host is a root of its own
 with one worker process: for --seconds it replays dry-run tasks one by one (each run mirrored, and
 published or handed over, as `lakehouse replay` does) and every 5 replays appends 20 incident lines and
-materializes them. Three ways, one after the other, each on a new lake:
+materializes them. The ways asked for (--ways), one after the other, each on a new lake:
 
   local      no lake: the work alone (the baseline of the work's rate and of a replay's latency);
   before     the lakehouse of --before (default: the commit before issue 32's publishing, kept runnable
              here as a git tree) joined to a lake: each writer publishes before it returns;
   fleet      this tree joined to a lake, with a `lakehouse lake publisher` per host (--interval s);
-             fleet:nice=N runs the publishers at --nice N (this tree's default otherwise).
+             fleet@REV: the same on another revision's tree (a before/after pair); fleet:nice=N and
+             fleet@REV:nice=N run the publishers at --nice N (the tree's default otherwise).
 
 Reported per way: replays and lines done, rows/s published (lake rows at the end of the window over
 its length), commits/s (lake snapshots), conflicts retried, lag p50/p95 from
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -297,6 +299,17 @@ def run_way(way: str, tree: Path, base: Path, streams: Path, postgres, s3, hosts
     return report
 
 
+def check_ways(ways: list[str]) -> None:
+    """Before any server starts: every way one this benchmark runs."""
+    for way in ways:
+        tree, _, option = way.partition(":")
+        known = tree in ("local", "before", "fleet") or tree.startswith("fleet@")
+        if not known or (option and not (tree.startswith("fleet") and re.fullmatch(r"nice=\d+", option))):
+            raise SystemExit(
+                f"unknown way {way!r}: local, before, fleet or fleet@REV, a fleet way with :nice=N"
+            )
+
+
 def run(hosts: int, seconds: float, before_rev: str, interval: float, ways: list[str]) -> dict:
     from common import machine
     from lake import AWS, servers
@@ -309,8 +322,9 @@ def run(hosts: int, seconds: float, before_rev: str, interval: float, ways: list
         try:
             trees = {"local": REPO, "fleet": REPO, "before": _tree(before_rev, base)}
             for way in ways:  # fleet@REV: the fleet way on another revision's tree (a before/after pair)
-                if way.startswith("fleet@"):
-                    trees[way] = _tree(way.removeprefix("fleet@"), base)
+                tree = way.partition(":")[0]
+                if tree.startswith("fleet@") and tree not in trees:
+                    trees[tree] = _tree(tree.removeprefix("fleet@"), base)
             demo = base / "demo"
             _cli(REPO, "demo", "--root", str(demo), "--lines", "200")
             streams = base / "streams"
@@ -359,6 +373,7 @@ def main() -> None:
     if args.worker:
         worker(args.worker, args.start_at, args.seconds)
         return
+    check_ways(args.ways.split(","))
     sys.path.insert(0, str(HERE))
     sys.path.insert(0, str(REPO / "tests"))
     summary = run(args.hosts, args.seconds, args.before, args.interval, args.ways.split(","))

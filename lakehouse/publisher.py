@@ -110,21 +110,26 @@ def run(
     return state
 
 
-def lower_priority(niceness: int) -> None:
+def lower_priority(niceness: int) -> bool:
     """Run this process ``niceness`` steps below the host's work (Unix nice): a push that competes with a
     replay for the cores adds to the replay's latency, and the lake to lag less; bench/lake_fleet.py
     measures both (BENCHMARKS.md, "The fleet, fifth part"). On Linux a nice value belongs to a thread,
     and threads inherit their creator's: every thread already running (pyarrow's allocator starts one
-    at import) is lowered, and those started later (DuckDB's) inherit it. Where it cannot be lowered,
-    it stays as it is."""
-    if niceness <= 0 or not hasattr(os, "setpriority"):
-        return
+    at import) is lowered, and those started later (DuckDB's) inherit it. Returns False where this
+    system has no nice values (Windows) or would not lower this process."""
+    if niceness <= 0:
+        return True
+    if not hasattr(os, "setpriority"):
+        return False
     tasks = Path("/proc/self/task")
     threads = [int(entry.name) for entry in tasks.iterdir()] if tasks.is_dir() else [0]
+    lowered = False
     for thread in threads:
         with contextlib.suppress(OSError):  # a thread that ended meanwhile
             current = os.getpriority(os.PRIO_PROCESS, thread)
             os.setpriority(os.PRIO_PROCESS, thread, min(current + niceness, 19))
+            lowered = True
+    return lowered
 
 
 def _connect(

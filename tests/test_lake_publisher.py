@@ -233,8 +233,9 @@ def thread_nice_values(pid: int) -> dict[int, int]:
 def test_nice_lowers_every_thread_of_the_publisher(
     tmp_path: Path, option: tuple[str, ...], lower: int
 ) -> None:
-    """--nice N: every thread of the publisher (DuckDB's too, started after it lowered itself) runs N nice
-    steps below the process that started it; by default, at the same priority."""
+    """--nice N: every thread of the publisher, those running before it lowered itself included (pyarrow's
+    allocator starts one at import), runs N nice steps below the process that started it; by default, at
+    the same priority. (Threads started later inherit their creator's value: the kernel's doing.)"""
     root = demo_root(tmp_path, "host", lines=100)
     unreachable = {
         "catalog": "postgres:dbname=lake host=127.0.0.1 port=1 user=lake",

@@ -124,7 +124,8 @@ def lake_publisher_command(root: Path | None, interval: float, maintain_every: f
     """
     layout = open_root(root)
     lake.require(layout)
-    publisher.lower_priority(niceness)  # before DuckDB starts its threads: they inherit it
+    if not publisher.lower_priority(niceness):  # before DuckDB starts its threads: they inherit it
+        say(f"warning: --nice {niceness} has no effect here (this system does not lower a process)")
     say(f"publishing {layout.root} to its lake every {interval:g} s (pid {os.getpid()}); SIGTERM stops")
     with stopped_by_signals() as stop:
         state = publisher.run(layout, interval, stop, warn_after_push, maintain_every_s=maintain_every)

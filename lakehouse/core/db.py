@@ -76,15 +76,20 @@ def one_line(exc: BaseException) -> str:
 
 
 def query_error(exc: Exception) -> LakehouseError:
-    """A user's statement failed: theirs to fix (exit 2), unless it failed on the object store a lake's
-    files are in (exit 4), which a corrected statement would not get past; a refusal says where the
-    credentials come from."""
-    if not isinstance(exc, duckdb.HTTPException):
+    """A user's statement failed: theirs to fix (exit 2), unless a server it reads from over HTTP (the
+    lake's object store) cannot be reached, refuses it or fails (exit 4), which no corrected statement
+    gets past; a refusal says where the keys come from. A missing URL (HTTP 404) stays the user's."""
+    text = str(exc)
+    status = re.search(r"\bHTTP (\d{3})\b", text)
+    over_http = isinstance(exc, duckdb.HTTPException) or (
+        isinstance(exc, duckdb.IOException) and "HTTP" in text
+    )
+    if not over_http or (status is not None and status.group(1) == "404"):
         return UsageError(one_line(exc))
-    refused = re.search(r"\bHTTP (401|403)\b", str(exc)) is not None
+    refused = status is not None and status.group(1) in ("401", "403")
     hint = (
-        " (the object store refused: its keys come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
-        "else the AWS credential chain)"
+        " (refused: a lake's object store takes its keys from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and "
+        "AWS_SESSION_TOKEN, else from the AWS credential chain)"
         if refused
         else ""
     )
