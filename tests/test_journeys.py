@@ -372,3 +372,15 @@ def test_a_script_may_end_with_a_statement_that_returns_nothing(demo_root: Path,
         extra = ["--output", str(demo_root.parent / "nothing.parquet")] if fmt == "parquet" else []
         proc = lakehouse("sql", statement, "--root", str(demo_root), "--format", fmt, *extra)
         assert proc.returncode == 0, (fmt, proc.stderr)
+
+
+def test_regating_the_demos_history_with_the_built_in_gates_changes_no_verdict(tmp_path: Path) -> None:
+    """A new user's first `lakehouse regate` on the demo: the same gates judge its recorded runs as they
+    were judged (its failed answers refuse, as their reason says; they once cited the playbook they were
+    said not to cite, and re-judging "fixed" 14 of them)."""
+    root = tmp_path / "demo"
+    assert lakehouse("demo", "--root", str(root), "--lines", "100").returncode == 0
+    for label in ("baseline", "candidate"):
+        proc = lakehouse("regate", "--label", label, "--as", f"{label}-again", "--root", str(root))
+        assert proc.returncode == 0, proc.stderr
+        assert "0 now fail, 0 now pass" in proc.stderr, proc.stderr

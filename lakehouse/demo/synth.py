@@ -319,7 +319,10 @@ def _replay_run(r: random.Random, c: Clock, i: int) -> Row:
     path = [local, "qwen2.5-coder:32b"] if escalated else [local]
     retrieval_changed = side == 1 and outcome.random() < 0.2
     rag = f"rag:{PLAYBOOKS[(pair + (3 if retrieval_changed else 0)) % len(PLAYBOOKS)][0]}"
-    reasons = [] if passed else ["response cites no retrieved rag_id"]
+    # A failed run's answer refuses, and its reason is the refusal gate's: `lakehouse regate` judges this
+    # history as it was judged (the runs carry no context bundle, so the citation gates have nothing to check).
+    refusal = "I cannot tell from the log alone which step failed."
+    reasons = [] if passed else ["refusal: response says 'I cannot'"]
     if escalated and passed:
         reasons = [f"recovered via escalation to {path[-1]}"]
     calls = [
@@ -339,7 +342,7 @@ def _replay_run(r: random.Random, c: Clock, i: int) -> Row:
         "task_hash": hashlib.sha256(task.encode()).hexdigest(),
         "retrieved_artifacts": {"rag_ids": [rag]},
         "context_bundle": None,
-        "model_response": f"Follow [{rag}].",
+        "model_response": f"Follow [{rag}]." if passed else refusal,
         "model_used": path[-1],
         "escalation_path": path,
         "validation_result": {"passed": passed, "reasons": reasons},
