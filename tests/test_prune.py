@@ -79,6 +79,11 @@ def test_prune_removes_the_days_before_and_nothing_else_and_they_do_not_come_bac
     )
     assert f"{gone['evidence']:,} evidence rows" in declined.stderr  # the question says what would go
     assert by_day(root) == counts
+    mistyped = lakehouse("prune", "--before", "2099-01-01", "--yes", "--root", str(root), check=False)
+    assert (
+        mistyped.returncode == 2 and "is after tomorrow" in mistyped.stderr
+    )  # a mistyped year, even with --yes
+    assert by_day(root) == counts
 
     done = lakehouse("prune", "--before", before, "--yes", "--json", "--root", str(root))
     receipt = json.loads(done.stdout)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -43,6 +43,12 @@ def prune_command(root: Path | None, before: datetime, with_lake: bool, yes: boo
     """
     layout = open_root(root)
     day = before.date()
+    tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+    if day > tomorrow:  # keeping nothing is --before tomorrow; a later day is a mistyped year or month
+        raise UsageError(
+            f"--before {day} is after tomorrow ({tomorrow}): it would remove every day of this root; "
+            f"give the first day to keep, at most {tomorrow}"
+        )
     config = lake.require(layout) if with_lake else None
     say(_summary(layout, day, config))
     if not yes:
