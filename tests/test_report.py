@@ -296,3 +296,16 @@ def test_a_figure_with_one_category_is_its_line_not_a_lone_bar() -> None:
         'class="chart"' in page._chart_div(charts.failure_reasons(two), specs, "top_failure_reasons")
         and specs
     )
+
+
+def test_compare_with_one_label_says_it_takes_two(tmp_path: Path) -> None:
+    """A hurried `report --compare baseline --root .`: click would take `--root` for the second label and
+    then complain of an 'unexpected extra argument (.)'; the one line says what --compare takes."""
+    done = subprocess.run(
+        [*lakehouse_command(), "report", "--compare", "baseline", "--root", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "takes two labels, BASE CANDIDATE: '--root' is an option" in done.stderr, done.stderr

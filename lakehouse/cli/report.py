@@ -13,6 +13,15 @@ from lakehouse.cli.progress import Bar
 from lakehouse.core.paths import open_root
 
 
+def _two_labels(labels: tuple[str, str] | None) -> tuple[str, str] | None:
+    """One label given and an option after it: click took the option for the second label."""
+    if labels and labels[1].startswith("--"):
+        raise click.BadParameter(
+            f"takes two labels, BASE CANDIDATE: {labels[1]!r} is an option", param_hint="'--compare'"
+        )
+    return labels
+
+
 @cli.command("report")
 @root_option
 @click.option(
@@ -31,6 +40,7 @@ from lakehouse.core.paths import open_root
     "compare_labels",
     nargs=2,
     metavar="BASE CANDIDATE",
+    callback=lambda ctx, param, labels: _two_labels(labels),
     help="Add the comparison of two labels' runs (as 'lakehouse compare'; over all their runs).",
 )
 @lake_option
