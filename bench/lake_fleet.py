@@ -196,7 +196,7 @@ def run_way(way: str, tree: Path, base: Path, streams: Path, postgres, s3, hosts
         _cli(tree, "materialize", "--root", str(root))
     publishers = []
     if way.startswith("fleet"):
-        nice = way.partition(":nice=")[2]
+        nice = way_parts(way)[1]
         options = ["--interval", str(interval), *(["--nice", nice] if nice else [])]
         publishers = [  # what they say goes to a file: a pipe nobody reads would stop them once full
             subprocess.Popen([sys.executable, "-m", "lakehouse", "lake", "publisher", "--root", str(r),
@@ -299,15 +299,15 @@ def run_way(way: str, tree: Path, base: Path, streams: Path, postgres, s3, hosts
     return report
 
 
-def check_ways(ways: list[str]) -> None:
-    """Before any server starts: every way one this benchmark runs."""
-    for way in ways:
-        tree, _, option = way.partition(":")
-        known = tree in ("local", "before", "fleet") or tree.startswith("fleet@")
-        if not known or (option and not (tree.startswith("fleet") and re.fullmatch(r"nice=\d+", option))):
-            raise SystemExit(
-                f"unknown way {way!r}: local, before, fleet or fleet@REV, a fleet way with :nice=N"
-            )
+def way_parts(way: str) -> tuple[str, str | None]:
+    """A way's tree (local, before, fleet, fleet@REV) and its publishers' --nice (None: the tree's default);
+    SystemExit for a way this benchmark does not run (checked before any server starts)."""
+    tree, _, option = way.partition(":")
+    known = tree in ("local", "before", "fleet") or tree.startswith("fleet@")
+    nice = re.fullmatch(r"nice=(\d+)", option)
+    if not known or (option and not (tree.startswith("fleet") and nice)):
+        raise SystemExit(f"unknown way {way!r}: local, before, fleet or fleet@REV, a fleet way with :nice=N")
+    return tree, nice.group(1) if nice else None
 
 
 def run(hosts: int, seconds: float, before_rev: str, interval: float, ways: list[str]) -> dict:
@@ -322,7 +322,7 @@ def run(hosts: int, seconds: float, before_rev: str, interval: float, ways: list
         try:
             trees = {"local": REPO, "fleet": REPO, "before": _tree(before_rev, base)}
             for way in ways:  # fleet@REV: the fleet way on another revision's tree (a before/after pair)
-                tree = way.partition(":")[0]
+                tree = way_parts(way)[0]
                 if tree.startswith("fleet@") and tree not in trees:
                     trees[tree] = _tree(tree.removeprefix("fleet@"), base)
             demo = base / "demo"
@@ -332,7 +332,7 @@ def run(hosts: int, seconds: float, before_rev: str, interval: float, ways: list
             for output in ("receipts.jsonl", "quarantine.jsonl", "rag_corpus.jsonl"):
                 (streams / output).unlink(missing_ok=True)
             results = [
-                run_way(w, trees[w.partition(":")[0]], base, streams, postgres, s3, hosts, seconds, interval)
+                run_way(w, trees[way_parts(w)[0]], base, streams, postgres, s3, hosts, seconds, interval)
                 for w in ways
             ]
         finally:
@@ -373,7 +373,8 @@ def main() -> None:
     if args.worker:
         worker(args.worker, args.start_at, args.seconds)
         return
-    check_ways(args.ways.split(","))
+    for way in args.ways.split(","):
+        way_parts(way)  # every way known before any server starts
     sys.path.insert(0, str(HERE))
     sys.path.insert(0, str(REPO / "tests"))
     summary = run(args.hosts, args.seconds, args.before, args.interval, args.ways.split(","))

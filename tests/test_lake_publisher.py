@@ -196,18 +196,24 @@ def test_the_otlp_receiver_keeps_the_publisher_of_its_joined_root(tmp_path: Path
     assert not outbox(root) and status(root)["evidence"]["not_in_lake"] == 0
 
 
-def test_a_publisher_whose_lake_cannot_be_reached_at_start_says_so_and_keeps_running(tmp_path: Path) -> None:
-    """It connects when it starts: a lake that cannot be reached then is one warning line, not its end
-    (each push tries again); stopped, it exits cleanly."""
+def publisher_of_an_unreachable_lake(tmp_path: Path, *options: str) -> subprocess.Popen[str]:
+    """A publisher of a demo root whose lake's catalog nobody listens for, once it went round its loop."""
     root = demo_root(tmp_path, "host", lines=100)
     unreachable = {
         "catalog": "postgres:dbname=lake host=127.0.0.1 port=1 user=lake",
         "data": str(tmp_path / "files"),
     }
     (root / "data" / "lake.json").write_text(json.dumps(unreachable))
-    proc = spawn("lake", "publisher", "--root", str(root), "--interval", "0.2")
+    proc = spawn("lake", "publisher", "--root", str(root), "--interval", "0.2", *options)
     state = root / "data" / "_state" / "lake_publisher.json"
     wait_until("the publisher went round its loop", state.exists)
+    return proc
+
+
+def test_a_publisher_whose_lake_cannot_be_reached_at_start_says_so_and_keeps_running(tmp_path: Path) -> None:
+    """It connects when it starts: a lake that cannot be reached then is one warning line, not its end
+    (each push tries again); stopped, it exits cleanly."""
+    proc = publisher_of_an_unreachable_lake(tmp_path)
     time.sleep(0.5)
     assert proc.poll() is None  # still running
     proc.send_signal(signal.SIGTERM)
@@ -236,17 +242,8 @@ def test_nice_lowers_every_thread_of_the_publisher(
     """--nice N: every thread of the publisher, those running before it lowered itself included (pyarrow's
     allocator starts one at import), runs N nice steps below the process that started it; by default, at
     the same priority. (Threads started later inherit their creator's value: the kernel's doing.)"""
-    root = demo_root(tmp_path, "host", lines=100)
-    unreachable = {
-        "catalog": "postgres:dbname=lake host=127.0.0.1 port=1 user=lake",
-        "data": str(tmp_path / "f"),
-    }
-    (root / "data" / "lake.json").write_text(json.dumps(unreachable))
-    proc = spawn("lake", "publisher", "--root", str(root), "--interval", "0.2", *option)
+    proc = publisher_of_an_unreachable_lake(tmp_path, *option)
     try:
-        wait_until(
-            "the publisher went round its loop", (root / "data" / "_state" / "lake_publisher.json").exists
-        )
         values = thread_nice_values(proc.pid)
         assert len(values) >= 2  # threads started before it lowered itself (pyarrow's allocator's) too
         assert set(values.values()) == {min(os.nice(0) + lower, 19)}, values

@@ -13,7 +13,9 @@ from lakehouse.cli.progress import Bar
 from lakehouse.core.paths import open_root
 
 
-def _two_labels(labels: tuple[str, str] | None) -> tuple[str, str] | None:
+def _two_labels(
+    ctx: click.Context, param: click.Parameter, labels: tuple[str, str] | None
+) -> tuple[str, str] | None:
     """One label given and an option after it: click took the option for the second label."""
     if labels and labels[1].startswith("--"):
         raise click.BadParameter(
@@ -40,7 +42,7 @@ def _two_labels(labels: tuple[str, str] | None) -> tuple[str, str] | None:
     "compare_labels",
     nargs=2,
     metavar="BASE CANDIDATE",
-    callback=lambda ctx, param, labels: _two_labels(labels),
+    callback=_two_labels,
     help="Add the comparison of two labels' runs (as 'lakehouse compare'; over all their runs).",
 )
 @lake_option

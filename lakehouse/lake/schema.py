@@ -99,7 +99,7 @@ def tables_complete(con: duckdb.DuckDBPyConnection) -> bool:
 
 def require_tables(con: duckdb.DuckDBPyConnection) -> None:
     """For work on the lake alone: its tables must be this version's (a push creates or adopts them)."""
-    if not _complete(*_present(con)):
+    if not tables_complete(con):
         raise CatalogError(
             "the lake's tables are not this version's yet: 'lakehouse lake push' creates or adopts them"
         )
