@@ -39,6 +39,7 @@ from lakehouse.core import outbox
 from lakehouse.core.errors import LakehouseError, LockBusyError
 from lakehouse.core.files import atomic_write, exclusive_lock
 from lakehouse.core.paths import Layout
+from lakehouse.core.stop import Stopping
 
 DEFAULT_INTERVAL_S = 2.0
 DEFAULT_MAINTAIN_EVERY_S = 600.0  # small parts of ten minutes of pushes merged at once; the fleet takes turns
@@ -77,7 +78,7 @@ def read_state(layout: Layout) -> dict[str, Any] | None:
 def run(
     layout: Layout,
     interval_s: float = DEFAULT_INTERVAL_S,
-    stop: threading.Event | None = None,
+    stop: Stopping | None = None,
     on_push: Callable[[PublisherState], None] | None = None,
     *,
     maintain_every_s: float = DEFAULT_MAINTAIN_EVERY_S,

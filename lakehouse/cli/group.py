@@ -7,7 +7,6 @@ import importlib
 import os
 import signal
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import click
 from lakehouse import __version__
 from lakehouse.core.errors import EXIT_INFRASTRUCTURE, LakehouseError
 from lakehouse.core.paths import ROOT_ENV
+from lakehouse.core.stop import StopRequest, woken_by_signals
 from lakehouse.ingest.materialize import Outcome
 from lakehouse.ingest.streams import DEFAULT_MAX_LINE_BYTES
 
@@ -26,18 +26,12 @@ def say(message: str) -> None:
 
 
 @contextlib.contextmanager
-def stopped_by_signals() -> Iterator[threading.Event]:
-    """An event that SIGTERM and Ctrl-C set instead of ending the process, so that a long-running
-    command (otlp serve, lake publisher) finishes its work first; the previous handlers come back after."""
-    stop = threading.Event()
-    previous = {
-        signum: signal.signal(signum, lambda *_: stop.set()) for signum in (signal.SIGTERM, signal.SIGINT)
-    }
-    try:
+def stopped_by_signals() -> Iterator[StopRequest]:
+    """A stop request that SIGTERM and Ctrl-C make instead of ending the process, so that a long-running
+    command (otlp serve, lake publisher) finishes its work first; the previous handlers come back after.
+    (Not a threading.Event: setting one from a handler can deadlock, core/stop.py.)"""
+    with StopRequest() as stop, woken_by_signals(stop, (signal.SIGTERM, signal.SIGINT)):
         yield stop
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 def given(ctx: click.Context, name: str) -> bool:

@@ -4,5 +4,5 @@
 and everything under ``data/``), ``files`` (atomic writes, locked appends, group commit, locks),
 ``db`` (DuckDB connections, offline extensions), ``sqlfiles`` (``sql/`` loaded by name, quoting),
 ``coalesce`` (concurrent callers' items flushed together), ``prefetch`` (an iterator run ahead on a thread), ``failpoints`` (crash points for tests),
-``outbox`` (markers of commits a joined root still owes its lake).
+``outbox`` (markers of commits a joined root still owes its lake), ``stop`` (a stop request a signal handler can make).
 """
