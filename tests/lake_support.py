@@ -6,9 +6,11 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import signal
 import subprocess
 from pathlib import Path
 
+import pytest
 from lake_servers import Postgres, S3Server
 from support import lakehouse_command
 
@@ -47,14 +49,28 @@ def lakehouse(
 
 
 def spawn(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    """The CLI in a process of its own, running beside others."""
+    """The CLI in a process of its own, running beside others (its threads' stacks on SIGABRT)."""
     return subprocess.Popen(
         [*lakehouse_command(), *args],
-        env={**os.environ, **AWS, **(env or {})},
+        env={**os.environ, **AWS, "PYTHONFAULTHANDLER": "1", **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def terminated(proc: subprocess.Popen[str], timeout: float = 60) -> str:
+    """SIGTERM, as a service manager stops a long-running command; its stderr once it has stopped. One
+    that does not stop within ``timeout`` fails the test with its threads' stacks (SIGABRT)."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.communicate(timeout=timeout)[1]
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        err = proc.communicate(timeout=30)[1]
+        pytest.fail(
+            f"{proc.args[1:4]} did not stop within {timeout:g} s of SIGTERM; its stderr:\n{err[-8000:]}"
+        )
 
 
 def demo_root(tmp_path: Path, name: str, seed: int = 5, lines: int = 600) -> Path:

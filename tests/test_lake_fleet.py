@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from lake_support import Lakes, demo_root, lake_sql, lakehouse, spawn, status
+from lake_support import Lakes, demo_root, lake_sql, lakehouse, spawn, status, terminated
 from test_lake_publisher import outbox, started, wait_until
 from test_lake_publishing import CONTENT, STEPS, joined_root, sources, tasks_file
 
@@ -127,9 +127,9 @@ def test_maintenance_while_hosts_publish_and_an_analyst_reads_loses_nothing(
         stop.set()
         analyst.join(timeout=120)
         for proc in publishers:
-            proc.send_signal(signal.SIGTERM)
+            proc.send_signal(signal.SIGTERM)  # all at once, then each waited for
         for proc in publishers:
-            proc.communicate(timeout=60)
+            terminated(proc)
     assert not errors, errors[:3]  # no reader broke, none saw a key twice
     states = [json.loads((root / "data" / "_state" / "lake_publisher.json").read_text()) for root in roots]
     assert sum(state["maintenances"] for state in states) >= 1, states  # the publishers maintained too
@@ -175,8 +175,7 @@ def test_a_publisher_killed_at_each_step_publishes_exactly_once_when_started_aga
         try:
             wait_until("the publisher sent what was pending", lambda root=root: not outbox(root))
         finally:
-            again.send_signal(signal.SIGTERM)
-            _, err = again.communicate(timeout=60)
+            err = terminated(again)
         assert again.returncode == 0 and "warning" not in err, (step, err)
         assert lake_sql(root, CONTENT) == expected, step
         assert all(row["not_in_lake"] == 0 for row in status(root).values()), step
@@ -203,7 +202,6 @@ def test_a_host_killed_mid_batch_leaves_the_lake_equal_to_its_logged_runs(
         assert before + 10 <= len(logged) < before + 200  # killed mid-batch
         wait_until("the publisher sent what the batch committed", lambda: not outbox(root))
     finally:
-        publisher.send_signal(signal.SIGTERM)
-        publisher.communicate(timeout=60)
+        terminated(publisher)
     runs = lake_sql(root, "SELECT recorded_run_id FROM replay_runs")
     assert {row["recorded_run_id"] for row in runs} == logged and len(runs) == len(logged)

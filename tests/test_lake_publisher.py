@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from lake_support import AWS, Lakes, demo_root, lakehouse, spawn, status
+from lake_support import AWS, Lakes, demo_root, lakehouse, spawn, status, terminated
 from otlp_support import ServeProcess, span, traces
 
 pytestmark = pytest.mark.slow
@@ -92,8 +92,7 @@ def test_writers_hand_their_commits_to_a_running_publisher_and_nothing_is_lost(
         replay(root, "a run left to the publisher")
         assert len(outbox(root)) == 1 and status(root)["replay_runs"]["not_in_lake"] == 1
         assert "the publisher sends them" in lake_status_text(root)
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
+        err = terminated(proc)
         assert proc.returncode == 0 and "Traceback" not in err, err
         assert status(root)["replay_runs"]["not_in_lake"] == 0 and not outbox(root)
     finally:
@@ -142,8 +141,7 @@ def test_a_writer_that_goes_on_running_has_its_mirrored_runs_published_and_clear
     finally:
         writer.kill()
         writer.communicate()
-        proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=60)
+        terminated(proc)
 
 
 def test_a_second_publisher_for_the_same_root_says_one_runs(tmp_path: Path, lakes: Lakes) -> None:
@@ -156,8 +154,7 @@ def test_a_second_publisher_for_the_same_root_says_one_runs(tmp_path: Path, lake
         assert second.returncode != 0 and "a publisher already runs for this root" in second.stderr
         assert second.stderr.count("\n") <= 2 and "Traceback" not in second.stderr
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=60)
+        terminated(proc)
 
 
 def test_the_publisher_needs_a_joined_root(tmp_path: Path) -> None:
@@ -216,8 +213,7 @@ def test_a_publisher_whose_lake_cannot_be_reached_at_start_says_so_and_keeps_run
     proc = publisher_of_an_unreachable_lake(tmp_path)
     time.sleep(0.5)
     assert proc.poll() is None  # still running
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
+    err = terminated(proc)
     assert proc.returncode == 0, err
     warnings = [line for line in err.splitlines() if line.startswith("warning:")]
     assert warnings and warnings[0].startswith(
@@ -248,6 +244,5 @@ def test_nice_lowers_every_thread_of_the_publisher(
         assert len(values) >= 2  # threads started before it lowered itself (pyarrow's allocator's) too
         assert set(values.values()) == {min(os.nice(0) + lower, 19)}, values
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=60)
+        terminated(proc)
     assert proc.returncode == 0
