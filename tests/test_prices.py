@@ -169,11 +169,29 @@ def test_a_hand_edit_reaches_the_catalog_on_its_next_write_and_a_bad_one_is_refu
     root = str(layout.root)
     runs_with_tokens(layout)
     assert invoke(runner, "materialize", "--root", root).exit_code == 0
+    cost = "SELECT cost_usd FROM model_call_evidence WHERE model = 'unpriced'"
     layout.prices.write_text("model,input_usd_per_mtok,output_usd_per_mtok,valid_from\nunpriced,100,0,\n")
-    assert invoke(runner, "sync", "--root", root).exit_code == 0
-    assert query(layout.root, "SELECT cost_usd FROM model_call_evidence WHERE model = 'unpriced'") == [
-        {"cost_usd": 0.001}
-    ]
+    # Read before the next write: the old costs, and every reader says so (reading never writes).
+    read = invoke(runner, "sql", cost, "--root", root, "--format", "jsonl")
+    assert read.exit_code == 0 and json.loads(read.stdout) == {"cost_usd": None}
+    assert "prices.csv changed since the catalog loaded it" in read.stderr and "lakehouse sync" in read.stderr
+    named = invoke(runner, "query", "cost_by_model_and_day", "--root", root)
+    assert named.exit_code == 0 and "prices.csv changed" in named.stderr
+    assert "BEHIND: prices.csv changed" in invoke(runner, "stats", "--root", root).stdout
+    page = layout.root / "r.html"
+    report = invoke(runner, "report", "--root", root, "--output", str(page))
+    assert report.exit_code == 0 and "prices.csv changed" in report.stderr
+    assert 'data-warning="prices"' in page.read_text()
+    synced = invoke(runner, "sync", "--root", root)
+    assert synced.exit_code == 0 and "data/prices.csv loaded" in synced.stderr
+    assert query(layout.root, cost) == [{"cost_usd": 0.001}]
+    read = invoke(runner, "sql", cost, "--root", root)
+    assert (
+        "prices.csv" not in read.stderr
+        and "mirror            up to date" in invoke(runner, "stats", "--root", root).stdout
+    )
+    invoke(runner, "report", "--root", root, "--output", str(page))
+    assert 'data-warning="prices"' not in page.read_text()
     layout.prices.write_text("model,input_usd_per_mtok,output_usd_per_mtok,valid_from\nunpriced,lots,0,\n")
     listed = invoke(runner, "prices", "--root", root)
     assert listed.exit_code == 2 and "prices.csv:2: 'lots' is not a price" in listed.stderr

@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from lakehouse.catalog import mirror, statements
+from lakehouse.catalog import mirror, prices, statements
 from lakehouse.catalog.results import ROWS_PER_BATCH, Result
 from lakehouse.core import db
 from lakehouse.core.errors import CatalogError, UsageError
@@ -72,6 +72,8 @@ def query(
         try:
             # UUID, JSON, HUGEINT, TIME WITH TIME ZONE leave as themselves, not as text or DECIMAL.
             con.execute("SET arrow_lossless_conversion = true")
+            if prices.is_stale(con, layout):
+                warning = "; ".join(filter(None, (warning, prices.STALE_WARNING)))
             if prepare is not None:
                 prepare(con)
             execute = con.execute if write else statements.ReadOnlyRunner(con, layout.parquet).execute
@@ -119,6 +121,7 @@ class Stats:
     corpus_documents: int = 0
     mirror_lag: list[LogLag] = field(default_factory=list)
     behind_flag: bool = False
+    prices_stale: bool = False  # data/prices.csv changed since the catalog loaded it
 
 
 def _lines_after(path: Path, offset: int) -> int:
@@ -148,6 +151,7 @@ def stats(layout: Layout) -> Stats:
             ) = con.execute(load("stats/summary")).fetchone()
             report.quarantine_by_stream = dict(con.execute(load("stats/quarantine_by_stream")).fetchall())
             report.mirror_lag = mirror_lag(layout, con)
+            report.prices_stale = prices.is_stale(con, layout)
     except duckdb.Error as exc:
         raise CatalogError(f"cannot read the catalog: {db.one_line(exc)}") from exc
     return report

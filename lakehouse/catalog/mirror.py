@@ -51,6 +51,7 @@ class SyncReport:
     replay_runs: int = 0
     pruned_runs: int = 0  # mirrored runs dropped as before the root's retention
     repaired: str | None = None  # where a damaged catalog was moved aside
+    prices_loaded: bool = False  # data/prices.csv had changed since the last load
 
 
 def behind_flag(layout: Layout) -> Path:
@@ -148,7 +149,7 @@ def _sync_into(con: duckdb.DuckDBPyConnection, layout: Layout, full: bool) -> Sy
         db.run_sql(con, load("schema/otel_views"))
         db.run_sql(con, load("schema/cost_views"))
         _stamp_schema(con, digest)
-    prices.sync_into(con, layout)
+    report.prices_loaded = prices.sync_into(con, layout)
     if not schema_current or not retrieval.is_current(con, layout):
         retrieval.prepare(con)
         report.documents = retrieval.catch_up(con, layout)

@@ -21,7 +21,7 @@ from lakehouse.core import db
 from lakehouse.core.errors import StorageError, UsageError
 from lakehouse.core.files import atomic_write
 from lakehouse.core.paths import Layout
-from lakehouse.core.sqlfiles import load
+from lakehouse.core.sqlfiles import load, quote_ident
 
 HEADER = ["model", "input_usd_per_mtok", "output_usd_per_mtok", "valid_from"]
 ALWAYS = date(1970, 1, 1)
@@ -113,6 +113,23 @@ def sync_into(con: duckdb.DuckDBPyConnection, layout: Layout) -> bool:
     con.execute("DELETE FROM catalog_meta WHERE key = ?", [META_KEY])
     con.execute("INSERT INTO catalog_meta VALUES (?, ?)", [META_KEY, digest])
     return True
+
+
+def is_stale(con: duckdb.DuckDBPyConnection, layout: Layout, database: str | None = None) -> bool:
+    """Whether the file changed since the catalog (``database`` on ``con``) last loaded it: read-only
+    commands then show costs from the old prices, and say so (reading never writes)."""
+    table = f"{quote_ident(database)}.main.catalog_meta" if database else "catalog_meta"
+    row = con.execute(f"SELECT value FROM {table} WHERE key = ?", [META_KEY]).fetchone()
+    try:
+        text = _text(layout)
+    except UsageError:  # unreadable now: not what was loaded ('lakehouse sync' says what is wrong)
+        return True
+    return row is None or row[0] != hashlib.sha256(text.encode()).hexdigest()
+
+
+STALE_WARNING = (
+    "data/prices.csv changed since the catalog loaded it: costs use the old prices (run 'lakehouse sync')"
+)
 
 
 def usd_text(value: float) -> str:

@@ -157,6 +157,7 @@ def sync_command(root: Path | None) -> None:
     say(
         f"catalog synced: evidence view over {report.evidence_parts} Parquet parts; "
         f"{report.receipts} receipts, {report.quarantine} quarantined lines added"
+        + ("; data/prices.csv loaded" if report.prices_loaded else "")
     )
     warning = pipeline.publish(layout, force=True)
     if warning:

@@ -237,10 +237,13 @@ def stats_screen(report: Any) -> str:
         f"quarantine        {report.quarantined:,} open lines" + (f" ({by_stream})" if by_stream else "")
     )
     lines.append(f"corpus            {report.corpus_documents:,} documents")
-    behind = [lag for lag in report.mirror_lag if lag.lines_behind]
+    behind = [f"{lag.log} {lag.lines_behind:,} lines" for lag in report.mirror_lag if lag.lines_behind]
+    if report.prices_stale:
+        behind.append("prices.csv changed since it was loaded")
     if behind or report.behind_flag:
-        detail = ", ".join(f"{lag.log} {lag.lines_behind:,} lines" for lag in behind) or "marked behind"
-        lines.append(f"mirror            BEHIND: {detail} (run 'lakehouse sync')")
+        lines.append(
+            f"mirror            BEHIND: {', '.join(behind) or 'marked behind'} (run 'lakehouse sync')"
+        )
     else:
         lines.append("mirror            up to date")
     return "\n".join(lines)

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from lakehouse import report
+from lakehouse.catalog import prices
 from lakehouse.cli.group import cli, lake_option, root_option, say
 from lakehouse.cli.progress import Bar
 from lakehouse.core.paths import open_root
@@ -76,7 +77,7 @@ def report_command(
         bar.fraction(f"report: {name}"[:18], done / steps)
 
     try:
-        path, _ = report.write(
+        path, figures = report.write(
             layout,
             output,
             since.date() if since else None,
@@ -87,5 +88,7 @@ def report_command(
         )
     finally:
         bar.close()
+    if figures.prices_stale:
+        say(f"warning: {prices.STALE_WARNING}")
     say(f"report written: {path} ({path.stat().st_size / 1e6:.1f} MB)")
     click.echo(str(path))

@@ -150,7 +150,8 @@ def sql_command(
     """Run ad-hoc SQL over the catalog; prints the last statement's rows.
 
     Tables: evidence, replay_runs, replay_calls, escalations, receipts, quarantine, rag_corpus,
-    spans, llm_spans (OpenTelemetry traces: lakehouse otlp).
+    spans, llm_spans (OpenTelemetry traces: lakehouse otlp), prices and model_call_evidence (costs:
+    lakehouse prices).
 
     Read-only unless --write: a statement that could create or change a file or a database
     anywhere (COPY, EXPORT, ATTACH, INSTALL, CREATE, INSERT, CHECKPOINT, SET of a global

@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 
 from lakehouse import lake
-from lakehouse.catalog import analytics, compare, mirror
+from lakehouse.catalog import analytics, compare, mirror, prices
 from lakehouse.core import db
 from lakehouse.core.errors import CatalogError, UsageError
 from lakehouse.core.paths import Layout
@@ -45,6 +45,7 @@ class Figures:
     headline: dict[str, Any]
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     mirror_lines_behind: int = 0
+    prices_stale: bool = False  # data/prices.csv changed since the catalog loaded it: costs are old
     comparison: dict[str, Any] | None = None
 
 
@@ -77,6 +78,7 @@ def collect(
                 step(name)
                 figures.tables[name] = _rows(con, load(sql_file))
             lag = analytics.mirror_lag(layout, con, local)
+            figures.prices_stale = prices.is_stale(con, layout, local)
     except duckdb.Error as exc:
         raise CatalogError(f"cannot compute the report: {db.one_line(exc)}") from exc
     figures.mirror_lines_behind = sum(log.lines_behind for log in lag)

@@ -20,6 +20,7 @@ import vl_convert
 from altair.utils._importers import vl_version_for_vl_convert
 
 from lakehouse import __version__
+from lakehouse.catalog import prices
 from lakehouse.report import charts
 from lakehouse.report.figures import Figures
 
@@ -30,6 +31,7 @@ body { font: 14px/1.45 system-ui, sans-serif; margin: 24px auto; max-width: 1040
 *, *::before, *::after { box-sizing: border-box; }
 h1 { font-size: 22px; margin-bottom: 2px; } h2 { font-size: 17px; margin: 28px 0 8px; border-bottom: 1px solid #dde3ea; }
 .meta { color: #5b6675; margin-top: 0; }
+.stale { color: #8a4b00; }
 dl.headline { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: 10px; margin: 16px 0; }
 dl.headline div { background: #f3f6f9; border-radius: 6px; padding: 10px 12px; }
 dl.headline dt { color: #5b6675; font-size: 12px; } dl.headline dd { margin: 2px 0 0; font-size: 20px; font-weight: 600; }
@@ -89,6 +91,11 @@ def render(figures: Figures, root: str) -> str:
         "<h1>Agent runs report</h1>",
         f'<p class="meta">{html.escape(_window_text(figures))} · root {html.escape(root)} · written '
         f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC by lakehouse {__version__}</p>",
+        *(
+            [f'<p class="meta stale" data-warning="prices">{html.escape(prices.STALE_WARNING)}</p>']
+            if figures.prices_stale
+            else []
+        ),
         '<dl class="headline">',
         *(
             f'<div><dt>{html.escape(label)}</dt><dd data-figure="{name}" data-value="{html.escape(json.dumps(raw))}">'
