@@ -12,6 +12,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -72,18 +73,24 @@ HARNESS = textwrap.dedent(
 )
 
 
-def run_harness(kind: str, timeout: float) -> subprocess.CompletedProcess[str]:
+def run_harness(kind: str, timeout: float, where: Path) -> subprocess.CompletedProcess[str]:
+    """The harness in a process of its own, run from ``where`` (not the source tree: the installed package)."""
     return subprocess.run(
-        [sys.executable, "-c", HARNESS, kind], capture_output=True, text=True, timeout=timeout, check=False
+        [sys.executable, "-c", HARNESS, kind],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        cwd=where,
     )
 
 
-def test_a_signal_at_any_line_of_a_wait_ends_the_wait() -> None:
-    done = run_harness("request", timeout=60)
+def test_a_signal_at_any_line_of_a_wait_ends_the_wait(tmp_path: Path) -> None:
+    done = run_harness("request", timeout=60, where=tmp_path)
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) >= 5  # the signal landed on every line up to the select
 
 
-def test_the_harness_finds_the_deadlock_of_a_threading_event_set_by_a_handler() -> None:
+def test_the_harness_finds_the_deadlock_of_a_threading_event_set_by_a_handler(tmp_path: Path) -> None:
     with pytest.raises(subprocess.TimeoutExpired):
-        run_harness("event", timeout=10)
+        run_harness("event", timeout=10, where=tmp_path)
