@@ -227,3 +227,20 @@ def test_only_a_catalog_missing_what_compare_reads_is_told_to_sync(layout: Layou
     con.close()
     older = invoke(runner, "compare", "base", "cand", "--root", str(layout.root))
     assert older.exit_code == 4 and "'lakehouse sync' brings it up to date" in older.stderr, older.stderr
+
+
+def test_compare_says_when_the_catalog_it_reads_is_behind_its_files(
+    layout: Layout, runner: CliRunner
+) -> None:
+    """Runs appended but not mirrored, or prices edited by hand: the comparison is of the catalog as it
+    is (reading never writes), and says what it may miss; after a sync it says nothing."""
+    history(layout)
+    args = ("compare", "base", "cand", "--format", "json", "--root", str(layout.root))
+    assert invoke(runner, *args).stderr == ""
+    layout.prices.write_text("model,input_usd_per_mtok,output_usd_per_mtok,valid_from\nm,1,1,\n")
+    (layout.state_dir / "catalog_behind").touch()  # a writer that could not mirror marks it so
+    warned = invoke(runner, *args)
+    assert warned.exit_code == 0 and json.loads(warned.stdout)["regressions"] >= 1
+    assert "mirror is behind the logs" in warned.stderr and "prices.csv changed" in warned.stderr
+    assert invoke(runner, "sync", "--root", str(layout.root)).exit_code == 0
+    assert invoke(runner, *args).stderr == ""

@@ -11,7 +11,7 @@ from typing import Any
 
 import duckdb
 
-from lakehouse.catalog import mirror
+from lakehouse.catalog import mirror, prices
 from lakehouse.core import db
 from lakehouse.core.errors import CatalogError, UsageError
 from lakehouse.core.paths import Layout
@@ -38,7 +38,7 @@ SUMMARY_KEYS = (
 
 def compare(layout: Layout, base: str, candidate: str) -> dict[str, Any]:
     """The comparison of ``candidate``'s runs against ``base``'s (README, "Compare"); a usage error
-    when a label has no runs or the two share no task."""
+    when a label has no runs or the two share no task. :func:`warning` says what it may miss."""
     mirror.require_for_reading(layout, "compare")
     try:
         with db.catalog(layout.catalog, read_only=True) as con:
@@ -55,6 +55,17 @@ def compare(layout: Layout, base: str, candidate: str) -> dict[str, Any]:
         ) from exc
     except duckdb.Error as exc:  # the data or the file: the hint above would mislead
         raise CatalogError(f"cannot compare: {db.one_line(exc)}") from exc
+
+
+def warning(layout: Layout) -> str | None:
+    """What a comparison read from the catalog as it is may miss: runs not mirrored yet, new prices."""
+    behind = mirror.require_for_reading(layout, "compare")
+    try:
+        with db.catalog(layout.catalog, read_only=True) as con:
+            stale = prices.is_stale(con, layout)
+    except duckdb.Error as exc:
+        raise CatalogError(f"cannot compare: {db.one_line(exc)}") from exc
+    return "; ".join(filter(None, (behind, prices.STALE_WARNING if stale else None))) or None
 
 
 def compare_on(con: duckdb.DuckDBPyConnection, base: str, candidate: str) -> dict[str, Any]:

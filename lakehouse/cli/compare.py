@@ -73,6 +73,8 @@ def compare_command(
             report = compare.compare_on(con, base, candidate)
     else:
         report = compare.compare(layout, base, candidate)
+        if caveat := compare.warning(layout):
+            say(f"warning: {caveat}")
     if fmt == "json":
         sys.stdout.flush()
         sys.stdout.buffer.write(
