@@ -59,15 +59,20 @@ def spawn(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str
     )
 
 
-def terminated(proc: subprocess.Popen[str], timeout: float = 60) -> str:
-    """SIGTERM, as a service manager stops a long-running command; its stderr once it has stopped. One
-    that does not stop within ``timeout`` fails the test with its threads' stacks (SIGABRT)."""
-    proc.send_signal(signal.SIGTERM)
+def terminated(proc: subprocess.Popen[str], timeout: float = 60, *, signalled: bool = False) -> str:
+    """SIGTERM (unless ``signalled`` already), as a service manager stops a long-running command; its
+    stderr once it has stopped. One that does not stop within ``timeout`` fails the test with its
+    threads' stacks (SIGABRT), and is killed if even that does not end it."""
+    if not signalled:
+        proc.send_signal(signal.SIGTERM)
     try:
         return proc.communicate(timeout=timeout)[1]
     except subprocess.TimeoutExpired:
         proc.send_signal(signal.SIGABRT)
-        err = proc.communicate(timeout=30)[1]
+        try:
+            err = proc.communicate(timeout=30)[1]
+        finally:
+            proc.kill()
         pytest.fail(
             f"{proc.args[1:4]} did not stop within {timeout:g} s of SIGTERM; its stderr:\n{err[-8000:]}"
         )

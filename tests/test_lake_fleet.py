@@ -129,7 +129,7 @@ def test_maintenance_while_hosts_publish_and_an_analyst_reads_loses_nothing(
         for proc in publishers:
             proc.send_signal(signal.SIGTERM)  # all at once, then each waited for
         for proc in publishers:
-            terminated(proc)
+            terminated(proc, signalled=True)
     assert not errors, errors[:3]  # no reader broke, none saw a key twice
     states = [json.loads((root / "data" / "_state" / "lake_publisher.json").read_text()) for root in roots]
     assert sum(state["maintenances"] for state in states) >= 1, states  # the publishers maintained too

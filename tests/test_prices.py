@@ -197,3 +197,19 @@ def test_a_hand_edit_reaches_the_catalog_on_its_next_write_and_a_bad_one_is_refu
     assert listed.exit_code == 2 and "prices.csv:2: 'lots' is not a price" in listed.stderr
     bad_set = invoke(runner, "prices", "set", "x", "--input", "-1", "--output", "1", "--root", root)
     assert bad_set.exit_code == 2 and "Traceback" not in bad_set.stderr
+
+
+def test_a_catalog_without_its_meta_table_still_answers_and_says_to_sync(
+    runner: CliRunner, layout: Layout
+) -> None:
+    """An analyst who dropped catalog_meta by hand: reads go on (prices unknown to be current, so said
+    stale), and sync makes it again."""
+    root = str(layout.root)
+    runs_with_tokens(layout)
+    assert invoke(runner, "materialize", "--root", root).exit_code == 0
+    assert invoke(runner, "sql", "--write", "DROP TABLE catalog_meta", "--root", root).exit_code == 0
+    read = invoke(runner, "sql", "SELECT count(*) AS n FROM model_call_evidence", "--root", root)
+    assert read.exit_code == 0 and "lakehouse sync" in read.stderr, read.stderr
+    assert "BEHIND" in invoke(runner, "stats", "--root", root).stdout
+    assert invoke(runner, "sync", "--root", root).exit_code == 0
+    assert invoke(runner, "sql", "SELECT 1", "--root", root).stderr == ""

@@ -36,18 +36,20 @@ SUMMARY_KEYS = (
 )
 
 
-def compare(layout: Layout, base: str, candidate: str) -> dict[str, Any]:
-    """The comparison of ``candidate``'s runs against ``base``'s (README, "Compare"); a usage error
-    when a label has no runs or the two share no task. :func:`warning` says what it may miss."""
-    mirror.require_for_reading(layout, "compare")
+def compare(layout: Layout, base: str, candidate: str) -> tuple[dict[str, Any], str | None]:
+    """The comparison of ``candidate``'s runs against ``base``'s (README, "Compare"), and a warning when
+    the catalog it read may miss something (runs not mirrored yet, prices changed since their load); a
+    usage error when a label has no runs or the two share no task."""
+    behind = mirror.require_for_reading(layout, "compare")
     try:
         with db.catalog(layout.catalog, read_only=True) as con:
-            if _has_macros(con):
-                return _report(con, base, candidate)
-        # A catalog written by an older version lacks the macros: temporary ones, as on the lake (the
-        # next writing command's sync stores them for analysts).
-        with db.catalog(layout.catalog, read_only=True) as con:
-            return compare_on(con, base, candidate)
+            stale = prices.is_stale(con, layout)
+            report = _report(con, base, candidate) if _has_macros(con) else None
+        if report is None:
+            # A catalog written by an older version lacks the macros: temporary ones, as on the lake (the
+            # next writing command's sync stores them for analysts).
+            with db.catalog(layout.catalog, read_only=True) as con:
+                report = compare_on(con, base, candidate)
     except (duckdb.BinderException, duckdb.CatalogException) as exc:  # a column or table it lacks
         raise CatalogError(
             f"cannot compare: {db.one_line(exc)} (a catalog written by an older version: "
@@ -55,17 +57,7 @@ def compare(layout: Layout, base: str, candidate: str) -> dict[str, Any]:
         ) from exc
     except duckdb.Error as exc:  # the data or the file: the hint above would mislead
         raise CatalogError(f"cannot compare: {db.one_line(exc)}") from exc
-
-
-def warning(layout: Layout) -> str | None:
-    """What a comparison read from the catalog as it is may miss: runs not mirrored yet, new prices."""
-    behind = mirror.require_for_reading(layout, "compare")
-    try:
-        with db.catalog(layout.catalog, read_only=True) as con:
-            stale = prices.is_stale(con, layout)
-    except duckdb.Error as exc:
-        raise CatalogError(f"cannot compare: {db.one_line(exc)}") from exc
-    return "; ".join(filter(None, (behind, prices.STALE_WARNING if stale else None))) or None
+    return report, "; ".join(filter(None, (behind, prices.STALE_WARNING if stale else None))) or None
 
 
 def compare_on(con: duckdb.DuckDBPyConnection, base: str, candidate: str) -> dict[str, Any]:

@@ -119,9 +119,11 @@ def is_stale(con: duckdb.DuckDBPyConnection, layout: Layout, database: str | Non
     """Whether the file changed since the catalog (``database`` on ``con``) last loaded it: read-only
     commands then show costs from the old prices, and say so (reading never writes)."""
     table = f"{quote_ident(database)}.main.catalog_meta" if database else "catalog_meta"
-    row = con.execute(f"SELECT value FROM {table} WHERE key = ?", [META_KEY]).fetchone()
     try:
+        row = con.execute(f"SELECT value FROM {table} WHERE key = ?", [META_KEY]).fetchone()
         text = _text(layout)
+    except duckdb.CatalogException:  # no catalog_meta (dropped by hand): 'lakehouse sync' makes it again
+        return True
     except UsageError:  # unreadable now: not what was loaded ('lakehouse sync' says what is wrong)
         return True
     return row is None or row[0] != hashlib.sha256(text.encode()).hexdigest()

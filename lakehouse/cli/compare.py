@@ -72,8 +72,8 @@ def compare_command(
         with lake.reading(layout, lake.require(layout)) as con:
             report = compare.compare_on(con, base, candidate)
     else:
-        report = compare.compare(layout, base, candidate)
-        if caveat := compare.warning(layout):
+        report, caveat = compare.compare(layout, base, candidate)
+        if caveat:
             say(f"warning: {caveat}")
     if fmt == "json":
         sys.stdout.flush()

@@ -50,7 +50,7 @@ def demo_command(root: Path | None, seed: int, lines: int, force: bool) -> None:
     for title, columns, rows in demo.summary(layout):
         click.echo(f"\n{title}")
         click.echo(output.table(columns, rows))
-    comparison = compare.compare(layout, *demo.COMPARED_LABELS)
+    comparison, _ = compare.compare(layout, *demo.COMPARED_LABELS)
     click.echo(f"\nCompare (lakehouse compare {' '.join(demo.COMPARED_LABELS)})")
     click.echo("\n".join(summary_lines(comparison)))
     page, _ = report.write(layout, compare_labels=demo.COMPARED_LABELS)

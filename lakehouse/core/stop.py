@@ -4,8 +4,9 @@
 between two bytecodes, so when the main thread is inside ``Event.wait`` (or ``set``, ``clear``) and
 holds the event's lock, the handler's ``set()`` waits for that lock forever: Python's signal docs warn
 of it, and a ``lakehouse lake publisher`` sent SIGTERM once hung this way in CI. :class:`StopRequest`
-takes no lock: ``set`` stores a flag and sends a byte into a socket pair, ``wait`` selects on it (a
-socket, not a pipe: ``select`` takes sockets everywhere).
+takes no lock: ``set`` stores a flag and sends a byte into a socket pair, ``wait`` waits for the socket
+to be readable (``selectors``: epoll or poll, no limit on the descriptor's number; a socket, not a pipe,
+so that Windows' select takes it too).
 
 Python runs a handler only between bytecodes, so a signal that arrives just before ``wait`` enters its
 ``select`` would run its handler only after the select ends: ``signal.set_wakeup_fd`` on the same
@@ -16,12 +17,12 @@ select, and the handler runs before ``wait`` looks at the flag again.
 from __future__ import annotations
 
 import contextlib
-import select
+import selectors
 import signal
 import socket
 import time
 from collections.abc import Iterator
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class Stopping(Protocol):
@@ -40,14 +41,14 @@ class StopRequest:
         self._reader, self._writer = socket.socketpair()
         self._reader.setblocking(False)
         self._writer.setblocking(False)
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self._reader, selectors.EVENT_READ)
         self._set = False
+        self._closed = False
 
     def set(self) -> None:
         self._set = True  # before the byte: a wait that the byte wakes finds the flag set
-        # One byte wakes every wait under way (a full buffer already wakes them); after close there is
-        # no one left to wake.
-        with contextlib.suppress(OSError):
-            self._writer.send(b"\0")
+        self._poke()
 
     def is_set(self) -> bool:
         return self._set
@@ -56,24 +57,36 @@ class StopRequest:
         """True once set; False after ``timeout`` seconds (None: no limit). A set() that lands between
         the flag's check and the select leaves its byte for the select: no wake-up is lost."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        while not self._set:
+        while not self._set and not self._closed:
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 break
             try:
-                ready, _, _ = select.select([self._reader], [], [], left)
-            except (OSError, ValueError):  # closed meanwhile: the flag answers
-                break
+                ready = self._selector.select(left)
+            except (OSError, ValueError):
+                if self._closed:  # closed meanwhile: the flag answers
+                    break
+                raise
             if ready and not self._set:  # another signal's wake-up byte, not a stop: taken out
                 with contextlib.suppress(OSError):
                     self._reader.recv(4096)
+                if self._set:  # set meanwhile: its byte may have gone with them, and others may wait
+                    self._poke()
         return self._set
+
+    def _poke(self) -> None:
+        # One byte wakes every wait under way (a full buffer already wakes them); after close there is
+        # no one left to wake.
+        with contextlib.suppress(OSError):
+            self._writer.send(b"\0")
 
     def fileno(self) -> int:
         """The socket end that wakes a wait (for ``signal.set_wakeup_fd``)."""
         return self._writer.fileno()
 
     def close(self) -> None:
+        self._closed = True
+        self._selector.close()
         self._reader.close()
         self._writer.close()
 
@@ -88,11 +101,15 @@ class StopRequest:
 def woken_by_signals(stop: StopRequest, signums: tuple[int, ...]) -> Iterator[StopRequest]:
     """``stop`` set by the signals ``signums`` (instead of their usual effect) while the block runs; the
     previous handlers and wake-up fd come back after. From the main thread only (Python's rule)."""
-    previous = {signum: signal.signal(signum, lambda *_: stop.set()) for signum in signums}
-    woke = signal.set_wakeup_fd(stop.fileno(), warn_on_full_buffer=False)
+    previous: dict[int, Any] = {}
+    woke: int | None = None
     try:
+        for signum in signums:
+            previous[signum] = signal.signal(signum, lambda *_: stop.set())
+        woke = signal.set_wakeup_fd(stop.fileno(), warn_on_full_buffer=False)
         yield stop
     finally:
-        signal.set_wakeup_fd(woke)
+        if woke is not None:
+            signal.set_wakeup_fd(woke)
         for signum, handler in previous.items():
             signal.signal(signum, handler)
