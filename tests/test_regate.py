@@ -90,6 +90,7 @@ def test_a_stricter_gate_fails_exactly_the_runs_it_should_and_calls_no_model(
     assert result.exit_code == 0, result.stderr
     assert invoke(runner, *spend).stdout == spent_before  # a re-judge spends no tokens
     assert "10 runs of 'base' re-judged as 'strict'" in result.stderr and "5 now fail" in result.stderr
+    assert "warning" not in result.stderr  # the gate judged every run
     assert stub.requests == []  # nothing was sent to the gateway
     report = compare(runner, history, "base", "strict")
     failing = sorted(t["input_task"] for t in report["tasks"] if t["change"] == "regression")
@@ -115,6 +116,36 @@ def test_a_stricter_gate_fails_exactly_the_runs_it_should_and_calls_no_model(
         ]
     escalated = next(r for r in rejudged if r["input_task"] == "ship service 7")
     assert escalated["validation_result"] == {"passed": False, "reasons": ["no rollback plan"]}
+
+
+def test_a_gate_that_raises_instead_of_judging_is_named_with_how_many_runs(
+    runner: CliRunner, history: Layout, tmp_path: Path
+) -> None:
+    """A gate written for answers that end in a number raises on those that do not (a cast of ''): each
+    such run fails with the gate's error as its reason, and regate warns, so a bug in a new gate does not
+    pass for a verdict."""
+    gates = tmp_path / "gates"
+    gates.mkdir()
+    (gates / "rollback.sql").write_text(ROLLBACK)
+    (gates / "odd.sql").write_text(
+        "/* Odd-numbered deploys are refused. */\n"
+        "SELECT 'odd' AS reason FROM run WHERE CAST(regexp_extract(response, '[0-9]+$') AS INTEGER) % 2 = 1\n"
+    )
+    result = regate(runner, history, "--label", "base", "--gates", str(gates), "--as", "odd")
+    assert result.exit_code == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    # 0, 2, 4, 6, 8 end in ', with a rollback step', 7 in 'after all': six answers with no number at the end
+    assert warnings == [
+        "warning: gate 'odd' raised on 6 of 10 runs instead of judging them (their reason says "
+        "'odd: the gate failed: ...'): fix it, then regate under a new --as"
+    ]
+    reasons = {
+        r["input_task"]: r["validation_result"]["reasons"]
+        for r in runs(history)
+        if r["provenance"]["label"] == "odd"
+    }
+    assert reasons["ship service 1"] == ["odd", "no rollback plan"]  # file-name order
+    assert any(reason.startswith("odd: the gate failed: ") for reason in reasons["ship service 2"])
 
 
 def test_the_same_gates_judge_the_same_and_escalation_keeps_its_reason(

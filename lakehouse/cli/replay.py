@@ -329,4 +329,9 @@ def regate_command(root: Path | None, label: str, new_label: str, gate_dir: Path
             else ""
         )
     )
+    for gate, runs in sorted(report.raised.items()):
+        say(
+            f"warning: gate {gate!r} raised on {runs:,} of {report.runs:,} runs instead of judging them (their "
+            f"reason says '{gate}: the gate failed: ...'): fix it, then regate under a new --as"
+        )
     say(f"next: lakehouse compare {label} {new_label}")

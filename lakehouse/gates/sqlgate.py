@@ -19,6 +19,16 @@ from lakehouse.core.sqlfiles import load, render
 from lakehouse.gates.files import Gate
 from lakehouse.gates.run import Run, as_table
 
+RAISED = (
+    ": the gate failed: "  # a reason a gate gives where it raised instead of judging (NAME + RAISED + error)
+)
+
+
+def raised_by(reason: str) -> str | None:
+    """The gate whose reason this is when it raised on the run (a cast of text, say), else None."""
+    name, found, _ = reason.partition(RAISED)
+    return name if found else None
+
 
 class SqlGates:
     """The SQL gates of a set, with one in-memory DuckDB connection (a cursor per thread)."""
@@ -52,7 +62,7 @@ class SqlGates:
             return self._run(gate, table)
         except duckdb.Error as exc:
             if table.num_rows == 1:
-                return [(int(table["idx"][0].as_py()), f"{gate.name}: the gate failed: {db.one_line(exc)}")]
+                return [(int(table["idx"][0].as_py()), f"{gate.name}{RAISED}{db.one_line(exc)}")]
         rows: list[tuple[int, str | None]] = []
         for i in range(table.num_rows):  # find which runs it raised on
             rows += self._gate_rows(gate, table.slice(i, 1))

@@ -39,6 +39,7 @@ class RegateReport:
     not_judged: int = 0  # every call failed: verdict kept
     resumed: int = 0  # re-judged as NEW by an earlier, interrupted regate: not again
     gates_version: str = ""
+    raised: dict[str, int] = field(default_factory=dict)  # gate -> runs it raised on (a bug in the gate?)
 
 
 def regate(layout: Layout, label: str, new_label: str, gate_dir: Path | None) -> RegateReport:
@@ -63,6 +64,9 @@ def regate(layout: Layout, label: str, new_label: str, gate_dir: Path | None) ->
             judged = [(r, _answer(r)) for r in originals[start : start + CHUNK]]
             to_judge = [(r, call) for r, call in judged if call is not None]
             verdicts = gate_set.check_many([_gate_run(r, call, log) for r, call in to_judge])
+            for reasons in verdicts:
+                for name in {gates.raised_by(reason) for reason in reasons} - {None}:
+                    report.raised[name] = report.raised.get(name, 0) + 1
             new_reasons = {id(r): reasons for (r, _), reasons in zip(to_judge, verdicts, strict=True)}
             lines = []
             for record, call in judged:
