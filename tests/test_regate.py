@@ -148,6 +148,24 @@ def test_a_gate_that_raises_instead_of_judging_is_named_with_how_many_runs(
     assert any(reason.startswith("odd: the gate failed: ") for reason in reasons["ship service 2"])
 
 
+def test_a_batch_replay_names_a_gate_that_raised_too(
+    runner: CliRunner, layout: Layout, stub: StubGateway, tmp_path: Path
+) -> None:
+    stub.reply_to[LOCAL] = answer
+    gates = tmp_path / "gates"
+    gates.mkdir()
+    (gates / "numeric.sql").write_text(
+        "/* Answers are numbers. */\nSELECT 'too small' AS reason FROM run WHERE CAST(response AS INTEGER) < 3\n"
+    )
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text("".join(json.dumps({"task": f"ship service {i}"}) + "\n" for i in range(4)))
+    result = invoke(runner, "replay", "--tasks", str(tasks), "--gates", str(gates), "--root", str(layout.root),
+                    "--gateway-url", stub.url, "--local-model", LOCAL, "--no-retrieval")  # fmt: skip
+    assert result.exit_code == 1  # recorded, not passed
+    assert "warning: gate 'numeric' raised on 4 of 4 runs instead of judging them" in result.stderr
+    assert "then replay again" in result.stderr and "4 runs: 0 passed" in result.stderr
+
+
 def test_the_same_gates_judge_the_same_and_escalation_keeps_its_reason(
     runner: CliRunner, history: Layout
 ) -> None:

@@ -287,6 +287,7 @@ def _run_batch(
     warning = pipeline.mirror_runs(layout)
     if warning:
         say(f"warning: {warning}")
+    warn_raised(report.raised, report.runs, "replay again")
     say(
         f"{report.runs} runs: {report.passed} passed, {report.runs - report.passed} not passed, "
         f"{report.escalated} escalated; {len(report.skipped)} task lines skipped, {len(report.errors)} errors"
@@ -329,9 +330,14 @@ def regate_command(root: Path | None, label: str, new_label: str, gate_dir: Path
             else ""
         )
     )
-    for gate, runs in sorted(report.raised.items()):
-        say(
-            f"warning: gate {gate!r} raised on {runs:,} of {report.runs:,} runs instead of judging them (their "
-            f"reason says '{gate}: the gate failed: ...'): fix it, then regate under a new --as"
-        )
+    warn_raised(report.raised, report.runs, "regate under a new --as")
     say(f"next: lakehouse compare {label} {new_label}")
+
+
+def warn_raised(raised: dict[str, int], runs: int, then: str) -> None:
+    """Each gate that raised instead of judging (a bug in the gate, not a verdict), with how many runs."""
+    for gate, count in sorted(raised.items()):
+        say(
+            f"warning: gate {gate!r} raised on {count:,} of {runs:,} runs instead of judging them (their "
+            f"reason says '{gate}: the gate failed: ...'): fix it, then {then}"
+        )

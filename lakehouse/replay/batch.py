@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from lakehouse import replay, retrieval
+from lakehouse import gates, replay, retrieval
 from lakehouse.core import outbox
 from lakehouse.core.errors import LakehouseError, UsageError
 from lakehouse.core.files import GroupAppender, user_jsonl
@@ -33,6 +33,7 @@ class BatchReport:
     escalated: int = 0
     errors: list[str] = field(default_factory=list)  # infrastructure failures, per task
     skipped: list[str] = field(default_factory=list)  # bad task lines
+    raised: dict[str, int] = field(default_factory=dict)  # gate -> runs it raised on (a bug in the gate?)
 
 
 def read_tasks(path: Path, defaults: replay.ReplayRequest, report: BatchReport) -> list[replay.ReplayRequest]:
@@ -210,3 +211,6 @@ def _account(
     report.runs += 1
     report.passed += bool(record["validation_result"]["passed"])
     report.escalated += len(record["escalation_path"]) > 1
+    judged = [record["validation_result"]["reasons"], *(c.get("gate_reasons") or [] for c in record["calls"])]
+    for name in {gates.raised_by(reason) for reasons in judged for reason in reasons} - {None}:
+        report.raised[name] = report.raised.get(name, 0) + 1
