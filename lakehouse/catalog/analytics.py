@@ -72,8 +72,7 @@ def query(
         try:
             # UUID, JSON, HUGEINT, TIME WITH TIME ZONE leave as themselves, not as text or DECIMAL.
             con.execute("SET arrow_lossless_conversion = true")
-            if prices.is_stale(con, layout):
-                warning = "; ".join(filter(None, (warning, prices.STALE_WARNING)))
+            warning = prices.with_stale_warning(con, layout, warning)
             if prepare is not None:
                 prepare(con)
             execute = con.execute if write else statements.ReadOnlyRunner(con, layout.parquet).execute

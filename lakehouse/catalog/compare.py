@@ -40,10 +40,10 @@ def compare(layout: Layout, base: str, candidate: str) -> tuple[dict[str, Any], 
     """The comparison of ``candidate``'s runs against ``base``'s (README, "Compare"), and a warning when
     the catalog it read may miss something (runs not mirrored yet, prices changed since their load); a
     usage error when a label has no runs or the two share no task."""
-    behind = mirror.require_for_reading(layout, "compare")
+    warning = mirror.require_for_reading(layout, "compare")
     try:
         with db.catalog(layout.catalog, read_only=True) as con:
-            stale = prices.is_stale(con, layout)
+            warning = prices.with_stale_warning(con, layout, warning)
             report = _report(con, base, candidate) if _has_macros(con) else None
         if report is None:
             # A catalog written by an older version lacks the macros: temporary ones, as on the lake (the
@@ -57,7 +57,7 @@ def compare(layout: Layout, base: str, candidate: str) -> tuple[dict[str, Any], 
         ) from exc
     except duckdb.Error as exc:  # the data or the file: the hint above would mislead
         raise CatalogError(f"cannot compare: {db.one_line(exc)}") from exc
-    return report, "; ".join(filter(None, (behind, prices.STALE_WARNING if stale else None))) or None
+    return report, warning
 
 
 def compare_on(con: duckdb.DuckDBPyConnection, base: str, candidate: str) -> dict[str, Any]:

@@ -115,6 +115,11 @@ def sync_into(con: duckdb.DuckDBPyConnection, layout: Layout) -> bool:
     return True
 
 
+STALE_WARNING = (
+    "data/prices.csv changed since the catalog loaded it: costs use the old prices (run 'lakehouse sync')"
+)
+
+
 def is_stale(con: duckdb.DuckDBPyConnection, layout: Layout, database: str | None = None) -> bool:
     """Whether the file changed since the catalog (``database`` on ``con``) last loaded it: read-only
     commands then show costs from the old prices, and say so (reading never writes)."""
@@ -129,9 +134,9 @@ def is_stale(con: duckdb.DuckDBPyConnection, layout: Layout, database: str | Non
     return row is None or row[0] != hashlib.sha256(text.encode()).hexdigest()
 
 
-STALE_WARNING = (
-    "data/prices.csv changed since the catalog loaded it: costs use the old prices (run 'lakehouse sync')"
-)
+def with_stale_warning(con: duckdb.DuckDBPyConnection, layout: Layout, warning: str | None) -> str | None:
+    """A reader's ``warning`` (its mirror's, say), and :data:`STALE_WARNING` after it when the file changed."""
+    return "; ".join(filter(None, (warning, STALE_WARNING if is_stale(con, layout) else None))) or None
 
 
 def usd_text(value: float) -> str:

@@ -339,5 +339,5 @@ def warn_raised(raised: dict[str, int], runs: int, then: str) -> None:
     for gate, count in sorted(raised.items()):
         say(
             f"warning: gate {gate!r} raised on {count:,} of {runs:,} runs instead of judging them (their "
-            f"reason says '{gate}: the gate failed: ...'): fix it, then {then}"
+            f"reason says '{gate}{gates.RAISED}...'): fix it, then {then}"
         )

@@ -11,6 +11,6 @@ replay, ``check_many`` in a re-judge; :func:`load` the built-in set plus a direc
 from lakehouse.gates.files import BUILTIN_VERSION
 from lakehouse.gates.gateset import GateSet, Verdict, load
 from lakehouse.gates.run import Run, cited_ids
-from lakehouse.gates.sqlgate import raised_by
+from lakehouse.gates.sqlgate import RAISED, raised_by
 
-__all__ = ["BUILTIN_VERSION", "GateSet", "Run", "Verdict", "cited_ids", "load", "raised_by"]
+__all__ = ["BUILTIN_VERSION", "RAISED", "GateSet", "Run", "Verdict", "cited_ids", "load", "raised_by"]

@@ -9,6 +9,7 @@ only the runs it raised on fail, each with the error as its reason.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 
 import duckdb
 import pyarrow as pa
@@ -24,10 +25,9 @@ RAISED = (
 )
 
 
-def raised_by(reason: str) -> str | None:
-    """The gate whose reason this is when it raised on the run (a cast of text, say), else None."""
-    name, found, _ = reason.partition(RAISED)
-    return name if found else None
+def raised_by(reasons: Iterable[str]) -> set[str]:
+    """The gates that raised on a run instead of judging it (a cast of text, say), from its reasons."""
+    return {name for name, found, _ in (reason.partition(RAISED) for reason in reasons) if found}
 
 
 class SqlGates:

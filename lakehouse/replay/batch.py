@@ -8,6 +8,7 @@ write, so lines are never interleaved, also with several processes appending at 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, fields, replace
@@ -33,7 +34,7 @@ class BatchReport:
     escalated: int = 0
     errors: list[str] = field(default_factory=list)  # infrastructure failures, per task
     skipped: list[str] = field(default_factory=list)  # bad task lines
-    raised: dict[str, int] = field(default_factory=dict)  # gate -> runs it raised on (a bug in the gate?)
+    raised: Counter[str] = field(default_factory=Counter)  # gate -> runs it raised on (a bug in the gate?)
 
 
 def read_tasks(path: Path, defaults: replay.ReplayRequest, report: BatchReport) -> list[replay.ReplayRequest]:
@@ -211,6 +212,5 @@ def _account(
     report.runs += 1
     report.passed += bool(record["validation_result"]["passed"])
     report.escalated += len(record["escalation_path"]) > 1
-    judged = [record["validation_result"]["reasons"], *(c.get("gate_reasons") or [] for c in record["calls"])]
-    for name in {gates.raised_by(reason) for reasons in judged for reason in reasons} - {None}:
-        report.raised[name] = report.raised.get(name, 0) + 1
+    calls = [reason for call in record["calls"] for reason in call.get("gate_reasons") or []]
+    report.raised.update(gates.raised_by([*record["validation_result"]["reasons"], *calls]))

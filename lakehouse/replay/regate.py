@@ -11,6 +11,7 @@ it answered, else the local model's; a run whose calls all failed keeps its verd
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ class RegateReport:
     not_judged: int = 0  # every call failed: verdict kept
     resumed: int = 0  # re-judged as NEW by an earlier, interrupted regate: not again
     gates_version: str = ""
-    raised: dict[str, int] = field(default_factory=dict)  # gate -> runs it raised on (a bug in the gate?)
+    raised: Counter[str] = field(default_factory=Counter)  # gate -> runs it raised on (a bug in the gate?)
 
 
 def regate(layout: Layout, label: str, new_label: str, gate_dir: Path | None) -> RegateReport:
@@ -65,8 +66,7 @@ def regate(layout: Layout, label: str, new_label: str, gate_dir: Path | None) ->
             to_judge = [(r, call) for r, call in judged if call is not None]
             verdicts = gate_set.check_many([_gate_run(r, call, log) for r, call in to_judge])
             for reasons in verdicts:
-                for name in {gates.raised_by(reason) for reason in reasons} - {None}:
-                    report.raised[name] = report.raised.get(name, 0) + 1
+                report.raised.update(gates.raised_by(reasons))
             new_reasons = {id(r): reasons for (r, _), reasons in zip(to_judge, verdicts, strict=True)}
             lines = []
             for record, call in judged:
