@@ -8,13 +8,14 @@ from pathlib import Path
 
 import duckdb
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import pytest
 from support import write_stream
 
 from lakehouse import pipeline
 from lakehouse.core.files import read_jsonl
 from lakehouse.core.paths import Layout, open_root
-from lakehouse.ingest import materialize
+from lakehouse.ingest import blocks, materialize, writes
 
 pytestmark = pytest.mark.fast
 
@@ -202,6 +203,20 @@ def test_parquet_and_jsonl_hold_the_same_records(layout: Layout) -> None:
     finally:
         con.close()
     assert [str(d) for d, _ in days] == ["2026-05-01", "2026-05-02", "2026-05-03", "2026-05-04"]
+
+
+def test_a_day_is_not_cut_into_a_row_group_per_block(layout: Layout, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over the writer's memory budget the largest days are flushed: a small day interleaved with a large one
+    stays one row group (flushing every day at once cut it once per block)."""
+    monkeypatch.setattr(blocks, "BLOCK_ROWS", 50)
+    monkeypatch.setattr(writes, "PENDING_BYTES", 128 * 1024)
+    write_stream(layout, "model_calls", [call(i, day=2 if i % 20 == 0 else 1) for i in range(1000)])
+    receipt = pipeline.materialize(layout).receipt
+    parts = {p["day"]: pq.ParquetFile(layout.root / p["parquet"]).metadata for p in receipt["partitions"]}
+    assert {day: meta.num_rows for day, meta in parts.items()} == {"2026-05-01": 950, "2026-05-02": 50}
+    assert parts["2026-05-01"].num_row_groups > 3  # the budget was exceeded, and the large day flushed
+    assert parts["2026-05-02"].num_row_groups == 1
+    assert len(jsonl_evidence(layout)) == 1000
 
 
 def test_truncated_last_line_waits_for_the_next_run(layout: Layout) -> None:
