@@ -57,7 +57,7 @@ def load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
 def in_batches(table: pa.Table, rows: int) -> pa.Table:
     """``table`` cut into Arrow batches of at most ``rows``: registered, it is scanned on all of DuckDB's
     threads, a batch at a time (a temporary table of under 122,880 rows is one row group, scanned by
-    one thread: a materialize block's staging, a corpus add's tokenizing)."""
+    one thread: a corpus add's tokenizing)."""
     return table.from_batches(table.to_batches(max_chunksize=rows), schema=table.schema)
 
 

@@ -20,8 +20,7 @@ from lakehouse.core.errors import TransformError
 from lakehouse.core.sqlfiles import quote_ident
 from lakehouse.ingest.transforms import MAPPED_COLUMNS, Transform
 
-MAPPED_AT_ONCE = 2  # blocks in flight on cursors of their own
-LINES_PER_BATCH = 16_384  # rows of a block per Arrow batch: the unit DuckDB's threads take in turn
+MAPPED_AT_ONCE = 2  # blocks in flight on cursors of their own (a DuckDB thread each: the two cores)
 # lines mapped at once at most: what a block holds in memory (evidence rows, sorted, written) grows with its
 # rows, and 16 MiB of short lines are 100,000 rows
 BLOCK_ROWS = 65_536
