@@ -185,9 +185,11 @@ class _Run:
         their rows in (transform, line) order as they are appended. The next block is read (file, UTF-8
         checks, Arrow) on a thread while DuckDB maps; two blocks are mapped at once, each on a cursor of
         its own, so one's single-threaded parts (the fetch into Arrow) overlap the other's SQL; their
-        results are taken (de-duplicated, counted, written) in order.
+        results are taken (de-duplicated, counted, written) in order. One more block waits its turn (on a
+        cursor of its own): a mapping thread that finishes starts it while the run's thread takes the
+        block before.
         """
-        cursors = [blocks.cursor(con) for _ in range(blocks.MAPPED_AT_ONCE)]
+        cursors = [blocks.cursor(con) for _ in range(blocks.MAPPED_AT_ONCE + blocks.QUEUED)]
         free = list(cursors)
         in_flight: deque[tuple[blocks.Block, duckdb.DuckDBPyConnection, Future[tuple[int, pa.Table]]]] = (
             deque()
