@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -353,3 +355,17 @@ def test_moved_root_still_works(layout: Layout, tmp_path: Path) -> None:
     write_stream(open_root(moved), "model_calls", [call(9)])
     receipt = pipeline.materialize(open_root(moved)).receipt
     assert receipt["totals"]["emitted"] == 1
+
+
+def test_the_benchmark_alternates_copy_and_materialize_and_quotes_the_median_ratio(tmp_path: Path) -> None:
+    """bench/materialize.py (BENCHMARKS.md's materialize figures) runs its pairs: every line emitted, the
+    ratio the median of the pairs' (within their range), the pairs' extra roots removed."""
+    bench = Path(__file__).resolve().parent.parent / "bench" / "materialize.py"
+    args = ["--lines", "3000", "--days", "3", "--pairs", "2", "--work", str(tmp_path), "--json"]
+    done = subprocess.run([sys.executable, str(bench), *args], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["pairs"] == 2 and result["emitted"] == result["lines"] == 3000
+    low, high = result["ratio_range"]
+    assert 0 < low <= result["ratio_vs_copy"] <= high
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy_out", "root"]
