@@ -23,7 +23,7 @@ from lakehouse.ingest.transforms import MAPPED_COLUMNS, Transform
 MAPPED_AT_ONCE = 2  # blocks in flight on cursors of their own (a DuckDB thread each: the two cores)
 QUEUED = 1  # blocks waiting for a mapping thread, so that none idles while the block before is taken
 # lines mapped at once at most: what a block holds in memory (evidence rows, sorted, written) grows with its
-# rows, and 16 MiB of short lines are 100,000 rows
+# rows, and a read block of 100-byte lines is 125,000 rows
 BLOCK_ROWS = 65_536
 
 

@@ -235,7 +235,7 @@ class _Run:
             yield from self._stream_blocks(order)
 
     def _stream_blocks(self, order: int) -> Iterator[blocks.Block]:
-        """The new lines of the stream of the transform ``order``, block by block (16 MiB of lines each:
+        """The new lines of the stream of the transform ``order``, block by block (12 MiB of lines each:
         staging and mapping a block holds its lines twice over, raw and parsed, so a large backlog, a
         million spans, 1.3 GB, would not fit the memory limit whole). The stream's first transform
         accounts for the read (offsets, input, lines rejected before parsing)."""
