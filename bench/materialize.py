@@ -29,7 +29,7 @@ from common import lakehouse_cmd, machine, query_p50_ms, run_child
 from lakehouse import pipeline
 from lakehouse.catalog import analytics
 from lakehouse.core import db
-from lakehouse.core.paths import open_root
+from lakehouse.core.paths import Layout, open_root
 from lakehouse.demo import synth
 
 BASELINE_SQL = """
@@ -52,11 +52,12 @@ def baseline_copy(files: list[str], out: Path) -> float:
         con.close()
 
 
-def fresh_root(root: Path, kb: Path) -> Path:
-    """A root of its own whose streams are hard links to ``kb``'s (materialize only reads them)."""
+def fresh_root(root: Path, layout: Layout, streams: list[str]) -> Path:
+    """A root of its own whose streams are hard links to ``layout``'s (materialize only reads a stream;
+    the logs it appends to, receipts and the corpus among them, are the root's own)."""
     target = open_root(root.mkdir(parents=True) or root, create=True)
-    for stream in kb.glob("*.jsonl"):
-        os.link(stream, target.kb / stream.name)
+    for stream in streams:
+        os.link(layout.stream(stream), target.stream(stream))
     return root
 
 
@@ -103,7 +104,7 @@ def main() -> None:
         copy_out = work / "copy_out"
         shutil.rmtree(copy_out, ignore_errors=True)
         copy_s = baseline_copy(files, copy_out)
-        target = root if pair == 0 else fresh_root(work / f"root{pair}", layout.kb)
+        target = root if pair == 0 else fresh_root(work / f"root{pair}", layout, list(counts))
         run = run_child(lakehouse_cmd("materialize", "--root", str(target), "--json"))
         if run["returncode"] != 0:
             raise SystemExit(f"materialize failed: {run['stderr']}")

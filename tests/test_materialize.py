@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
@@ -17,7 +18,7 @@ from support import write_stream
 from lakehouse import pipeline
 from lakehouse.core.files import read_jsonl
 from lakehouse.core.paths import Layout, open_root
-from lakehouse.ingest import blocks, materialize, writes
+from lakehouse.ingest import blocks, evidence, materialize, writes
 
 pytestmark = pytest.mark.fast
 
@@ -219,6 +220,35 @@ def test_a_day_is_not_cut_into_a_row_group_per_block(layout: Layout, monkeypatch
     assert parts["2026-05-01"].num_row_groups > 3  # the budget was exceeded, and the large day flushed
     assert parts["2026-05-02"].num_row_groups == 1
     assert len(jsonl_evidence(layout)) == 1000
+
+
+def test_rows_waiting_for_their_row_group_hold_no_block_alive(
+    layout: Layout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer's budget counts the rows left waiting; what they hold in memory must be no more (a day's
+    rows once were slices of their sorted block, which kept every block alive whose small day waited)."""
+    monkeypatch.setattr(writes, "PENDING_BYTES", 4 * 2**20)
+    rows = 5000
+
+    def block(number: int) -> pa.Table:
+        lines = range(number * rows, (number + 1) * rows)
+        columns = {field.name: pa.nulls(rows, field.type) for field in evidence.EVIDENCE_SCHEMA}
+        columns["day"] = pa.array(["2026-05-02" if i % 20 == 0 else "2026-05-01" for i in lines])
+        columns["text"] = pa.array([f"{'x' * 200}{i}" for i in lines])
+        columns["metadata"] = pa.array(["{}"] * rows)
+        return pa.table(
+            {**columns, "jsonl_head": pa.array(['{"n":1,'] * rows), "line_no": pa.array(list(lines))}
+        )
+
+    held = []
+    with writes.Writes(layout, "mr-test") as files:
+        for number in range(120):
+            files.add(block(number))  # (the block before is written by then)
+            if number % 20 == 19:
+                held.append(pa.total_allocated_bytes())
+        partitions = files.finish()
+    assert max(held) < 3 * writes.PENDING_BYTES, [f"{h / 2**20:.1f} MiB" for h in held]
+    assert sum(p.rows for p in partitions) == 120 * rows
 
 
 def test_truncated_last_line_waits_for_the_next_run(layout: Layout) -> None:

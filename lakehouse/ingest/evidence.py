@@ -36,7 +36,6 @@ DICTIONARY_COLUMNS = [
     "run_id",
     "task_id",
     "model",
-    "passed",
     "tags.list.element",
     "receipt_id",
 ]

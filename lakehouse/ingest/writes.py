@@ -7,8 +7,8 @@ and line, cut into days and appended to that day's
 transform order, so every day's files end up in (transform, line) order.
 
 The writes run one step behind DuckDB: while a block is written (pyarrow and the file writes release
-the GIL) the next one is computed. At most two blocks are held at once; the Parquet rows waiting for
-a row group across all days are bounded by :data:`PENDING_BYTES`. On a failure every writer is
+the GIL) the next one is computed. Each day's rows of a block are copied out of it, so the rows waiting
+for a row group across all days, bounded by :data:`PENDING_BYTES`, hold no block alive. On a failure every writer is
 discarded (its temporaries removed).
 """
 
@@ -57,16 +57,18 @@ class Writes:
 
     def _write_block(self, table: pa.Table) -> None:
         # sorted here, off the run's thread: in DuckDB the sort of these wide rows cost more than the query
-        table = table.take(pc.sort_indices(table, [("day", "ascending"), ("line_no", "ascending")]))
-        lines = pc.binary_join_element_wise(
-            table.column("jsonl_head"), table.column("metadata"), self._line_tail, ""
-        )
-        table = table.drop_columns(["jsonl_head", "line_no"]).append_column("jsonl_line", lines)
-        for day, piece in days_of(table):
+        order = pc.sort_indices(table, [("day", "ascending"), ("line_no", "ascending")])
+        for day, rows in days_of(order, table.column("day").take(order)):
+            # a day's rows taken apart (not a slice of the sorted block): rows left waiting for their row
+            # group must not keep the whole block alive while the budget counts only theirs
+            piece = table.take(rows)
+            lines = pc.binary_join_element_wise(
+                piece.column("jsonl_head"), piece.column("metadata"), self._line_tail, ""
+            )
             writer = self._writers.get(day)
             if writer is None:
                 writer = self._writers[day] = evidence.DayWriter(self._layout, self._receipt_id, day)
-            writer.add(piece)
+            writer.add(piece.drop_columns(["jsonl_head", "line_no"]).append_column("jsonl_line", lines))
         self._flush_over_budget()
 
     def _flush_over_budget(self) -> None:
@@ -105,10 +107,10 @@ class Writes:
                 writer.discard()
 
 
-def days_of(table: pa.Table) -> Iterator[tuple[str, pa.Table]]:
-    """The runs of equal ``day`` of a table sorted by day, as (day, slice) without copying."""
-    runs = pc.run_end_encode(table.column("day").combine_chunks())
+def days_of(order: pa.Array, days: pa.ChunkedArray) -> Iterator[tuple[str, pa.Array]]:
+    """(day, the indices of its rows) for each run of equal ``days``, the day of each row in ``order``."""
+    runs = pc.run_end_encode(days.combine_chunks())
     start = 0
     for day, end in zip(runs.values.to_pylist(), runs.run_ends.to_pylist(), strict=True):
-        yield day, table.slice(start, end - start)
+        yield day, order.slice(start, end - start)
         start = end
