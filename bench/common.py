@@ -8,6 +8,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -37,18 +38,36 @@ def machine() -> dict[str, Any]:
     }
 
 
+# Runs the command in a small Python process of its own and reports, on a file, the command's wall seconds
+# and peak RSS. A child's peak RSS as wait4 reports it is at least its parent's peak RSS (Python starts a
+# child with vfork, and exec records the shared memory's high-water mark): a benchmark that generated a
+# million lines first reported its own peak as the child's.
+_MEASURED = """
+import os, resource, signal, subprocess, sys, time
+start = time.perf_counter()
+code = subprocess.call(sys.argv[2:])
+seconds = time.perf_counter() - start
+with open(sys.argv[1], "w") as out:
+    out.write(f"{seconds} {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}")
+if code < 0:
+    signal.signal(-code, signal.SIG_DFL)
+    os.kill(os.getpid(), -code)
+sys.exit(code)
+"""
+
+
 def run_child(args: list[str], **kwargs: Any) -> dict[str, Any]:
     """Run a child process; return wall seconds, peak RSS (MiB), exit code and output."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    out = proc.stdout.read() if proc.stdout else b""
-    err = proc.stderr.read() if proc.stderr else b""
+    with tempfile.TemporaryDirectory(prefix="lh-bench-child-") as scratch:
+        report = Path(scratch) / "measured"
+        wrapped = [sys.executable, "-c", _MEASURED, str(report), *args]
+        proc = subprocess.Popen(wrapped, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+        out, err = proc.communicate()
+        seconds, peak_kib = report.read_text().split()
     return {
-        "seconds": wall,
-        "peak_rss_mib": usage.ru_maxrss / 1024,
-        "returncode": os.waitstatus_to_exitcode(status),
+        "seconds": float(seconds),
+        "peak_rss_mib": int(peak_kib) / 1024,
+        "returncode": proc.returncode,
         "stdout": out.decode(),
         "stderr": err.decode(),
     }

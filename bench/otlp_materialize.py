@@ -96,8 +96,8 @@ print(time.perf_counter() - start)
 
 
 def baseline_copy(files: list[str], out: Path) -> dict[str, Any]:
-    """The bare COPY, in a child process of its own (so that this process stays small: a child's peak
-    RSS as wait4 reports it starts from its parent's RSS at the fork)."""
+    """The bare COPY, in a child process of its own (so that this process stays small, and the COPY's
+    peak RSS is its own)."""
     run = run_child(
         [sys.executable, "-c", COPY_CHILD, BASELINE_SQL.format(out=out.as_posix()), json.dumps(files)]
     )
@@ -132,7 +132,7 @@ def materialize_run(source: Path, spans: int, keep: bool) -> dict[str, Any]:
             "duckdb_copy_peak_rss_mib": round(copy["peak_rss_mib"], 1),
             "materialize_s": round(run["seconds"], 2),
             "peak_rss_mib": round(run["peak_rss_mib"], 1),
-            "bench_process_rss_mib": round(parent_rss, 1),  # the floor of the child's peak RSS
+            "bench_process_rss_mib": round(parent_rss, 1),  # (not in the child's figure: common.run_child)
         }
         if run["returncode"] != 0:
             result["error"] = (run["stderr"].strip().splitlines() or ["(no message)"])[-1][:300]
