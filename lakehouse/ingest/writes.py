@@ -1,14 +1,14 @@
 """The evidence files of one materialize run, written on a thread of their own.
 
 Each block of a transform's new evidence arrives as one Arrow table (with ``jsonl_head``, each JSONL
-line up to its metadata, and ``line_no``, in any order); its lines are completed, it is sorted by day
-and line, cut into days and appended to that day's
+line up to its metadata, and ``line_no``, in any order); it is sorted by day and line, each day's rows
+are taken out of it, their lines completed, and appended to that day's
 :class:`~lakehouse.ingest.evidence.DayWriter`, which stays open for the whole run. Blocks come in
 transform order, so every day's files end up in (transform, line) order.
 
 The writes run one step behind DuckDB: while a block is written (pyarrow and the file writes release
-the GIL) the next one is computed. Each day's rows of a block are copied out of it, so the rows waiting
-for a row group across all days, bounded by :data:`PENDING_BYTES`, hold no block alive. On a failure every writer is
+the GIL) the next one is computed. The rows waiting for a row group across all days are bounded by
+:data:`PENDING_BYTES`, and hold no block alive (they are copies). On a failure every writer is
 discarded (its temporaries removed).
 """
 
@@ -74,7 +74,8 @@ class Writes:
     def _flush_over_budget(self) -> None:
         """Over :data:`PENDING_BYTES`, the days with the most rows waiting become row groups, until half the
         budget is left: flushing every day at once cut each day into many small row groups (840 of ~1,200
-        rows for a million lines over 60 days), each column of each compressed with a zstd context of its own."""
+        rows for a million lines over 60 days), each column's pages compressed with a zstd context of
+        their own."""
         pending = sum(w.pending_bytes for w in self._writers.values())
         if pending <= PENDING_BYTES:
             return
