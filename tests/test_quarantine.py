@@ -16,7 +16,7 @@ from support import invoke, lakehouse_process, write_stream
 from lakehouse import pipeline
 from lakehouse.core.files import read_jsonl
 from lakehouse.core.paths import Layout, open_root
-from lakehouse.ingest import materialize, retry
+from lakehouse.ingest import blocks, materialize, retry
 
 pytestmark = pytest.mark.slow
 
@@ -61,7 +61,11 @@ def tickets(layout: Layout) -> dict[str, dict[str, Any]]:
     return {r["metadata"]["ticket_id"]: r for r in records if r["kind"] == "ticket"}
 
 
-def test_retry_after_fixing_a_transform_brings_back_exactly_the_lines_that_pass(tmp_path: Path) -> None:
+@pytest.mark.parametrize("block_rows", [65_536, 1], ids=["one-block", "a-block-a-line"])
+def test_retry_after_fixing_a_transform_brings_back_exactly_the_lines_that_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block_rows: int
+) -> None:
+    monkeypatch.setattr(blocks, "BLOCK_ROWS", block_rows)  # a large retry is mapped block by block
     strict, lenient = transforms(tmp_path / "strict", STRICT), transforms(tmp_path / "lenient", LENIENT)
     layout = seeded(tmp_path / "root", strict)
     assert set(tickets(layout)) == {"T-1"}

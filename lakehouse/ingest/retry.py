@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from lakehouse.core.files import dumps, read_jsonl
 from lakehouse.core.paths import Layout
-from lakehouse.ingest import evidence, streams
+from lakehouse.ingest import blocks, evidence, streams
 from lakehouse.ingest.blocks import Block
 from lakehouse.ingest.materialize import (
     Options,
@@ -95,7 +95,8 @@ class _Retry(_Run):
         self.retried = {e["quarantine_id"]: e for e in self.entries}
 
     def _stream_blocks(self, order: int) -> Iterator[Block]:
-        """The open quarantined lines of the transform's stream, one block per path they came from."""
+        """The open quarantined lines of the transform's stream, by the path they came from, in blocks of
+        at most ``BLOCK_ROWS`` lines (mapped two at a time, as a stream's new lines are)."""
         stream = self.transforms[order].stream
         by_path: dict[str, list[dict[str, Any]]] = {}
         for entry in self.entries:
@@ -121,9 +122,10 @@ class _Retry(_Run):
                 "reset": None,
             }
             first = self._first_of_stream(order)
-            yield Block(
-                order, rel, lines, finish=(lambda read=read: self.inputs.append(read)) if first else None
-            )
+            for start in range(0, lines.num_rows, blocks.BLOCK_ROWS):
+                last = start + blocks.BLOCK_ROWS >= lines.num_rows
+                account = (lambda read=read: self.inputs.append(read)) if first and last else None
+                yield Block(order, rel, lines.slice(start, blocks.BLOCK_ROWS), finish=account)
 
     @cached_property
     def _still_failing(self) -> dict[tuple[str, int], dict[str, Any]]:
