@@ -39,6 +39,11 @@ class Block:
     finish: Callable[[], None] | None = None
 
 
+def pieces(lines: pa.Table) -> list[pa.Table]:
+    """Lines cut into blocks of at most :data:`BLOCK_ROWS` (slices, not copies)."""
+    return [lines.slice(start, BLOCK_ROWS) for start in range(0, lines.num_rows, BLOCK_ROWS)]
+
+
 def map_block(
     cursor: duckdb.DuckDBPyConnection, t: Transform, block: Block, produced: set[str], receipt_id: str
 ) -> tuple[int, pa.Table]:

@@ -252,8 +252,7 @@ class _Run:
         total = read_plan.size - read_plan.start.offset
         limit = line_limit(self.transforms, stream, self.options.max_line_bytes)
         for lines in streams.read_new_lines(read_plan, result, max_line_bytes=limit):
-            for start in range(0, lines.num_rows, blocks.BLOCK_ROWS):
-                piece = lines.slice(start, blocks.BLOCK_ROWS)
+            for piece in blocks.pieces(lines):
                 done = piece.column("byte_offset")[-1].as_py() - read_plan.start.offset
                 yield blocks.Block(
                     order,

@@ -122,10 +122,11 @@ class _Retry(_Run):
                 "reset": None,
             }
             first = self._first_of_stream(order)
-            for start in range(0, lines.num_rows, blocks.BLOCK_ROWS):
-                last = start + blocks.BLOCK_ROWS >= lines.num_rows
+            cut = blocks.pieces(lines)
+            for number, piece in enumerate(cut, 1):
+                last = number == len(cut)  # its read is accounted once, with the last block
                 account = (lambda read=read: self.inputs.append(read)) if first and last else None
-                yield Block(order, rel, lines.slice(start, blocks.BLOCK_ROWS), finish=account)
+                yield Block(order, rel, piece, finish=account)
 
     @cached_property
     def _still_failing(self) -> dict[tuple[str, int], dict[str, Any]]:
