@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -14,7 +16,7 @@ from hypothesis import strategies as st
 from support import invoke, varied_documents, write_stream
 
 from lakehouse import pipeline, retrieval
-from lakehouse.core import db
+from lakehouse.core import collector, db
 from lakehouse.core.errors import StorageError, UsageError
 from lakehouse.core.files import dumps
 from lakehouse.core.paths import Layout
@@ -376,3 +378,41 @@ def test_reindex_without_an_embedding_model_brings_bm25_up_to_date(
     assert "BM25: 1 documents indexed" in done.stderr and "vectors: none (no embedding model" in done.stderr
     found = invoke(runner, "corpus", "search", "kafka lag", "--root", str(layout.root), "--json")
     assert [r["rag_id"] for r in json.loads(found.stdout)["results"]] == ["rag:b"]
+
+
+def test_the_collector_pause_leaves_the_collector_as_it_found_it() -> None:
+    """Bulk record building pauses Python's garbage collector; nested, overlapping on threads or ended by
+    an error, the pauses leave it on when it was on and off when a caller had turned it off."""
+    assert gc.isenabled()
+    with pytest.raises(ValueError), collector.paused():
+        assert not gc.isenabled()
+        with collector.paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the inner pause ended, the outer one still holds
+        raise ValueError
+    assert gc.isenabled()
+
+    inner_started, outer_ended = threading.Event(), threading.Event()
+    seen: list[bool] = []
+
+    def overlapping() -> None:
+        with collector.paused():
+            inner_started.set()
+            outer_ended.wait(5)
+            seen.append(gc.isenabled())  # the other thread's pause ended first: still paused here
+
+    worker = threading.Thread(target=overlapping)
+    with collector.paused():
+        worker.start()
+        assert inner_started.wait(5)
+    outer_ended.set()
+    worker.join(5)
+    assert seen == [False] and gc.isenabled()
+
+    gc.disable()
+    try:
+        with collector.paused():
+            pass
+        assert not gc.isenabled()  # a caller's choice is kept
+    finally:
+        gc.enable()

@@ -18,7 +18,7 @@ from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
 
-from lakehouse.core import db
+from lakehouse.core import collector, db
 from lakehouse.core.errors import StorageError, UsageError
 from lakehouse.core.files import append_lines, dumps, user_jsonl
 from lakehouse.core.paths import Layout
@@ -219,6 +219,16 @@ def append_batches(
 ) -> list[Document]:
     """:func:`append` for several adds at once, in order, in one write (one fsync): each batch's report
     says what became of its documents, as if the batches had been appended one after the other."""
+    with collector.paused():  # a line, a hash and a record a document
+        return _append_batches(layout, batches, reader, indexed)
+
+
+def _append_batches(
+    layout: Layout,
+    batches: list[tuple[list[Document], AddReport]],
+    reader: CorpusReader | None,
+    indexed: Mapping[str, str] | None,
+) -> list[Document]:
     kept = reader is not None
     if indexed is None:
         reader = reader or CorpusReader(layout.rag_corpus)
@@ -271,11 +281,13 @@ def playbook_documents(layout: Layout, receipt_ids: list[str] | None = None) -> 
     con = db.memory()
     try:
         params = {"glob": evidence.parquet_glob(layout), "receipt_ids": receipt_ids}
-        rows = con.execute(load_sql("corpus/playbooks"), params).fetchall()
+        with collector.paused():
+            rows = con.execute(load_sql("corpus/playbooks"), params).fetchall()
+            # _has_text: as the corpus file's reader asks (the query keeps texts with a non-space)
+            return [
+                Document(rag_id, title, text, tuple(tags or ()), tuple(sources), ts)
+                for rag_id, title, text, tags, sources, ts in rows
+                if _has_text(text)
+            ]
     finally:
         con.close()
-    return [
-        Document(rag_id, title, text, tuple(tags or ()), tuple(sources), ts)
-        for rag_id, title, text, tags, sources, ts in rows
-        if _has_text(text)  # as the corpus file's reader asks (the query keeps texts with a non-space)
-    ]

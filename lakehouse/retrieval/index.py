@@ -26,7 +26,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from lakehouse.core import db
+from lakehouse.core import collector, db
 from lakehouse.core.errors import CatalogError
 from lakehouse.core.files import exclusive_lock, size_of
 from lakehouse.core.paths import Layout
@@ -100,7 +100,8 @@ def index_documents(con: duckdb.DuckDBPyConnection, docs: Iterable[Document]) ->
     docs = list(docs)
     if not docs:
         return 0
-    incoming = _incoming(docs)
+    with collector.paused():  # a row of Python objects a document: 0.1-0.25 s less at 83,333
+        incoming = _incoming(docs)
     # index_docs.sql tokenizes straight from the batches, on all of DuckDB's threads
     con.register("incoming_arrow", db.in_batches(incoming, TOKENIZE_BATCH_ROWS))
     try:
