@@ -130,46 +130,57 @@ def read_new_lines(
     Fills ``result`` as it goes: rejected lines, counts, and the state to save on commit.
     """
     offset, line_no = read_plan.start.offset, read_plan.start.line
+    # One buffer, read into again and again: the line not yet ended at its start, then the next read. (A new
+    # bytes object a block, and the unended line joined to it, were two copies of every byte: 0.66 of the 2.2
+    # CPU-s that reading a million spans took.) The lines are split out of it into Arrow arrays of their own.
+    buffer = bytearray(BLOCK_BYTES)
+    carry = 0  # bytes of a line not yet ended, at the buffer's start
     with open(read_plan.path, "rb") as handle:
         handle.seek(offset)
         remaining = read_plan.size - offset
-        carry = b""
         while remaining > 0:
-            chunk = handle.read(min(BLOCK_BYTES, remaining))
-            if not chunk:
+            wanted = min(BLOCK_BYTES, remaining)
+            if carry + wanted > len(buffer):  # a line longer than a block: room for it and the next read
+                buffer = buffer[:carry] + bytearray(wanted)
+            with memoryview(buffer) as view:
+                got = handle.readinto(view[carry : carry + wanted])
+            if not got:
                 break
-            remaining -= len(chunk)
-            block = carry + chunk
-            cut = block.rfind(b"\n") + 1
-            block, carry = block[:cut], block[cut:]
-            if not block:
-                continue
-            table = _lines_table(block, offset, line_no, max_line_bytes, result)
-            offset += len(block)
-            line_no += block.count(b"\n")
-            if table.num_rows:
-                yield table
-        result.pending_bytes = len(carry)
+            remaining -= got
+            end = carry + got
+            cut = buffer.rfind(b"\n", 0, end) + 1
+            if cut:
+                lines_before = result.lines
+                with memoryview(buffer) as view:
+                    table = _lines_table(view[:cut], offset, line_no, max_line_bytes, result)
+                    view[: end - cut] = view[cut:end]
+                offset += cut
+                line_no += result.lines - lines_before
+                if table.num_rows:
+                    yield table
+            carry = end - cut
+        result.pending_bytes = carry
     result.end = FileState(offset, line_no, *fingerprints(read_plan.path, offset))
 
 
 def _lines_table(
-    block: bytes, offset: int, first_line: int, max_line_bytes: int, result: ReadResult
+    block: bytes | memoryview, offset: int, first_line: int, max_line_bytes: int, result: ReadResult
 ) -> pa.Table:
-    parts = block.split(b"\n")
-    parts.pop()  # the block ends with a newline: the last piece is empty
-    steps = pc.add(pc.binary_length(pa.array(parts, pa.binary())), 1)
-    offsets = pc.subtract(pc.add(pc.cumulative_sum(steps), offset), steps)
-    if offset == 0 and parts and parts[0].startswith(BOM):
-        parts[0] = parts[0][len(BOM) :]  # a byte-order mark opens the file, not the first line's JSON
-    raw = pa.array(parts, pa.binary())
+    # a byte-order mark opens the file, not the first line's JSON: the line is read without it, from offset 0
+    bom = len(BOM) if offset == 0 and block[: len(BOM)] == BOM else 0
+    raw = _split_lines(block, bom)
     lengths = pc.binary_length(raw)
-    line_nos = pa.array(range(first_line + 1, first_line + 1 + len(parts)), pa.int64())
-    table = pa.table({"line_no": line_nos, "byte_offset": offsets.cast(pa.int64()), "raw": raw})
-    result.lines += len(parts)
+    steps = pc.add(lengths, 1)
+    starts = pc.add(pc.subtract(pc.cumulative_sum(steps), steps), offset + bom).cast(pa.int64())
+    if bom:
+        starts = pa.concat_arrays([pa.array([offset], pa.int64()), starts.slice(1)])
+    line_nos = pa.array(range(first_line + 1, first_line + 1 + len(raw)), pa.int64())
+    table = pa.table({"line_no": line_nos, "byte_offset": starts, "raw": raw})
+    result.lines += len(raw)
 
-    blank = pc.match_substring_regex(raw, "^[ \\t\\r]*$")
     too_long = pc.greater(lengths, max_line_bytes)
+    # a line over the limit is quarantined whatever it holds: counted blank too, it was accounted for twice
+    blank = pc.and_(pc.match_substring_regex(raw, "^[ \\t\\r]*$"), pc.invert(too_long))
     result.blank += pc.sum(blank).as_py() or 0
     keep = pc.and_(pc.invert(blank), pc.invert(too_long))
     for index in pc.indices_nonzero(too_long).to_pylist():
@@ -177,16 +188,31 @@ def _lines_table(
         result.rejected.append(
             Rejected(
                 line_nos[index].as_py(),
-                offsets[index].as_py(),
+                starts[index].as_py(),
                 f"line too long: {size} bytes (limit {max_line_bytes})",
-                parts[index],
+                raw[index].as_py(),
             )
         )
-    table = table.filter(keep)
+    if not pc.all(keep).as_py():  # a filter copies every line, also when it keeps them all
+        table = table.filter(keep)
     try:
         return table.set_column(2, "raw", table.column("raw").cast(pa.string()))
     except pa.ArrowInvalid:
         return _drop_invalid_utf8(table, result)
+
+
+def _split_lines(block: bytes | memoryview, start: int = 0) -> pa.BinaryArray:
+    """The newline-ended lines of ``block`` from byte ``start``, without their newlines, as one Arrow array.
+
+    Split by Arrow, not by ``bytes.split``: a Python object a line, then converted, cost twice as much
+    (0.37 against 0.20 CPU-s for a million lines)."""
+    whole = pa.Array.from_buffers(
+        pa.large_binary(),
+        1,
+        [None, pa.array([start, len(block)], pa.int64()).buffers()[1], pa.py_buffer(block)],
+    )
+    lines = pc.split_pattern(whole, pattern=b"\n").flatten()
+    return lines.slice(0, len(lines) - 1).cast(pa.binary())  # after the last newline: nothing
 
 
 def _drop_invalid_utf8(table: pa.Table, result: ReadResult) -> pa.Table:
