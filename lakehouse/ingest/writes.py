@@ -56,6 +56,7 @@ class Writes:
         return partitions
 
     def _write_block(self, table: pa.Table) -> None:
+        table = table.cast(_block_schema(table.schema))
         # sorted here, off the run's thread: in DuckDB the sort of these wide rows cost more than the query
         order = pc.sort_indices(table, [("day", "ascending"), ("line_no", "ascending")])
         for day, rows in days_of(order, table.column("day").take(order)):
@@ -106,6 +107,13 @@ class Writes:
             self._pool.shutdown(wait=True)
             for writer in self._writers.values():  # not finished: nothing of this run may stay
                 writer.discard()
+
+
+def _block_schema(schema: pa.Schema) -> pa.Schema:
+    """A block's schema with the evidence columns' types as Parquet stores them (DuckDB names a list's
+    element ``l``, Arrow ``item``)."""
+    evidence_fields = {f.name: f for f in evidence.EVIDENCE_SCHEMA}
+    return pa.schema([evidence_fields.get(f.name, f) for f in schema])
 
 
 def days_of(order: pa.Array, days: pa.ChunkedArray) -> Iterator[tuple[str, pa.Array]]:
