@@ -27,13 +27,16 @@ LINES = st.lists(
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@example(lines=[b" " * 20, b"{}"], bom=False, ended=True, block_bytes=4096, limit=8)  # blank, and too long
+@example(
+    lines=[b" " * 20, b"{}"], bom=False, ended=True, block_bytes=4096, limit=8, resume_after=0
+)  # blank, and too long
 @given(
     lines=LINES,
     bom=st.booleans(),
     ended=st.booleans(),
     block_bytes=st.sampled_from([1, 2, 5, 16, 64, 4096]),
     limit=st.sampled_from([8, 30, 1000]),
+    resume_after=st.integers(min_value=0, max_value=30),
 )
 def test_every_line_is_read_rejected_or_blank_once_at_its_offset(
     tmp_path: Path,
@@ -43,16 +46,30 @@ def test_every_line_is_read_rejected_or_blank_once_at_its_offset(
     ended: bool,
     block_bytes: int,
     limit: int,
+    resume_after: int,
 ) -> None:
     data = (streams.BOM if bom else b"") + b"\n".join(lines) + (b"\n" if ended and lines else b"")
     path = tmp_path / "s.jsonl"
-    path.write_bytes(data)
     monkeypatch.setattr(streams, "BLOCK_BYTES", block_bytes)
 
+    # read in two runs: the file up to a line's end first, then what was appended after it
+    first_part = data[: _after_line(data, resume_after)]
+    path.write_bytes(first_part)
+    first = streams.ReadResult()
+    tables = list(streams.read_new_lines(streams.plan(path, None), first, max_line_bytes=limit))
+    path.write_bytes(data)
     result = streams.ReadResult()
-    tables = list(streams.read_new_lines(streams.plan(path, None), result, max_line_bytes=limit))
-    read = {row["line_no"]: row for table in tables for row in table.to_pylist()}
+    plan = streams.plan(path, first.end)
+    assert plan.start.offset == len(first_part) and not plan.reset
+    tables += streams.read_new_lines(plan, result, max_line_bytes=limit)
+    result.lines += first.lines
+    result.blank += first.blank
+    result.rejected = first.rejected + result.rejected
+
+    rows = [row for table in tables for row in table.to_pylist()]
+    read = {row["line_no"]: row for row in rows}
     rejected = {r.line_no: r for r in result.rejected}
+    assert len(read) == len(rows) and len(rejected) == len(result.rejected), "a line came out twice"
 
     complete = data[: data.rfind(b"\n") + 1]
     ends = [i for i, byte in enumerate(complete) if byte == ord("\n")]
@@ -79,3 +96,14 @@ def test_every_line_is_read_rejected_or_blank_once_at_its_offset(
             assert len(raw) > limit or "UTF-8" in rejected[number].reason
     assert result.blank == blank
     assert len(read) + len(rejected) + blank == len(ends)
+
+
+def _after_line(data: bytes, count: int) -> int:
+    """The offset just after the ``count``-th newline of ``data`` (0 for none; after the last if fewer)."""
+    end = 0
+    for _ in range(count):
+        found = data.find(b"\n", end)
+        if found < 0:
+            break
+        end = found + 1
+    return end

@@ -133,15 +133,18 @@ def read_new_lines(
     # One buffer, read into again and again: the line not yet ended at its start, then the next read. (A new
     # bytes object a block, and the unended line joined to it, were two copies of every byte: 0.66 of the 2.2
     # CPU-s that reading a million spans took.) The lines are split out of it into Arrow arrays of their own.
-    buffer = bytearray(BLOCK_BYTES)
+    remaining = read_plan.size - offset
+    buffer = bytearray(min(BLOCK_BYTES, max(remaining, 0)))  # a few appended lines need no 12 MiB
     carry = 0  # bytes of a line not yet ended, at the buffer's start
     with open(read_plan.path, "rb") as handle:
         handle.seek(offset)
-        remaining = read_plan.size - offset
         while remaining > 0:
-            wanted = min(BLOCK_BYTES, remaining)
+            # a block of BLOCK_BYTES with the unended line; a long line is read on in whole blocks
+            wanted = min(BLOCK_BYTES - carry if carry < BLOCK_BYTES // 2 else BLOCK_BYTES, remaining)
             if carry + wanted > len(buffer):  # a line longer than a block: room for it and the next read
-                buffer = buffer[:carry] + bytearray(wanted)
+                buffer = _resized(buffer, carry, max(carry + wanted, 2 * len(buffer)))
+            elif len(buffer) > BLOCK_BYTES >= carry + wanted:  # that line is done: its room is given back
+                buffer = _resized(buffer, carry, BLOCK_BYTES)
             with memoryview(buffer) as view:
                 got = handle.readinto(view[carry : carry + wanted])
             if not got:
@@ -161,6 +164,13 @@ def read_new_lines(
             carry = end - cut
         result.pending_bytes = carry
     result.end = FileState(offset, line_no, *fingerprints(read_plan.path, offset))
+
+
+def _resized(buffer: bytearray, kept: int, size: int) -> bytearray:
+    """A buffer of ``size`` bytes that starts with the first ``kept`` bytes of ``buffer``."""
+    resized = bytearray(size)
+    resized[:kept] = memoryview(buffer)[:kept]
+    return resized
 
 
 def _lines_table(

@@ -219,16 +219,6 @@ def append_batches(
 ) -> list[Document]:
     """:func:`append` for several adds at once, in order, in one write (one fsync): each batch's report
     says what became of its documents, as if the batches had been appended one after the other."""
-    with collector.paused():  # a line, a hash and a record a document
-        return _append_batches(layout, batches, reader, indexed)
-
-
-def _append_batches(
-    layout: Layout,
-    batches: list[tuple[list[Document], AddReport]],
-    reader: CorpusReader | None,
-    indexed: Mapping[str, str] | None,
-) -> list[Document]:
     kept = reader is not None
     if indexed is None:
         reader = reader or CorpusReader(layout.rag_corpus)
@@ -247,19 +237,21 @@ def _append_batches(
     earlier: dict[str, Document] = {}  # what earlier batches of this call changed (later ones see it)
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     changes: list[tuple[AddReport, dict[str, Document]]] = []
-    for docs, report in batches:
-        changed: dict[str, Document] = {}
-        for doc in docs:
-            previous = changed.get(doc.rag_id) or earlier.get(doc.rag_id)
-            if previous.content == doc.content if previous is not None else is_current(doc):
-                report.unchanged.append(doc.rag_id)
-                continue
-            changed[doc.rag_id] = _stamped(doc, now)
-        changes.append((report, changed))
-        earlier.update(changed)
-    written = [doc for _, changed in changes for doc in changed.values()]
+    with collector.paused():  # a record, a hash and a line a document (not the file's lock and fsync)
+        for docs, report in batches:
+            changed: dict[str, Document] = {}
+            for doc in docs:
+                previous = changed.get(doc.rag_id) or earlier.get(doc.rag_id)
+                if previous.content == doc.content if previous is not None else is_current(doc):
+                    report.unchanged.append(doc.rag_id)
+                    continue
+                changed[doc.rag_id] = _stamped(doc, now)
+            changes.append((report, changed))
+            earlier.update(changed)
+        written = [doc for _, changed in changes for doc in changed.values()]
+        lines = [corpus_line(d) for d in written]
     if written:
-        append_lines(layout.rag_corpus, [corpus_line(d) for d in written])
+        append_lines(layout.rag_corpus, lines)
         for report, changed in changes:
             report.added.extend(changed)
         if kept and reader is not None:  # the caller's reader stays current (a throwaway one need not)
@@ -281,8 +273,9 @@ def playbook_documents(layout: Layout, receipt_ids: list[str] | None = None) -> 
     con = db.memory()
     try:
         params = {"glob": evidence.parquet_glob(layout), "receipt_ids": receipt_ids}
-        with collector.paused():
-            rows = con.execute(load_sql("corpus/playbooks"), params).fetchall()
+        result = con.execute(load_sql("corpus/playbooks"), params)
+        with collector.paused():  # the query ran; its rows become records
+            rows = result.fetchall()
             # _has_text: as the corpus file's reader asks (the query keeps texts with a non-space)
             return [
                 Document(rag_id, title, text, tuple(tags or ()), tuple(sources), ts)
