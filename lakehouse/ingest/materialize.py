@@ -293,7 +293,7 @@ class _Run:
     ) -> tuple[int, pa.Table]:
         """On a mapping thread: the block through its transform (blocks.map_block)."""
         t = self.transforms[block.order]
-        return blocks.map_block(cursor, t, block, produced[block.order], self.receipt_id)
+        return blocks.map_block(cursor, t, block, produced[block.order])
 
     def _take(
         self,

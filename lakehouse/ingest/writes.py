@@ -1,8 +1,8 @@
 """The evidence files of one materialize run, written on a thread of their own.
 
 Each block of a transform's new evidence arrives as one Arrow table (with ``jsonl_head``, each JSONL
-line up to its metadata, and ``line_no``, in any order); it is sorted by day and line, each day's rows
-are taken out of it, their lines completed, and appended to that day's
+line up to its metadata, and ``line_no``, in any order; the run's receipt id is added here); it is sorted
+by day and line, each day's rows are taken out of it, their lines completed, and appended to that day's
 :class:`~lakehouse.ingest.evidence.DayWriter`, which stays open for the whole run. Blocks come in
 transform order, so every day's files end up in (transform, line) order.
 
@@ -27,6 +27,7 @@ from lakehouse.core.paths import Layout
 from lakehouse.ingest import evidence
 
 PENDING_BYTES = 64 * 1024 * 1024  # Parquet rows buffered across all days before they become row groups
+RECEIPT_ID = evidence.EVIDENCE_SCHEMA.field("receipt_id")  # the run's, on every row (not from DuckDB)
 CLOSING_THREADS = 8  # days closed (flushed and fsync'd) at once: the fsyncs overlap instead of queueing
 
 
@@ -69,7 +70,9 @@ class Writes:
             writer = self._writers.get(day)
             if writer is None:
                 writer = self._writers[day] = evidence.DayWriter(self._layout, self._receipt_id, day)
-            writer.add(piece.drop_columns(["jsonl_head", "line_no"]).append_column("jsonl_line", lines))
+            rows = piece.drop_columns(["jsonl_head", "line_no"])
+            rows = rows.append_column(RECEIPT_ID, pa.repeat(self._receipt_id, rows.num_rows))
+            writer.add(rows.append_column("jsonl_line", lines))
         self._flush_over_budget()
 
     def _flush_over_budget(self) -> None:

@@ -2,7 +2,7 @@
    each with the head of its JSONL line (up to its metadata), its line number and, when a mapped value has
    no reading as its column's type, the problem that quarantines the line. */
 -- The writer completes each line in Arrow: head, metadata, the receipt id (the metadata, the largest part,
--- would otherwise be copied out of DuckDB twice).
+-- would otherwise be copied out of DuckDB twice), and adds the receipt id's column.
 -- Unsorted: sorting these wide rows here cost more than the query; the writer's thread sorts them in Arrow.
 -- Which of them are fresh (first occurrence, not written before) is decided after, on the ids alone
 -- (materialize/stale_lines): duplicates are rare.
@@ -46,7 +46,6 @@ SELECT
     duration_ms,
     tags,
     metadata::VARCHAR AS metadata,
-    $receipt_id AS receipt_id,
     -- The line's fields before the metadata, field by field: a struct's to_json() costs more than the parts
     -- (ids, days and times are plain ASCII, numbers print as JSON).
     concat(
