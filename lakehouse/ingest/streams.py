@@ -189,7 +189,7 @@ def _lines_table(
     result.lines += len(raw)
 
     too_long = pc.greater(lengths, max_line_bytes)
-    # a line over the limit is quarantined whatever it holds: counted blank too, it was accounted for twice
+    # a line over the limit is quarantined whatever it holds (one of white space was once counted blank too)
     blank = pc.and_(pc.match_substring_regex(raw, "^[ \\t\\r]*$"), pc.invert(too_long))
     result.blank += pc.sum(blank).as_py() or 0
     keep = pc.and_(pc.invert(blank), pc.invert(too_long))

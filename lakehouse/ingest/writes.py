@@ -60,10 +60,10 @@ class Writes:
         table = table.cast(_block_schema(table.schema))
         # sorted here, off the run's thread: in DuckDB the sort of these wide rows cost more than the query
         order = pc.sort_indices(table, [("day", "ascending"), ("line_no", "ascending")])
-        for day, rows in days_of(order, table.column("day").take(order)):
+        for day, indices in days_of(order, table.column("day").take(order)):
             # a day's rows taken apart (not a slice of the sorted block): rows left waiting for their row
             # group must not keep the whole block alive while the budget counts only theirs
-            piece = table.take(rows)
+            piece = table.take(indices)
             lines = pc.binary_join_element_wise(
                 piece.column("jsonl_head"), piece.column("metadata"), self._line_tail, ""
             )
