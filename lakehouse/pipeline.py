@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -44,14 +45,19 @@ def materialize(
     (embedded, and the vector index rebuilt when they outgrew it, with an embedding model).
     ``on_phase`` is told when a step after the ingest starts (``"corpus"``)."""
     options = options or ingest.Options()
-    outcome = ingest.run(
-        layout,
-        options,
-        progress,
-        on_wait,
-        after_commit=lambda: _mirror_evidence(layout),
-    )
-    outcome = _distil(layout, options, outcome, index_progress, on_phase)
+    owed: list[Future[distil.Pending]] = []
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lh-distil") as pool:
+
+        def after_commit() -> str | None:
+            # What the corpus is owed is read from the committed evidence on a thread while the catalog is
+            # mirrored: the two overlap (its fetch into records is single-threaded Python; the mirror is DuckDB).
+            # Reading only: a crash meanwhile leaves it for the next run, as before.
+            owed.append(pool.submit(distil.pending, layout))
+            return _mirror_evidence(layout)
+
+        outcome = ingest.run(layout, options, progress, on_wait, after_commit=after_commit)
+        todo = owed[0].result() if owed else None
+    outcome = _distil(layout, options, outcome, index_progress, on_phase, todo)
     outcome.mirror_warning = outcome.mirror_warning or publish(layout)
     return outcome
 
@@ -79,11 +85,14 @@ def _distil(
     outcome: ingest.Outcome,
     index_progress: vectors.BuildProgress | None = None,
     on_phase: Callable[[str], None] | None = None,
+    todo: distil.Pending | None = None,
 ) -> ingest.Outcome:
-    """Playbooks that runs wrote since the last distillation into the indexed corpus, then embedded."""
+    """Playbooks that runs wrote since the last distillation into the indexed corpus, then embedded
+    (``todo``: what the corpus is owed, when the caller has read it already)."""
     failpoints.hit("before_distil")
     started = time.monotonic()
-    todo = distil.pending(layout)
+    if todo is None:
+        todo = distil.pending(layout)
     if todo.documents or (todo.everything and evidence.parquet_parts(layout)):  # an index even if empty
         if todo.documents and on_phase is not None:
             on_phase("corpus")

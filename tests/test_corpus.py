@@ -355,6 +355,31 @@ def test_adds_flushed_together_report_as_if_appended_one_after_the_other(layout:
     assert again_reports[0].unchanged == ["rag:a"] and again_reports[1].added == ["rag:a"]
 
 
+def test_a_corpus_write_that_fails_leaves_the_index_as_it_was(layout: Layout, tmp_path: Path) -> None:
+    """The index takes in documents while their lines are written (on a thread of their own): a write that
+    fails rolls the index back, and the next add writes and indexes them as if the failed one never ran."""
+    layout.rag_corpus.unlink(missing_ok=True)
+    layout.rag_corpus.symlink_to(tmp_path / "gone" / "rag_corpus.jsonl")  # appending cannot create it
+    docs = varied_documents("a", 50, "timeout")
+    report = corpus.AddReport()
+    with pytest.raises(StorageError, match=r"cannot open .* for appending"):
+        retrieval.add_documents(layout, docs, report)
+    assert report.added == []
+    with db.catalog(layout.catalog, read_only=True) as con:  # made, but holding nothing of the failed add
+        assert con.execute("SELECT count(*) FROM rag_corpus").fetchone() == (0,)
+        assert con.execute("SELECT count(*) FROM rag_index_state").fetchone() == (0,)
+    layout.rag_corpus.unlink()
+    again = corpus.AddReport()
+    assert retrieval.add_documents(layout, docs, again) is None
+    assert again.added == [d.rag_id for d in docs]
+    assert len(corpus.load(layout)) == 50
+    with retrieval.Searcher(layout, catch_up=False) as reader:
+        assert reader.search("timeout", 3)[0]
+        with db.catalog(layout.catalog, read_only=True) as con:
+            assert retrieval.is_current(con, layout)
+            assert con.execute("SELECT count(*) FROM rag_corpus").fetchone() == (50,)
+
+
 def test_read_only_searcher_refuses_adds(layout: Layout) -> None:
     retrieval.add_documents(layout, varied_documents("a", 3, "timeout"), corpus.AddReport())
     with retrieval.Searcher(layout) as searcher, pytest.raises(UsageError, match="read-only"):

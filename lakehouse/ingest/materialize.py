@@ -66,7 +66,7 @@ class Outcome:
     mirror_warning: str | None = None
     recovered: bool = False
     corpus_added: int = 0  # playbooks distilled into the RAG corpus (new or changed documents)
-    corpus_ms: int = 0  # how long their distillation and indexing took
+    corpus_ms: int = 0  # how long the corpus took after the ingest (its reading overlaps the mirror)
 
 
 def new_receipt_id(now: datetime) -> str:

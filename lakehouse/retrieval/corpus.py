@@ -219,7 +219,28 @@ def append_batches(
 ) -> list[Document]:
     """:func:`append` for several adds at once, in order, in one write (one fsync): each batch's report
     says what became of its documents, as if the batches had been appended one after the other."""
-    kept = reader is not None
+    return write_changes(layout, changes(layout, batches, reader, indexed), reader)
+
+
+@dataclass
+class Changes:
+    """What an append will write: each batch's new or changed documents (stamped), by rag_id."""
+
+    batches: list[tuple[AddReport, dict[str, Document]]]
+
+    @property
+    def documents(self) -> list[Document]:
+        return [doc for _, changed in self.batches for doc in changed.values()]
+
+
+def changes(
+    layout: Layout,
+    batches: list[tuple[list[Document], AddReport]],
+    reader: CorpusReader | None = None,
+    indexed: Mapping[str, str] | None = None,
+) -> Changes:
+    """The documents of :func:`append_batches` that are new or changed, to be written by :func:`write_changes`
+    (the reports list the unchanged ones now, the added ones once written). Under the corpus lock."""
     if indexed is None:
         reader = reader or CorpusReader(layout.rag_corpus)
         reader.read_new()
@@ -236,8 +257,8 @@ def append_batches(
 
     earlier: dict[str, Document] = {}  # what earlier batches of this call changed (later ones see it)
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    changes: list[tuple[AddReport, dict[str, Document]]] = []
-    with collector.paused():  # a record, a hash and a line a document (not the file's lock and fsync)
+    found = Changes([])
+    with collector.paused():  # a record and a hash a document
         for docs, report in batches:
             changed: dict[str, Document] = {}
             for doc in docs:
@@ -246,16 +267,24 @@ def append_batches(
                     report.unchanged.append(doc.rag_id)
                     continue
                 changed[doc.rag_id] = _stamped(doc, now)
-            changes.append((report, changed))
+            found.batches.append((report, changed))
             earlier.update(changed)
-        written = [doc for _, changed in changes for doc in changed.values()]
+    return found
+
+
+def write_changes(layout: Layout, found: Changes, reader: CorpusReader | None = None) -> list[Document]:
+    """Append the documents :func:`changes` found, in one write; return them. ``reader``: a long-lived
+    caller's, kept current. Under the corpus lock; may run on a thread of its own (the index meanwhile)."""
+    written = found.documents
+    if not written:
+        return written
+    with collector.paused():  # a line a document (not the file's lock and fsync)
         lines = [corpus_line(d) for d in written]
-    if written:
-        append_lines(layout.rag_corpus, lines)
-        for report, changed in changes:
-            report.added.extend(changed)
-        if kept and reader is not None:  # the caller's reader stays current (a throwaway one need not)
-            reader.read_new()
+    append_lines(layout.rag_corpus, lines)
+    for report, changed in found.batches:
+        report.added.extend(changed)
+    if reader is not None:
+        reader.read_new()
     return written
 
 

@@ -20,7 +20,9 @@ import itertools
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
@@ -95,13 +97,12 @@ def _has_old_layout(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(columns) and "weights_avgdl" not in columns
 
 
-def index_documents(con: duckdb.DuckDBPyConnection, docs: Iterable[Document]) -> int:
-    """Put documents (new, or new versions of existing rag_ids) into the corpus tables and postings."""
-    docs = list(docs)
-    if not docs:
+def index_documents(con: duckdb.DuckDBPyConnection, docs: Iterable[Document] | pa.Table) -> int:
+    """Put documents (new, or new versions of existing rag_ids) into the corpus tables and postings;
+    ``docs`` may be their rows already (:func:`incoming_rows`)."""
+    incoming = docs if isinstance(docs, pa.Table) else incoming_rows(list(docs))
+    if not incoming.num_rows:
         return 0
-    with collector.paused():  # a row of Python objects a document: 0.1-0.25 s less at 83,333
-        incoming = _incoming(docs)
     # index_docs.sql tokenizes straight from the batches, on all of DuckDB's threads
     con.register("incoming_arrow", db.in_batches(incoming, TOKENIZE_BATCH_ROWS))
     try:
@@ -112,50 +113,72 @@ def index_documents(con: duckdb.DuckDBPyConnection, docs: Iterable[Document]) ->
         con.execute(load("corpus/index_docs"))
     finally:
         con.unregister("incoming_arrow")
-    return len(docs)
+    return incoming.num_rows
 
 
-def _incoming(docs: list[Document]) -> pa.Table:
+def incoming_rows(docs: list[Document]) -> pa.Table:
     """The documents as ``INCOMING_SCHEMA`` rows, column by column (rows of dicts cost twice as much)."""
-    columns = {
-        "rag_id": [d.rag_id for d in docs],
-        "title": [d.title for d in docs],
-        "text": [d.text for d in docs],
-        "tags": [d.tags for d in docs],
-        "source_evidence_ids": [d.source_evidence_ids for d in docs],
-        "updated_at": [d.updated_at or None for d in docs],
-        "content_sha": [corpus.content_sha(d) for d in docs],
-    }
-    return pa.Table.from_pydict(columns, schema=INCOMING_SCHEMA)
+    with collector.paused():  # a row of Python objects a document: 0.1-0.25 s less at 83,333
+        columns = {
+            "rag_id": [d.rag_id for d in docs],
+            "title": [d.title for d in docs],
+            "text": [d.text for d in docs],
+            "tags": [d.tags for d in docs],
+            "source_evidence_ids": [d.source_evidence_ids for d in docs],
+            "updated_at": [d.updated_at or None for d in docs],
+            "content_sha": [corpus.content_sha(d) for d in docs],
+        }
+        return pa.Table.from_pydict(columns, schema=INCOMING_SCHEMA)
 
 
-def catch_up(
-    con: duckdb.DuckDBPyConnection, layout: Layout, appended: tuple[int, list[Document]] | None = None
-) -> int:
+@dataclass
+class Appended:
+    """Documents appended to the corpus file, or being appended by a thread of the caller's: the file's
+    size before them, their rows (:func:`incoming_rows`), and ``size_after``, which waits for the write
+    (raising its error) and returns the file's size."""
+
+    before: int
+    rows: pa.Table
+    size_after: Callable[[], int]
+
+
+def catch_up(con: duckdb.DuckDBPyConnection, layout: Layout, appended: Appended | None = None) -> int:
     """Index every document of the corpus file that the index lacks or holds in another version
     (only ``appended``'s documents when the index covered the file up to its size before; see refresh)."""
-    size = size_of(layout.rag_corpus)
     state = con.execute("SELECT corpus_bytes FROM rag_index_state").fetchone()
-    if state is not None and state[0] == size:
+    covered = state[0] if state else 0
+    if appended is not None and appended.rows.num_rows and covered == appended.before:
+        return index_and_record(con, appended.rows, appended.size_after, settle=True)
+    # with documents being appended, the file is read once they are written
+    size = size_of(layout.rag_corpus) if appended is None else appended.size_after()
+    if state is not None and covered == size:
         return 0
-    if appended is not None and (state[0] if state else 0) == appended[0]:
-        return index_and_record(con, appended[1], size, settle=True)
+    if appended is not None and covered == appended.before:  # nothing appended, and the file was covered
+        return index_and_record(con, appended.rows, size, settle=True)
     indexed = dict(con.execute("SELECT rag_id, content_sha FROM rag_corpus").fetchall())
     missing = [d for d in corpus.load(layout).values() if indexed.get(d.rag_id) != corpus.content_sha(d)]
     return index_and_record(con, missing, size, settle=True)
 
 
 def index_and_record(
-    con: duckdb.DuckDBPyConnection, docs: list[Document], corpus_bytes: int, *, settle: bool
+    con: duckdb.DuckDBPyConnection,
+    docs: list[Document] | pa.Table,
+    corpus_bytes: int | Callable[[], int],
+    *,
+    settle: bool,
 ) -> int:
-    """Index documents (any mix of new ones and new versions) and record the index's state.
+    """Index documents (any mix of new ones and new versions, or their rows) and record the index's state.
 
-    ``settle``: re-sort and re-weigh the postings now if the update moved them (see
-    :func:`record_index_state`); a long-lived searcher adding often leaves that to the periodic re-sort.
+    ``corpus_bytes``: how much of the corpus file the index then covers, or a function returning it once the
+    documents are indexed (``Appended.size_after``). ``settle``: re-sort and re-weigh the postings now if the
+    update moved them (see :func:`record_index_state`); a long-lived searcher adding often leaves that to the
+    periodic re-sort.
     """
     (before,) = con.execute("SELECT count(*) FROM rag_postings").fetchone()
     count = index_documents(con, docs)
     (after,) = con.execute("SELECT count(*) FROM rag_postings").fetchone()
+    if callable(corpus_bytes):
+        corpus_bytes = corpus_bytes()
     record_index_state(con, corpus_bytes, appended=max(after - before, 0) if before else 0, settle=settle)
     return count
 
@@ -207,11 +230,11 @@ def is_current(con: duckdb.DuckDBPyConnection, layout: Layout, corpus_bytes: int
     return state is not None and state[0] == expected
 
 
-def refresh(layout: Layout, appended: tuple[int, list[Document]] | None = None) -> int:
+def refresh(layout: Layout, appended: Appended | None = None) -> int:
     """Bring the index up to date with the corpus file (a short write connection).
 
-    ``appended``: (the file's size before, the documents appended since), when the caller just appended
-    them: an index that covered the file before takes in those alone, without reading the file again.
+    ``appended``: the documents the caller just appended, or is appending: an index that covered the file
+    before takes in those alone, without reading the file again, and covers the file once they are written.
     """
     with db.catalog(layout.catalog) as con:
         try:
@@ -402,11 +425,22 @@ def add_documents(layout: Layout, docs: list[Document], report: corpus.AddReport
     """
     with exclusive_lock(layout.state_dir / "corpus.lock", wait=True):
         before = size_of(layout.rag_corpus)
-        written = corpus.append(layout, docs, report, indexed=_indexed_versions(layout, docs, before))
-        try:
-            refresh(layout, (before, written))
-        except CatalogError as exc:
-            return f"documents written, but the retrieval index is behind ({exc}); run 'lakehouse sync'"
+        found = corpus.changes(layout, [(docs, report)], indexed=_indexed_versions(layout, docs, before))
+        rows = incoming_rows(found.documents)
+        # The corpus lines are made and written on a thread while DuckDB indexes their rows (it holds no GIL):
+        # the index's transaction commits only after the write is on disk, and a failed write rolls it back.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lh-corpus") as pool:
+            writing = pool.submit(corpus.write_changes, layout, found)
+
+            def size_after() -> int:
+                writing.result()
+                return size_of(layout.rag_corpus)
+
+            try:
+                refresh(layout, Appended(before, rows, size_after))
+            except CatalogError as exc:
+                writing.result()  # the documents are written (or their error is the one to tell)
+                return f"documents written, but the retrieval index is behind ({exc}); run 'lakehouse sync'"
     return None
 
 
