@@ -179,6 +179,12 @@ class DayWriter:
             self._parquet.write_table(table, row_group_size=max(table.num_rows, 1))
         except (OSError, pa.ArrowException) as exc:
             raise StorageError(f"cannot write {self.parquet_tmp} ({self._amount()}): {_reason(exc)}") from exc
+        if self._jsonl is not None:  # the day's lines so far on their way to disk (see _start_writeback)
+            try:
+                self._jsonl.flush()
+            except OSError as exc:
+                raise self._jsonl_error(exc) from exc
+            _start_writeback(self._jsonl.fileno())
 
     def _append_jsonl(self, lines: pa.ChunkedArray) -> None:
         """The day's JSONL so far (copied first), then the new lines (each already ending in a newline)."""
@@ -191,7 +197,10 @@ class DayWriter:
             for chunk in lines.chunks:
                 self._jsonl.write(_string_bytes(chunk))
         except OSError as exc:
-            raise StorageError(f"cannot write {self.jsonl_tmp} ({self._amount()}): {_reason(exc)}") from exc
+            raise self._jsonl_error(exc) from exc
+
+    def _jsonl_error(self, exc: OSError) -> StorageError:
+        return StorageError(f"cannot write {self.jsonl_tmp} ({self._amount()}): {_reason(exc)}")
 
     def _amount(self) -> str:
         return amount(self.rows, self.bytes, self.day)
@@ -205,6 +214,19 @@ def amount(rows: int, nbytes: int, day: str | None = None) -> str:
 
 def _reason(exc: BaseException) -> str:
     return getattr(exc, "strerror", None) or " ".join(str(exc).split())
+
+
+def _start_writeback(fd: int) -> None:
+    """Have the kernel start writing the file's dirty pages to disk now, without waiting for it.
+
+    Left to the fsyncs at close, a million lines' 640 MB of JSONL were all written there, 0.36-0.51 s at the
+    end of a run with a core idle (0.12-0.17 s when started as the rows come). ``POSIX_FADV_DONTNEED`` also
+    drops the file's pages already on disk from the page cache: the run never reads them back, and they do not
+    push out what readers use. Only where the platform has it; a refusal changes nothing but the timing.
+    """
+    if hasattr(os, "posix_fadvise"):
+        with contextlib.suppress(OSError):
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
 
 
 def _string_bytes(chunk: pa.Array) -> memoryview:
