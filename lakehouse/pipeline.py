@@ -1,8 +1,9 @@
 """The few functions that chain stages; the CLI and the benchmarks call these, the stages never each other.
 
-- :func:`materialize`: ingest (under the root's lock, the catalog mirrored at the end of it), then
-  playbooks distilled into the RAG corpus and indexed, then embedded when a model is configured;
-- :func:`retry_quarantine`: open quarantined lines through the current transforms, then mirrored;
+- :func:`materialize`: ingest (under the root's lock, the catalog mirrored at the end of it while the playbooks
+  the RAG corpus is owed are read), then those distilled into the corpus and indexed, then embedded when a
+  model is configured;
+- :func:`retry_quarantine`: open quarantined lines through the current transforms, then mirrored and distilled;
 - :func:`rebuild`: Parquet parts from the evidence JSONL, then the catalog recreated, under one lock;
 - :func:`mirror_runs`: the catalog caught up with the replay log after replays;
 - :func:`publish`: what a joined root owes its lake, pushed, or left to a running publisher
@@ -45,18 +46,9 @@ def materialize(
     (embedded, and the vector index rebuilt when they outgrew it, with an embedding model).
     ``on_phase`` is told when a step after the ingest starts (``"corpus"``)."""
     options = options or ingest.Options()
-    owed: list[Future[distil.Pending]] = []
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lh-distil") as pool:
-
-        def after_commit() -> str | None:
-            # What the corpus is owed is read from the committed evidence on a thread while the catalog is
-            # mirrored: the two overlap (its fetch into records is single-threaded Python; the mirror is DuckDB).
-            # Reading only: a crash meanwhile leaves it for the next run, as before.
-            owed.append(pool.submit(distil.pending, layout))
-            return _mirror_evidence(layout)
-
-        outcome = ingest.run(layout, options, progress, on_wait, after_commit=after_commit)
-        todo = owed[0].result() if owed else None
+    outcome, todo = _committed_and_owed(
+        layout, lambda after_commit: ingest.run(layout, options, progress, on_wait, after_commit)
+    )
     outcome = _distil(layout, options, outcome, index_progress, on_phase, todo)
     outcome.mirror_warning = outcome.mirror_warning or publish(layout)
     return outcome
@@ -68,15 +60,35 @@ def retry_quarantine(
     on_wait: Callable[[str], None] | None = None,
 ) -> ingest.Outcome:
     """Materialize the open quarantined lines again; what passes is evidence, then mirrored and distilled."""
-    outcome = retry.run(layout, options, None, on_wait, after_commit=lambda: _mirror_evidence(layout))
-    outcome = _distil(layout, options or ingest.Options(), outcome)
+    outcome, todo = _committed_and_owed(
+        layout, lambda after_commit: retry.run(layout, options, None, on_wait, after_commit)
+    )
+    outcome = _distil(layout, options or ingest.Options(), outcome, todo=todo)
     outcome.mirror_warning = outcome.mirror_warning or publish(layout)
     return outcome
 
 
-def _mirror_evidence(layout: Layout) -> str | None:
-    """After a commit, under the root's lock: the catalog re-pointed (a warning when it is busy)."""
-    return catalog.mirror_after_write(layout, "evidence")
+def _committed_and_owed(
+    layout: Layout, run: Callable[[Callable[[], str | None]], ingest.Outcome]
+) -> tuple[ingest.Outcome, distil.Pending | None]:
+    """A run committed (``run`` is given what follows its commit) with the catalog mirrored after it, and what
+    the corpus is owed then (None when the run did not commit).
+
+    What is owed is read from the committed evidence on a thread while the catalog is mirrored: the two overlap
+    (the read's fetch into records is single-threaded Python, the mirror DuckDB's work). Reading only: a crash
+    meanwhile leaves it for the next run, as before. When the mirror fails the read is waited for (a second at
+    most), and dropped.
+    """
+    owed: list[Future[distil.Pending]] = []
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lh-distil") as pool:
+
+        def after_commit() -> str | None:
+            """After the commit, under the root's lock: the catalog re-pointed (a warning when it is busy)."""
+            owed.append(pool.submit(distil.pending, layout))
+            return catalog.mirror_after_write(layout, "evidence")
+
+        outcome = run(after_commit)
+        return outcome, owed[0].result() if owed else None
 
 
 def _distil(
@@ -90,16 +102,16 @@ def _distil(
     """Playbooks that runs wrote since the last distillation into the indexed corpus, then embedded
     (``todo``: what the corpus is owed, when the caller has read it already)."""
     failpoints.hit("before_distil")
-    started = time.monotonic()
     if todo is None:
         todo = distil.pending(layout)
+    started = time.monotonic()
     if todo.documents or (todo.everything and evidence.parquet_parts(layout)):  # an index even if empty
         if todo.documents and on_phase is not None:
             on_phase("corpus")
         added = corpus.AddReport()
         warning = retrieval.add_documents(layout, todo.documents, added)
         outcome.corpus_added = len(added.added)
-        outcome.corpus_ms = round((time.monotonic() - started) * 1000)
+        outcome.corpus_ms = todo.read_ms + round((time.monotonic() - started) * 1000)
         warning = _embed_playbooks(layout, options.embedding_model, added.added, index_progress) or warning
         outcome.mirror_warning = warning or outcome.mirror_warning
     try:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
+import subprocess
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -378,6 +380,49 @@ def test_a_corpus_write_that_fails_leaves_the_index_as_it_was(layout: Layout, tm
         with db.catalog(layout.catalog, read_only=True) as con:
             assert retrieval.is_current(con, layout)
             assert con.execute("SELECT count(*) FROM rag_corpus").fetchone() == (50,)
+
+
+@pytest.mark.slow
+def test_an_add_while_the_catalog_is_held_writes_its_documents_and_says_the_index_is_behind(
+    layout: Layout, tmp_path: Path
+) -> None:
+    """The catalog held by another process (an analyst): the documents are written and the add warns; a write
+    that fails meanwhile is the error told. The next add catches the index up with the file."""
+    retrieval.add_documents(layout, [Document("rag:a", "A", "alpha text")], corpus.AddReport())
+    analyst = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1], read_only=True); "
+            "print('open', flush=True); time.sleep(60)",
+            str(layout.catalog),
+        ],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert analyst.stdout is not None and analyst.stdout.readline().strip() == b"open"
+        report = corpus.AddReport()
+        warning = retrieval.add_documents(layout, [Document("rag:b", "B", "bravo text")], report)
+        assert warning is not None and "the retrieval index is behind" in warning
+        assert report.added == ["rag:b"] and sorted(corpus.load(layout)) == ["rag:a", "rag:b"]
+        written = layout.rag_corpus.read_bytes()
+        layout.rag_corpus.unlink()
+        layout.rag_corpus.symlink_to(tmp_path / "gone" / "rag_corpus.jsonl")
+        with pytest.raises(StorageError, match=r"cannot open .* for appending"):
+            retrieval.add_documents(layout, [Document("rag:c", "C", "charlie text")], corpus.AddReport())
+        layout.rag_corpus.unlink()
+        layout.rag_corpus.write_bytes(written)
+    finally:
+        analyst.kill()
+        analyst.communicate()
+    again = corpus.AddReport()
+    assert retrieval.add_documents(layout, [Document("rag:c", "C", "charlie text")], again) is None
+    assert again.added == ["rag:c"]
+    with retrieval.Searcher(layout, catch_up=False) as reader:
+        assert [hit.rag_id for hit in reader.search("bravo", 3)[0]] == ["rag:b"]
+        with db.catalog(layout.catalog, read_only=True) as con:
+            assert retrieval.is_current(con, layout)
+            assert con.execute("SELECT count(*) FROM rag_corpus").fetchone() == (3,)
 
 
 def test_read_only_searcher_refuses_adds(layout: Layout) -> None:

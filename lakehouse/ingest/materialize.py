@@ -11,9 +11,10 @@ One run, under the root's lock:
    thread of their own (``writes``, ``evidence``);
 5. commit through the journal: rename into place, append quarantine, save offsets,
    append the receipt last;
-6. run the caller's ``after_commit`` (the pipeline re-points the catalog there).
+6. run the caller's ``after_commit`` (the pipeline re-points the catalog there, and reads meanwhile which
+   playbooks the RAG corpus is owed).
 
-Distilling playbooks into the RAG corpus comes after, in :mod:`lakehouse.pipeline`.
+Distilling those into the corpus comes after, in :mod:`lakehouse.pipeline`.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ class Outcome:
     mirror_warning: str | None = None
     recovered: bool = False
     corpus_added: int = 0  # playbooks distilled into the RAG corpus (new or changed documents)
-    corpus_ms: int = 0  # how long the corpus took after the ingest (its reading overlaps the mirror)
+    corpus_ms: int = 0  # how long their distillation and indexing took (the reading overlaps the mirror)
 
 
 def new_receipt_id(now: datetime) -> str:

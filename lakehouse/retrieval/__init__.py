@@ -13,6 +13,7 @@ Reads evidence (for the corpus) and uses the gateway (for embeddings); nothing a
 
 from lakehouse.core.types import Hit
 from lakehouse.retrieval.index import (
+    Appended,
     IndexView,
     add_documents,
     append_new_documents,
@@ -33,6 +34,7 @@ from lakehouse.retrieval.tuning import tune_fusion
 __all__ = [
     "PREPARE_ON_USE",
     "TIE_LOOKAHEAD",
+    "Appended",
     "Hit",
     "IndexView",
     "Searcher",

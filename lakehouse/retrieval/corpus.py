@@ -195,42 +195,29 @@ def read_user_file(path: Path, report: AddReport) -> list[Document]:
     return docs
 
 
-def append(
-    layout: Layout,
-    docs: list[Document],
-    report: AddReport,
-    reader: CorpusReader | None = None,
-    indexed: Mapping[str, str] | None = None,
-) -> list[Document]:
-    """Append the documents that are new or changed; return them (what the index must take in).
-
-    Call under the corpus lock. ``reader`` (kept by a long-lived caller) spares re-reading the file;
-    so does ``indexed``, the content hashes of the file's current documents by rag_id (an index that
-    covers the whole file), against which documents are then compared.
-    """
-    return append_batches(layout, [(docs, report)], reader, indexed)
-
-
 def append_batches(
     layout: Layout,
     batches: list[tuple[list[Document], AddReport]],
     reader: CorpusReader | None = None,
     indexed: Mapping[str, str] | None = None,
 ) -> list[Document]:
-    """:func:`append` for several adds at once, in order, in one write (one fsync): each batch's report
-    says what became of its documents, as if the batches had been appended one after the other."""
-    return write_changes(layout, changes(layout, batches, reader, indexed), reader)
+    """Append the documents of several adds that are new or changed, in order, in one write (one fsync); return
+    them (what the index must take in). Each batch's report says what became of its documents, as if the
+    batches had been appended one after the other. For ``reader`` and ``indexed`` see :func:`changes`."""
+    found = changes(layout, batches, reader, indexed)
+    write_changes(layout, found, reader)
+    return found.documents
 
 
 @dataclass
 class Changes:
-    """What an append will write: each batch's new or changed documents (stamped), by rag_id."""
+    """What an append will write: each batch's report with its new or changed documents (stamped), by rag_id."""
 
-    batches: list[tuple[AddReport, dict[str, Document]]]
+    per_batch: list[tuple[AddReport, dict[str, Document]]]
 
     @property
     def documents(self) -> list[Document]:
-        return [doc for _, changed in self.batches for doc in changed.values()]
+        return [doc for _, changed in self.per_batch for doc in changed.values()]
 
 
 def changes(
@@ -240,7 +227,12 @@ def changes(
     indexed: Mapping[str, str] | None = None,
 ) -> Changes:
     """The documents of :func:`append_batches` that are new or changed, to be written by :func:`write_changes`
-    (the reports list the unchanged ones now, the added ones once written). Under the corpus lock."""
+    (the reports list the unchanged ones now, the added ones once written). Under the corpus lock.
+
+    ``reader`` (kept by a long-lived caller) spares re-reading the file; so does ``indexed``, the content hashes
+    of the file's current documents by rag_id (an index that covers the whole file), against which documents
+    are then compared.
+    """
     if indexed is None:
         reader = reader or CorpusReader(layout.rag_corpus)
         reader.read_new()
@@ -267,25 +259,26 @@ def changes(
                     report.unchanged.append(doc.rag_id)
                     continue
                 changed[doc.rag_id] = _stamped(doc, now)
-            found.batches.append((report, changed))
+            found.per_batch.append((report, changed))
             earlier.update(changed)
     return found
 
 
-def write_changes(layout: Layout, found: Changes, reader: CorpusReader | None = None) -> list[Document]:
-    """Append the documents :func:`changes` found, in one write; return them. ``reader``: a long-lived
-    caller's, kept current. Under the corpus lock; may run on a thread of its own (the index meanwhile)."""
+def write_changes(layout: Layout, found: Changes, reader: CorpusReader | None = None) -> int:
+    """Append the documents :func:`changes` found, in one write (with its fsync); return the bytes written.
+    ``reader``: a long-lived caller's, kept current. Under the corpus lock. It may run on a thread of its own
+    (the index meanwhile): the reports' ``added`` lists are filled here, so read them once it has returned."""
     written = found.documents
     if not written:
-        return written
+        return 0
     with collector.paused():  # a line a document (not the file's lock and fsync)
         lines = [corpus_line(d) for d in written]
-    append_lines(layout.rag_corpus, lines)
-    for report, changed in found.batches:
+    size = append_lines(layout.rag_corpus, lines)
+    for report, changed in found.per_batch:
         report.added.extend(changed)
     if reader is not None:
         reader.read_new()
-    return written
+    return size
 
 
 def _stamped(doc: Document, now: str) -> Document:

@@ -12,6 +12,7 @@ than recorded) every playbook is distilled: documents that did not change are no
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ class Pending:
     documents: list[Document]
     receipts_end: int
     recorded: dict[str, int] | None  # the state before (None: nothing usable, every playbook distilled)
+    read_ms: int = 0  # how long finding them took
 
     @property
     def everything(self) -> bool:
@@ -40,6 +42,7 @@ class Pending:
 
 def pending(layout: Layout) -> Pending:
     """The latest version of every playbook written by runs not yet distilled, as documents."""
+    started = time.monotonic()
     recorded = _recorded(layout)
     end = complete_end(layout.receipts)  # a receipt being appended is left for later
     if (
@@ -47,10 +50,11 @@ def pending(layout: Layout) -> Pending:
         or recorded["receipts_bytes"] > end
         or recorded["corpus_bytes"] > size_of(layout.rag_corpus)  # the corpus file removed or replaced
     ):
-        return Pending(corpus.playbook_documents(layout), end, None)
-    receipt_ids = _playbook_receipts(layout, recorded["receipts_bytes"], end)
-    documents = corpus.playbook_documents(layout, receipt_ids) if receipt_ids else []
-    return Pending(documents, end, recorded)
+        documents, recorded = corpus.playbook_documents(layout), None
+    else:
+        receipt_ids = _playbook_receipts(layout, recorded["receipts_bytes"], end)
+        documents = corpus.playbook_documents(layout, receipt_ids) if receipt_ids else []
+    return Pending(documents, end, recorded, round((time.monotonic() - started) * 1000))
 
 
 def record(layout: Layout, done: Pending) -> None:

@@ -418,7 +418,8 @@ def append_new_documents(
 
 
 def add_documents(layout: Layout, docs: list[Document], report: corpus.AddReport) -> str | None:
-    """Append new or changed documents to the corpus file, then index them.
+    """Append new or changed documents to the corpus file and index them, the two at once: the index's
+    transaction commits once the documents are on disk, and not when their write fails.
 
     Returns a one-line warning when the catalog is busy: the documents are in the JSONL and
     are indexed by the next write or ``lakehouse sync``.
@@ -433,8 +434,8 @@ def add_documents(layout: Layout, docs: list[Document], report: corpus.AddReport
             writing = pool.submit(corpus.write_changes, layout, found)
 
             def size_after() -> int:
-                writing.result()
-                return size_of(layout.rag_corpus)
+                # what this write added; a file found longer than that is read whole by the next update
+                return before + writing.result()
 
             try:
                 refresh(layout, Appended(before, rows, size_after))
