@@ -115,8 +115,10 @@ class Writes:
 def _block_schema(schema: pa.Schema) -> pa.Schema:
     """A block's schema with the evidence columns' types as Parquet stores them (DuckDB names a list's
     element ``l``, Arrow ``item``)."""
-    evidence_fields = {f.name: f for f in evidence.EVIDENCE_SCHEMA}
-    return pa.schema([evidence_fields.get(f.name, f) for f in schema])
+    return pa.schema([_EVIDENCE_FIELDS.get(f.name, f) for f in schema])
+
+
+_EVIDENCE_FIELDS = {f.name: f for f in evidence.EVIDENCE_SCHEMA}
 
 
 def days_of(order: pa.Array, days: pa.ChunkedArray) -> Iterator[tuple[str, pa.Array]]:
