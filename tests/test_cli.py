@@ -205,6 +205,13 @@ def test_every_command_is_loaded_from_the_module_the_group_names() -> None:
 
 
 def test_materialize_does_not_import_the_gateway_or_the_report(tmp_path: Path) -> None:
+    """Not even when it distils playbooks into the corpus: without an embedding model nothing is embedded."""
+    from lakehouse.core.paths import open_root
+    from lakehouse.demo import synth
+
+    layout = open_root(tmp_path, create=True)
+    counts = synth.write_streams(layout.kb, 240, seed=3, end_day="2026-05-02", days=3)
+    assert counts["playbooks"] > 0
     code = (
         "import sys; from lakehouse.cli import main; sys.argv = ['lakehouse', 'materialize', '--root', sys.argv[1]]\n"
         "try: main()\n"
@@ -215,3 +222,4 @@ def test_materialize_does_not_import_the_gateway_or_the_report(tmp_path: Path) -
         [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True, timeout=120
     )
     assert done.stdout.strip().splitlines()[-1] == "[]", done.stderr
+    assert "into the RAG corpus" in done.stderr  # the corpus add ran

@@ -65,10 +65,12 @@ def embedding_model(option: str | None) -> str | None:
 
 def open_embedder(model_option: str | None, url_option: str | None) -> Embedder | None:
     """An embedder for the configured model (None without one); the caller closes its gateway."""
+    model = embedding_model(model_option)
+    if not model:
+        return None
     from lakehouse.gateway import Gateway, gateway_url  # here: a run without embeddings never imports httpx
 
-    model = embedding_model(model_option)
-    return Embedder(Gateway(gateway_url(url_option)), model) if model else None
+    return Embedder(Gateway(gateway_url(url_option)), model)
 
 
 class Embedder:
