@@ -26,7 +26,7 @@ demo: install
 	$(BIN)/lakehouse demo
 
 test: install
-	LH_REQUIRE_INSTALLED=1 $(BIN)/pytest -p no:cacheprovider -n 2 --durations=25
+	LH_REQUIRE_INSTALLED=1 $(BIN)/pytest -p no:cacheprovider -n 4 --durations=25
 
 test-fast: install
 	$(BIN)/pytest -p no:cacheprovider -m "not slow"

@@ -258,10 +258,12 @@ def test_a_query_the_object_store_refuses_or_fails_is_an_infrastructure_error(
 
 
 def test_the_commits_benchmark_measures_both_ways_of_committing() -> None:
-    """bench/lake_commits.py (the base of the fleet plan) runs: both modes commit, no publisher fails."""
+    """bench/lake_commits.py (the base of the fleet plan) runs: both modes commit, no publisher fails, and
+    a replay is timed in each kind of root, the handed-over one reaching the lake (one replay each: its
+    default ten time the CLI, which this test does not judge)."""
     bench = Path(__file__).resolve().parent.parent / "bench" / "lake_commits.py"
     done = subprocess.run(
-        [sys.executable, str(bench), "--publishers", "2", "--seconds", "1", "--json"],
+        [sys.executable, str(bench), "--publishers", "2", "--seconds", "1", "--replays", "1", "--json"],
         capture_output=True,
         text=True,
         timeout=300,
@@ -271,9 +273,12 @@ def test_the_commits_benchmark_measures_both_ways_of_committing() -> None:
 
         unavailable(done.stderr.strip())
     assert done.returncode == 0, done.stderr
-    rows = json.loads(done.stdout)["rows"]
+    result = json.loads(done.stdout)
+    rows = result["rows"]
     assert sorted(row["mode"] for row in rows) == ["append", "turn"]
     assert all(row["publishers"] == 2 and row["commits"] > 0 and not row["failed_processes"] for row in rows)
+    assert result["replays"] == 1 and result["handed_off_published_within_s"] is not None
+    assert all(result[f"replay_{name}_p50_ms"] > 0 for name in ("local", "joined", "handed_off"))
 
 
 def test_the_fleet_benchmark_runs_its_ways_and_loses_no_run() -> None:

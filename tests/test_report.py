@@ -309,3 +309,51 @@ def test_compare_with_one_label_says_it_takes_two(tmp_path: Path) -> None:
     )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "takes two labels, BASE CANDIDATE: '--root' is an option" in done.stderr, done.stderr
+
+
+def test_the_vega_bundle_is_read_from_the_users_cache(demo_root: Path, tmp_path: Path) -> None:
+    """A report inlines the scripts kept in $XDG_CACHE_HOME/lakehouse (a planted file proves it reads them
+    there instead of building them)."""
+    from lakehouse.report import page
+
+    planted = tmp_path / "cache" / "lakehouse" / page.bundle_file_name()
+    planted.parent.mkdir(parents=True)
+    planted.write_text("/* planted */", encoding="utf-8")
+    out = tmp_path / "report.html"
+    done = subprocess.run(
+        [*lakehouse_command(), "report", "--root", str(demo_root), "--output", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "<script>/* planted */</script>" in out.read_text(encoding="utf-8")
+
+
+def test_a_missing_or_empty_cached_bundle_is_built_and_kept_and_an_unwritable_cache_costs_only_the_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lakehouse.report import page
+
+    def bundle_with_cache_at(folder: Path) -> str:
+        monkeypatch.setenv("XDG_CACHE_HOME", str(folder))
+        page.vega_bundle.cache_clear()  # the process keeps its first answer: start afresh
+        try:
+            return page.vega_bundle()
+        finally:
+            page.vega_bundle.cache_clear()
+
+    kept = tmp_path / "cache" / "lakehouse" / page.bundle_file_name()
+    kept.parent.mkdir(parents=True)
+    kept.write_text("", encoding="utf-8")  # empty: as good as missing
+    built = bundle_with_cache_at(tmp_path / "cache")
+    assert len(built) > 100_000 and "vegaEmbed" in built
+    assert kept.read_text(encoding="utf-8") == built
+    assert [p.name for p in kept.parent.iterdir()] == [kept.name]  # no temporary left beside it
+    assert bundle_with_cache_at(tmp_path / "cache") == built  # read back whole
+
+    not_a_folder = tmp_path / "a-file"
+    not_a_folder.write_text("x", encoding="utf-8")
+    assert bundle_with_cache_at(not_a_folder) == built
+    assert not_a_folder.read_text(encoding="utf-8") == "x"

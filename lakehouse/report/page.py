@@ -9,10 +9,13 @@ table. Chosen over plotly (BENCHMARKS.md, report): a 0.9 MB page that renders in
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import html
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 import altair as alt
@@ -21,6 +24,8 @@ from altair.utils._importers import vl_version_for_vl_convert
 
 from lakehouse import __version__
 from lakehouse.catalog import prices
+from lakehouse.core.errors import StorageError
+from lakehouse.core.files import atomic_write
 from lakehouse.report import charts
 from lakehouse.report.figures import Figures
 
@@ -44,10 +49,45 @@ table { border-collapse: collapse; width: 100%; font-size: 13px; } td, th { bord
 """
 
 
+CACHE_ENV = "XDG_CACHE_HOME"
+
+
 @functools.cache
 def vega_bundle() -> str:
-    """vega, vega-lite and vega-embed as one script (from the vl-convert wheel: nothing fetched)."""
-    return vl_convert.javascript_bundle(vl_version=vl_version_for_vl_convert())
+    """vega, vega-lite and vega-embed as one script (from the vl-convert wheel: nothing fetched).
+
+    vl-convert builds it anew on every call (~1.8 s, most of a demo's report), always the same for the
+    same versions: it is kept in the user's cache folder, under a name with both versions, and built
+    again only when that file is missing, empty or unreadable. A cache that cannot be written costs the
+    build, nothing else."""
+    folder = bundle_cache_dir()
+    cached = folder / bundle_file_name() if folder else None
+    if cached:
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            bundle = cached.read_text(encoding="utf-8")
+            if bundle:
+                return bundle
+    bundle = vl_convert.javascript_bundle(vl_version=vl_version_for_vl_convert())
+    if cached:
+        with contextlib.suppress(StorageError):
+            atomic_write(cached, bundle.encode("utf-8"))  # whole or not at all: never a bundle cut short
+    return bundle
+
+
+def bundle_file_name() -> str:
+    """The cached bundle's name: both versions that make it."""
+    return f"vega-bundle-{vl_convert.__version__}-{vl_version_for_vl_convert()}.js"
+
+
+def bundle_cache_dir() -> Path | None:
+    """``$XDG_CACHE_HOME/lakehouse``, else ``~/.cache/lakehouse`` (None: no home to find)."""
+    base = os.environ.get(CACHE_ENV)
+    if not base:
+        try:
+            base = str(Path.home() / ".cache")
+        except RuntimeError:
+            return None
+    return Path(base) / "lakehouse"
 
 
 def _number(value: Any, kind: str) -> str:
