@@ -277,6 +277,14 @@ def vectors_section(r: dict) -> list[str]:
 
 def report_section(r: dict) -> list[str]:
     t = r["targets"]
+    # figures measured before the bundle was cached built it in every report, and have no cold one
+    cold, bundle = [], "the Vega bundle built"
+    if "report_cold_cache_s" in r:
+        bundle = "the cached Vega bundle"
+        cold.append(
+            f"| the same, a user's first report (the bundle built by vl-convert, then cached) | "
+            f"{r['report_cold_cache_s']:.2f} s | ≤ {t['report_s']:g} s | {verdict(r['report_cold_cache_s'] <= t['report_s'])} |"
+        )
     return [
         "## report (`bench/report.py --json`)",
         "",
@@ -288,8 +296,9 @@ def report_section(r: dict) -> list[str]:
         "| figure | measured | target | |",
         "|---|---|---|---|",
         f"| the report's SQL alone (baseline, same run) | {r['sql_alone_s']:.2f} s | | |",
-        f"| `lakehouse report` (CLI process: imports, SQL, Vega bundle, page) | {r['report_s']:.2f} s "
+        f"| `lakehouse report` (CLI process: imports, SQL, {bundle}, page) | {r['report_s']:.2f} s "
         f"({', '.join(f'{s:.2f}' for s in r['report_runs_s'])}) | ≤ {t['report_s']:g} s | {verdict(r['report_s'] <= t['report_s'])} |",
+        *cold,
         f"| ratio report / SQL alone | {r['ratio_vs_sql']:.1f}× | | |",
         f"| `lakehouse report --compare baseline candidate` | {r['with_compare_s']:.2f} s | | |",
         f"| page size | {r['size_mb']:.2f} MB | ≤ {t['size_mb']:g} MB | {verdict(r['size_mb'] <= t['size_mb'])} |",

@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterator
+from importlib.metadata import version as metadata_version
 from pathlib import Path
 
 import duckdb
@@ -311,6 +312,14 @@ def test_compare_with_one_label_says_it_takes_two(tmp_path: Path) -> None:
     assert "takes two labels, BASE CANDIDATE: '--root' is an option" in done.stderr, done.stderr
 
 
+def cached_bundle(body: str) -> bytes:
+    """What the cache holds for a bundle: its bytes, then its checksum."""
+    from lakehouse.report import page
+
+    data = body.encode("utf-8")
+    return data + page.CHECKSUM_MARK + page._trailer(data)
+
+
 def test_the_vega_bundle_is_read_from_the_users_cache(demo_root: Path, tmp_path: Path) -> None:
     """A report inlines the scripts kept in $XDG_CACHE_HOME/lakehouse (a planted file proves it reads them
     there instead of building them)."""
@@ -318,7 +327,7 @@ def test_the_vega_bundle_is_read_from_the_users_cache(demo_root: Path, tmp_path:
 
     planted = tmp_path / "cache" / "lakehouse" / page.bundle_file_name()
     planted.parent.mkdir(parents=True)
-    planted.write_text("/* planted */", encoding="utf-8")
+    planted.write_bytes(cached_bundle("/* planted */"))
     out = tmp_path / "report.html"
     done = subprocess.run(
         [*lakehouse_command(), "report", "--root", str(demo_root), "--output", str(out)],
@@ -331,29 +340,55 @@ def test_the_vega_bundle_is_read_from_the_users_cache(demo_root: Path, tmp_path:
     assert "<script>/* planted */</script>" in out.read_text(encoding="utf-8")
 
 
-def test_a_missing_or_empty_cached_bundle_is_built_and_kept_and_an_unwritable_cache_costs_only_the_build(
+def test_a_cached_bundle_is_built_once_kept_whole_and_rebuilt_when_it_does_not_match_its_checksum(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import vl_convert
+    from altair.utils._importers import vl_version_for_vl_convert
+
     from lakehouse.report import page
 
-    def bundle_with_cache_at(folder: Path) -> str:
-        monkeypatch.setenv("XDG_CACHE_HOME", str(folder))
+    builds: list[str] = []
+
+    def build(vl_version: str) -> str:
+        builds.append(vl_version)
+        return f"/* bundle {len(builds)} \r\n */"  # a CR: what is read back must be the bytes written
+
+    monkeypatch.setattr(vl_convert, "javascript_bundle", build)
+
+    def bundle_with_cache_at(folder: str) -> str:
+        monkeypatch.setenv("XDG_CACHE_HOME", folder)
         page.vega_bundle.cache_clear()  # the process keeps its first answer: start afresh
         try:
             return page.vega_bundle()
         finally:
             page.vega_bundle.cache_clear()
 
-    kept = tmp_path / "cache" / "lakehouse" / page.bundle_file_name()
+    name = page.bundle_file_name()
+    assert vl_version_for_vl_convert() in name and metadata_version("vl-convert-python") in name
+    cache = tmp_path / "cache"
+    kept = cache / "lakehouse" / name
     kept.parent.mkdir(parents=True)
-    kept.write_text("", encoding="utf-8")  # empty: as good as missing
-    built = bundle_with_cache_at(tmp_path / "cache")
-    assert len(built) > 100_000 and "vegaEmbed" in built
-    assert kept.read_text(encoding="utf-8") == built
-    assert [p.name for p in kept.parent.iterdir()] == [kept.name]  # no temporary left beside it
-    assert bundle_with_cache_at(tmp_path / "cache") == built  # read back whole
+    (kept.parent / "vega-bundle-0.1-v1.js").write_bytes(cached_bundle("an older version's"))
+    first = bundle_with_cache_at(str(cache))
+    assert builds == [vl_version_for_vl_convert()]
+    assert kept.read_bytes() == cached_bundle(first)
+    assert [p.name for p in kept.parent.iterdir()] == [name]  # no temporary left, the older version gone
+    assert bundle_with_cache_at(str(cache)) == first and len(builds) == 1  # read, not built
+
+    for damaged in (b"", kept.read_bytes()[:-5], kept.read_bytes().replace(b"bundle", b"bungle")):
+        kept.write_bytes(damaged)
+        assert bundle_with_cache_at(str(cache)) == f"/* bundle {len(builds)} \r\n */"
+        assert kept.read_bytes() == cached_bundle(f"/* bundle {len(builds)} \r\n */")
+    assert len(builds) == 4
 
     not_a_folder = tmp_path / "a-file"
     not_a_folder.write_text("x", encoding="utf-8")
-    assert bundle_with_cache_at(not_a_folder) == built
+    assert bundle_with_cache_at(str(not_a_folder)) == "/* bundle 5 \r\n */"
     assert not_a_folder.read_text(encoding="utf-8") == "x"
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    bundle_with_cache_at("relative")  # not absolute: ignored, as the XDG spec says
+    assert not (tmp_path / "relative").exists()
+    assert (tmp_path / "home" / ".cache" / "lakehouse" / name).is_file()

@@ -7,6 +7,7 @@ import errno
 import fcntl
 import json
 import os
+import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -55,8 +56,10 @@ def atomic_output(path: Path) -> Iterator[BinaryIO]:
     """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        handle = open(tmp, "wb")  # noqa: SIM115 (closed below, before the rename)
+        # a name of its own, created new (O_EXCL): two writers of one path never share a temporary, even
+        # with the same pid (another host's, on a shared folder), and a link planted there is not followed
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        handle = open(tmp, "xb")  # noqa: SIM115 (closed below, before the rename)
     except OSError as exc:
         raise StorageError(f"cannot write {path}: {exc.strerror}") from exc
     try:

@@ -12,9 +12,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import hashlib
 import html
 import json
 import os
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -50,44 +52,71 @@ table { border-collapse: collapse; width: 100%; font-size: 13px; } td, th { bord
 
 
 CACHE_ENV = "XDG_CACHE_HOME"
+CHECKSUM_MARK = b"\n/* lakehouse: sha256 "  # the line a cached bundle ends with: its checksum
 
 
 @functools.cache
 def vega_bundle() -> str:
     """vega, vega-lite and vega-embed as one script (from the vl-convert wheel: nothing fetched).
 
-    vl-convert builds it anew on every call (~1.8 s, most of a demo's report), always the same for the
-    same versions: it is kept in the user's cache folder, under a name with both versions, and built
-    again only when that file is missing, empty or unreadable. A cache that cannot be written costs the
-    build, nothing else."""
+    vl-convert builds it anew on every call (~1.5-1.8 s, most of a demo's report), always the same for
+    the same versions: it is kept in the user's cache folder (:func:`bundle_cache_dir`) under a name with
+    both versions (:func:`bundle_file_name`), followed by its sha256, and built again when that file is
+    missing, unreadable or does not match its checksum. Without a cache folder, or one that cannot be
+    written, each process builds it, nothing else."""
     folder = bundle_cache_dir()
     cached = folder / bundle_file_name() if folder else None
     if cached:
-        with contextlib.suppress(OSError, UnicodeDecodeError):
-            bundle = cached.read_text(encoding="utf-8")
-            if bundle:
-                return bundle
+        bundle = _read_cached(cached)
+        if bundle is not None:
+            return bundle
     bundle = vl_convert.javascript_bundle(vl_version=vl_version_for_vl_convert())
     if cached:
-        with contextlib.suppress(StorageError):
-            atomic_write(cached, bundle.encode("utf-8"))  # whole or not at all: never a bundle cut short
+        _keep(cached, bundle)
     return bundle
 
 
+def _read_cached(cached: Path) -> str | None:
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        if cached.is_file():  # not a folder or a FIFO that would block
+            body, mark, trailer = cached.read_bytes().rpartition(CHECKSUM_MARK)
+            if mark and trailer == _trailer(body):
+                return body.decode("utf-8")
+    return None
+
+
+def _keep(cached: Path, bundle: str) -> None:
+    """Write the bundle with its checksum (whole or not at all) and remove other versions' bundles."""
+    body = bundle.encode("utf-8")
+    with contextlib.suppress(OSError, StorageError):
+        cached.parent.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        cached.parent.mkdir(mode=0o700, exist_ok=True)
+        atomic_write(cached, body + CHECKSUM_MARK + _trailer(body))
+        for other in cached.parent.glob("vega-bundle-*.js"):
+            if other.name != cached.name:
+                other.unlink(missing_ok=True)
+
+
+def _trailer(body: bytes) -> bytes:
+    return hashlib.sha256(body).hexdigest().encode("ascii") + b" */\n"
+
+
 def bundle_file_name() -> str:
-    """The cached bundle's name: both versions that make it."""
-    return f"vega-bundle-{vl_convert.__version__}-{vl_version_for_vl_convert()}.js"
+    """The cached bundle's name: vl-convert's version (which fixes vega and vega-embed) and Vega-Lite's."""
+    return f"vega-bundle-{metadata.version('vl-convert-python')}-{vl_version_for_vl_convert()}.js"
 
 
 def bundle_cache_dir() -> Path | None:
-    """``$XDG_CACHE_HOME/lakehouse``, else ``~/.cache/lakehouse`` (None: no home to find)."""
-    base = os.environ.get(CACHE_ENV)
-    if not base:
-        try:
-            base = str(Path.home() / ".cache")
-        except RuntimeError:
-            return None
-    return Path(base) / "lakehouse"
+    """``$XDG_CACHE_HOME/lakehouse`` (an absolute path only, as the XDG spec says), else
+    ``~/.cache/lakehouse``; None without a home directory to put it in."""
+    base = os.environ.get(CACHE_ENV, "")
+    if os.path.isabs(base):
+        return Path(base) / "lakehouse"
+    try:
+        home = Path.home()
+    except RuntimeError:
+        return None
+    return home / ".cache" / "lakehouse" if home.is_absolute() and home != Path(home.anchor) else None
 
 
 def _number(value: Any, kind: str) -> str:
