@@ -312,14 +312,6 @@ def test_compare_with_one_label_says_it_takes_two(tmp_path: Path) -> None:
     assert "takes two labels, BASE CANDIDATE: '--root' is an option" in done.stderr, done.stderr
 
 
-def cached_bundle(body: str) -> bytes:
-    """What the cache holds for a bundle: its bytes, then its checksum."""
-    from lakehouse.report import page
-
-    data = body.encode("utf-8")
-    return data + page.CHECKSUM_MARK + page._trailer(data)
-
-
 def test_the_vega_bundle_is_read_from_the_users_cache(demo_root: Path, tmp_path: Path) -> None:
     """A report inlines the scripts kept in $XDG_CACHE_HOME/lakehouse (a planted file proves it reads them
     there instead of building them)."""
@@ -327,7 +319,7 @@ def test_the_vega_bundle_is_read_from_the_users_cache(demo_root: Path, tmp_path:
 
     planted = tmp_path / "cache" / "lakehouse" / page.bundle_file_name()
     planted.parent.mkdir(parents=True)
-    planted.write_bytes(cached_bundle("/* planted */"))
+    planted.write_bytes(page.cached_form("/* planted */"))
     out = tmp_path / "report.html"
     done = subprocess.run(
         [*lakehouse_command(), "report", "--root", str(demo_root), "--output", str(out)],
@@ -369,17 +361,17 @@ def test_a_cached_bundle_is_built_once_kept_whole_and_rebuilt_when_it_does_not_m
     cache = tmp_path / "cache"
     kept = cache / "lakehouse" / name
     kept.parent.mkdir(parents=True)
-    (kept.parent / "vega-bundle-0.1-v1.js").write_bytes(cached_bundle("an older version's"))
+    (kept.parent / "vega-bundle-0.1-v1.js").write_bytes(page.cached_form("an older version's"))
     first = bundle_with_cache_at(str(cache))
     assert builds == [vl_version_for_vl_convert()]
-    assert kept.read_bytes() == cached_bundle(first)
+    assert kept.read_bytes() == page.cached_form(first)
     assert [p.name for p in kept.parent.iterdir()] == [name]  # no temporary left, the older version gone
     assert bundle_with_cache_at(str(cache)) == first and len(builds) == 1  # read, not built
 
     for damaged in (b"", kept.read_bytes()[:-5], kept.read_bytes().replace(b"bundle", b"bungle")):
         kept.write_bytes(damaged)
         assert bundle_with_cache_at(str(cache)) == f"/* bundle {len(builds)} \r\n */"
-        assert kept.read_bytes() == cached_bundle(f"/* bundle {len(builds)} \r\n */")
+        assert kept.read_bytes() == page.cached_form(f"/* bundle {len(builds)} \r\n */")
     assert len(builds) == 4
 
     not_a_folder = tmp_path / "a-file"

@@ -87,14 +87,19 @@ def _read_cached(cached: Path) -> str | None:
 
 def _keep(cached: Path, bundle: str) -> None:
     """Write the bundle with its checksum (whole or not at all) and remove other versions' bundles."""
-    body = bundle.encode("utf-8")
     with contextlib.suppress(OSError, StorageError):
         cached.parent.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         cached.parent.mkdir(mode=0o700, exist_ok=True)
-        atomic_write(cached, body + CHECKSUM_MARK + _trailer(body))
+        atomic_write(cached, cached_form(bundle))
         for other in cached.parent.glob("vega-bundle-*.js"):
             if other.name != cached.name:
                 other.unlink(missing_ok=True)
+
+
+def cached_form(bundle: str) -> bytes:
+    """What the cache file holds for a bundle: its bytes, then the line with their sha256."""
+    body = bundle.encode("utf-8")
+    return body + CHECKSUM_MARK + _trailer(body)
 
 
 def _trailer(body: bytes) -> bytes:
