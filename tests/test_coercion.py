@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, example, given, settings
@@ -22,6 +23,7 @@ from support import invoke, write_stream
 from lakehouse import pipeline
 from lakehouse.core import db
 from lakehouse.core.paths import Layout, open_root
+from lakehouse.ingest import streams
 from lakehouse.ingest.transforms import load_transforms
 
 FAST = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -168,6 +170,47 @@ def test_every_epoch_unit_reads_as_the_same_time(con: duckdb.DuckDBPyConnection,
         spellings.append(micros // 1_000_000)
     query = "SELECT epoch_us(lh_event_time(CAST(? AS JSON)))"  # µs since the epoch: no tz-aware Python value
     assert {con.execute(query, [json.dumps(s)]).fetchone()[0] for s in spellings} == {micros}
+
+
+TIME_SPELLINGS = st.one_of(
+    st.integers(min_value=-(2**63), max_value=2**64 - 1),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(min_value=0, max_value=2**62).map(str),  # epochs written as strings
+    st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 1, 1)).map(lambda d: d.isoformat()),
+    st.tuples(z_times(), st.text("0123456789", min_size=7, max_size=9)).map(  # nanoseconds, an offset
+        lambda p: p[0].replace("Z", "." + p[1] + "+02:00") if ":" in p[0][14:] else p[0]
+    ),
+    st.booleans() | st.none() | st.text(max_size=20),
+)
+
+
+@FAST
+@given(st.lists(TIME_SPELLINGS, min_size=1, max_size=20))
+def test_staging_reads_each_time_as_the_event_time_macros_do(
+    con: duckdb.DuckDBPyConnection, written: list[Any]
+) -> None:
+    """Staging computes the event time in steps, each once a line (sql/materialize/stage.sql); it must give
+    what lh_event_time and lh_event_nanos, which the tables above pin, give for the same value."""
+    transform = TRANSFORMS["model_calls"]
+    raws = [json.dumps({"ts": value, "call_id": "c"}) for value in written]
+    lines = pa.table(
+        {"line_no": range(1, len(raws) + 1), "byte_offset": [0] * len(raws), "raw": raws},
+        schema=streams.LINES_SCHEMA,
+    )
+    con.register("lines_under_test", lines)
+    try:
+        con.execute(transform.stage_sql("lines_under_test", "staged_under_test"))
+        staged = con.execute(
+            "SELECT event_time, CASE WHEN event_time IS NOT NULL THEN event_nanos END FROM staged_under_test "
+            "ORDER BY line_no"
+        ).fetchall()
+        expected = con.execute(
+            "SELECT lh_event_time(v), CASE WHEN lh_event_time(v) IS NOT NULL THEN lh_event_nanos(v) END "
+            "FROM (SELECT line_no, CAST(raw AS JSON) -> '$.ts' AS v FROM lines_under_test) ORDER BY line_no"
+        ).fetchall()
+    finally:
+        con.unregister("lines_under_test")
+    assert staged == expected
 
 
 def materialize_lines(

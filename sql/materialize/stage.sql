@@ -26,10 +26,21 @@ timed AS (
     SELECT *, json_type(f.{{time_field}}) AS time_kind, f.{{time_field}} ->> '$' AS time_text
     FROM parsed
 ),
+-- a time string parsed once; the epoch readings only for the values it leaves (macros.sql, lh_event_time)
+clocked AS (
+    SELECT *, CASE WHEN time_kind = 'VARCHAR' THEN lh_parse_time(time_text) END AS time_parsed
+    FROM timed
+),
+epoch AS (
+    SELECT *,
+           CASE WHEN time_parsed IS NULL THEN lh_time_number(f.{{time_field}}, time_kind) END AS time_number,
+           CASE WHEN time_parsed IS NULL THEN lh_time_whole(f.{{time_field}}, time_kind) END AS time_whole
+    FROM clocked
+),
 -- each field's reading (NULL when it has none) and the event time, computed once for checks and evidence
 typed AS (
-    SELECT *, lh_event_time_of(f.{{time_field}}, time_kind, time_text) AS event_time, {{typed_fields}}
-    FROM timed
+    SELECT *, lh_event_time_of(time_parsed, time_number, time_whole) AS event_time, {{typed_fields}}
+    FROM epoch
 )
 SELECT
     line_no,
@@ -37,7 +48,7 @@ SELECT
     raw,
     coalesce(problem, {{checks}}) AS problem,
     event_time,
-    lh_event_nanos_of(f.{{time_field}}, time_kind, time_text) AS event_nanos,
+    lh_event_nanos_of(time_kind, time_text, time_whole) AS event_nanos,
     {{natural_key}} AS natural_key,
     {{field_columns}}
 FROM typed
