@@ -37,54 +37,65 @@ CREATE OR REPLACE MACRO lh_tags(tags) AS
 
 -- Declared field types (README, "Field types and coercion"): each macro reads a JSON value for what
 -- it means and returns NULL when it has none (the line is then quarantined, naming what was found).
+-- The _of form is given the value's JSON type too: staging reads each field's once a line, for its
+-- reading and its check (a macro pastes its arguments wherever its body names them: json_type(v) was
+-- computed again in every branch, and planned again with it).
 
 -- string: a string as it is; a number or boolean as its JSON text (a numeric id 7 reads as '7').
-CREATE OR REPLACE MACRO lh_as_string(v) AS
-    CASE json_type(v) WHEN 'VARCHAR' THEN v ->> '$'
-                      WHEN 'BIGINT' THEN CAST(v AS VARCHAR) WHEN 'UBIGINT' THEN CAST(v AS VARCHAR)
-                      WHEN 'DOUBLE' THEN CAST(v AS VARCHAR) WHEN 'BOOLEAN' THEN CAST(v AS VARCHAR) END;
+CREATE OR REPLACE MACRO lh_as_string_of(v, kind) AS
+    CASE kind WHEN 'VARCHAR' THEN v ->> '$'
+              WHEN 'BIGINT' THEN CAST(v AS VARCHAR) WHEN 'UBIGINT' THEN CAST(v AS VARCHAR)
+              WHEN 'DOUBLE' THEN CAST(v AS VARCHAR) WHEN 'BOOLEAN' THEN CAST(v AS VARCHAR) END;
+CREATE OR REPLACE MACRO lh_as_string(v) AS lh_as_string_of(v, json_type(v));
 
 -- A double that holds a whole number within BIGINT, as BIGINT.
 CREATE OR REPLACE MACRO lh_whole(x) AS
     CASE WHEN isfinite(x) AND x = floor(x) AND abs(x) < 9.2e18 THEN CAST(x AS BIGINT) END;
 
 -- integer: an integer, a number with no fraction (12.0), a string holding one ("12", "12.0").
-CREATE OR REPLACE MACRO lh_as_integer(v) AS
-    CASE json_type(v) WHEN 'BIGINT' THEN TRY_CAST(v AS BIGINT) WHEN 'UBIGINT' THEN TRY_CAST(v AS BIGINT)
-                      WHEN 'DOUBLE' THEN lh_whole(TRY_CAST(v AS DOUBLE))
-                      WHEN 'VARCHAR' THEN coalesce(TRY_CAST(trim(v ->> '$') AS BIGINT),
-                                                   lh_whole(TRY_CAST(trim(v ->> '$') AS DOUBLE))) END;
+CREATE OR REPLACE MACRO lh_as_integer_of(v, kind) AS
+    CASE kind WHEN 'BIGINT' THEN TRY_CAST(v AS BIGINT) WHEN 'UBIGINT' THEN TRY_CAST(v AS BIGINT)
+              WHEN 'DOUBLE' THEN lh_whole(TRY_CAST(v AS DOUBLE))
+              WHEN 'VARCHAR' THEN coalesce(TRY_CAST(trim(v ->> '$') AS BIGINT),
+                                           lh_whole(TRY_CAST(trim(v ->> '$') AS DOUBLE))) END;
+CREATE OR REPLACE MACRO lh_as_integer(v) AS lh_as_integer_of(v, json_type(v));
 
 -- number: a number, or a string holding a finite one ("12.7").
-CREATE OR REPLACE MACRO lh_as_number(v) AS
-    CASE json_type(v) WHEN 'BIGINT' THEN TRY_CAST(v AS DOUBLE) WHEN 'UBIGINT' THEN TRY_CAST(v AS DOUBLE)
-                      WHEN 'DOUBLE' THEN TRY_CAST(v AS DOUBLE)
-                      WHEN 'VARCHAR' THEN CASE WHEN isfinite(TRY_CAST(trim(v ->> '$') AS DOUBLE))
-                                               THEN TRY_CAST(trim(v ->> '$') AS DOUBLE) END END;
+CREATE OR REPLACE MACRO lh_as_number_of(v, kind) AS
+    CASE kind WHEN 'BIGINT' THEN TRY_CAST(v AS DOUBLE) WHEN 'UBIGINT' THEN TRY_CAST(v AS DOUBLE)
+              WHEN 'DOUBLE' THEN TRY_CAST(v AS DOUBLE)
+              WHEN 'VARCHAR' THEN CASE WHEN isfinite(TRY_CAST(trim(v ->> '$') AS DOUBLE))
+                                       THEN TRY_CAST(trim(v ->> '$') AS DOUBLE) END END;
+CREATE OR REPLACE MACRO lh_as_number(v) AS lh_as_number_of(v, json_type(v));
 
 -- boolean: true/false, or the strings "true"/"false" (any case).
-CREATE OR REPLACE MACRO lh_as_boolean(v) AS
-    CASE json_type(v) WHEN 'BOOLEAN' THEN TRY_CAST(v AS BOOLEAN)
-                      WHEN 'VARCHAR' THEN CASE lower(trim(v ->> '$')) WHEN 'true' THEN true
-                                                                      WHEN 'false' THEN false END END;
+CREATE OR REPLACE MACRO lh_as_boolean_of(v, kind) AS
+    CASE kind WHEN 'BOOLEAN' THEN TRY_CAST(v AS BOOLEAN)
+              WHEN 'VARCHAR' THEN CASE lower(trim(v ->> '$')) WHEN 'true' THEN true
+                                                              WHEN 'false' THEN false END END;
+CREATE OR REPLACE MACRO lh_as_boolean(v) AS lh_as_boolean_of(v, json_type(v));
 
 -- strings: a list of scalars (their text; null items dropped), or one scalar as a list of one.
-CREATE OR REPLACE MACRO lh_as_strings(v) AS
-    CASE json_type(v)
+CREATE OR REPLACE MACRO lh_as_strings_of(v, kind) AS
+    CASE kind
         WHEN 'ARRAY' THEN CASE WHEN NOT coalesce(list_bool_or(list_transform(json_extract(v, '$[*]'),
                                                  e -> json_type(e) IN ('OBJECT', 'ARRAY'))), false)
                                THEN list_filter(list_transform(json_extract(v, '$[*]'), e -> lh_as_string(e)),
                                                 s -> s IS NOT NULL) END
         WHEN 'OBJECT' THEN NULL
-        ELSE [lh_as_string(v)] END;
+        ELSE [lh_as_string_of(v, kind)] END;
+CREATE OR REPLACE MACRO lh_as_strings(v) AS lh_as_strings_of(v, json_type(v));
 
 -- text (prose): a string, a scalar's text, or a list of them joined with newlines.
-CREATE OR REPLACE MACRO lh_as_text(v) AS
-    CASE json_type(v) WHEN 'ARRAY' THEN array_to_string(lh_as_strings(v), chr(10)) ELSE lh_as_string(v) END;
+CREATE OR REPLACE MACRO lh_as_text_of(v, kind) AS
+    CASE kind WHEN 'ARRAY' THEN array_to_string(lh_as_strings_of(v, kind), chr(10)) ELSE lh_as_string_of(v, kind) END;
+CREATE OR REPLACE MACRO lh_as_text(v) AS lh_as_text_of(v, json_type(v));
 
 -- object, array: the JSON value itself when it is one.
-CREATE OR REPLACE MACRO lh_as_object(v) AS CASE WHEN json_type(v) = 'OBJECT' THEN v END;
-CREATE OR REPLACE MACRO lh_as_array(v) AS CASE WHEN json_type(v) = 'ARRAY' THEN v END;
+CREATE OR REPLACE MACRO lh_as_object_of(v, kind) AS CASE WHEN kind = 'OBJECT' THEN v END;
+CREATE OR REPLACE MACRO lh_as_object(v) AS lh_as_object_of(v, json_type(v));
+CREATE OR REPLACE MACRO lh_as_array_of(v, kind) AS CASE WHEN kind = 'ARRAY' THEN v END;
+CREATE OR REPLACE MACRO lh_as_array(v) AS lh_as_array_of(v, json_type(v));
 
 -- An epoch number as a time, its unit told by magnitude (README): below 1e11 seconds (until the
 -- year 5138), below 1e14 milliseconds, below 1e17 microseconds, else nanoseconds. Whole numbers are
@@ -108,9 +119,9 @@ CREATE OR REPLACE MACRO lh_epoch_time(x, whole) AS
 --   (a time string is parsed once, and only the others are read as epoch numbers);
 --   lh_event_time_of(parsed, number, whole) and lh_event_nanos_of(kind, text, whole).
 CREATE OR REPLACE MACRO lh_time_number(v, kind) AS
-    CASE WHEN kind IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'VARCHAR') THEN lh_as_number(v) END;
+    CASE WHEN kind IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'VARCHAR') THEN lh_as_number_of(v, kind) END;
 CREATE OR REPLACE MACRO lh_time_whole(v, kind) AS
-    CASE WHEN kind IN ('BIGINT', 'UBIGINT', 'VARCHAR') THEN lh_as_integer(v) END;
+    CASE WHEN kind IN ('BIGINT', 'UBIGINT', 'VARCHAR') THEN lh_as_integer_of(v, kind) END;
 CREATE OR REPLACE MACRO lh_event_time_of(parsed, number, whole) AS coalesce(parsed, lh_epoch_time(number, whole));
 CREATE OR REPLACE MACRO lh_event_time(v) AS
     lh_event_time_of(CASE WHEN json_type(v) = 'VARCHAR' THEN lh_parse_time(v ->> '$') END,

@@ -38,8 +38,9 @@ class FieldType:
     sql_type: str
     macro: str
 
-    def expression(self, value: str) -> str:
-        return f"{self.macro}({value})"
+    def expression(self, value: str, kind: str) -> str:
+        """The reading of ``value`` whose JSON type ``kind`` was read before (the macro's ``_of`` form)."""
+        return f"{self.macro}_of({value}, {kind})"
 
 
 FIELD_TYPES: dict[str, FieldType] = {
@@ -92,9 +93,10 @@ class Transform:
         spec = {name: "JSON" for name in self.all_fields}
         checks = [self._time_check(), *(self._type_check(n, t) for n, t in self.fields.items())]
         typed = [
-            FIELD_TYPES[t].expression(f"f.{quote_ident(n)}") + f" AS {_field_column(n)}"
+            FIELD_TYPES[t].expression(f"f.{quote_ident(n)}", _kind_column(n)) + f" AS {_field_column(n)}"
             for n, t in self.fields.items()
         ]
+        kinds = [f"json_type(f.{quote_ident(n)}) AS {_kind_column(n)}" for n in self.fields]
         return render(
             load("materialize/stage"),
             staged=quote_ident(staged_table),
@@ -103,6 +105,7 @@ class Transform:
             checks="coalesce(" + ", ".join(checks) + ")",
             time_field=quote_ident(self.time_field),
             typed_fields=", ".join(typed) if typed else "NULL AS _no_fields",
+            field_kinds=", ".join(kinds) if kinds else "NULL AS _no_kinds",
             natural_key=self._natural_key_sql(),
             field_columns=", ".join(_field_column(n) for n in self.fields) if typed else "NULL AS _no_fields",
         )
@@ -161,10 +164,10 @@ class Transform:
     def _type_check(self, name: str, declared: str) -> str:
         """Why a present value has no reading as its declared type: the JSON type found, the type expected
         (the value itself is in the quarantined line; leaving it out keeps one reason per problem)."""
-        v = f"f.{quote_ident(name)}"
+        kind = _kind_column(name)
         return (
-            f"CASE WHEN {_field_column(name)} IS NULL AND {v} IS NOT NULL AND json_type({v}) <> 'NULL' "
-            f"THEN {quote_literal(f'field {name!r} is ')} || lower(json_type({v})) "
+            f"CASE WHEN {_field_column(name)} IS NULL AND {kind} <> 'NULL' "
+            f"THEN {quote_literal(f'field {name!r} is ')} || lower({kind}) "
             f"|| {quote_literal(f', expected {declared}')} END"
         )
 
@@ -179,6 +182,11 @@ class Transform:
 def _field_column(name: str) -> str:
     """A declared field's reading in the staged table (named apart from the table's own columns)."""
     return quote_ident(f"field:{name}")
+
+
+def _kind_column(name: str) -> str:
+    """A declared field's JSON type in the staged statement, read once for its reading and its check."""
+    return quote_ident(f"kind:{name}")
 
 
 def _mapped_column(column: str, sql_type: str, produced: set[str]) -> str:

@@ -21,9 +21,10 @@ parsed AS (
     SELECT *, CASE WHEN problem IS NULL THEN json_transform(raw, {{field_spec}}) END AS f
     FROM classified
 ),
--- the time field's JSON type and text, read once for the event time and its nanoseconds
+-- the time field's JSON type and text, read once for the event time and its nanoseconds, and each
+-- field's JSON type, read once for its reading and its check
 timed AS (
-    SELECT *, json_type(f.{{time_field}}) AS time_kind, f.{{time_field}} ->> '$' AS time_text
+    SELECT *, json_type(f.{{time_field}}) AS time_kind, f.{{time_field}} ->> '$' AS time_text, {{field_kinds}}
     FROM parsed
 ),
 -- a time string parsed once; the epoch readings only for the values it leaves (macros.sql, lh_event_time)
