@@ -105,11 +105,11 @@ def _distil(
     if todo is None:
         todo = distil.pending(layout)
     started = time.monotonic()
-    if todo.documents or (todo.everything and evidence.parquet_parts(layout)):  # an index even if empty
-        if todo.documents and on_phase is not None:
+    if todo.rows.num_rows or (todo.everything and evidence.parquet_parts(layout)):  # an index even if empty
+        if todo.rows.num_rows and on_phase is not None:
             on_phase("corpus")
         added = corpus.AddReport()
-        warning = retrieval.add_documents(layout, todo.documents, added)
+        warning = retrieval.add_playbooks(layout, todo.rows, added)
         outcome.corpus_added = len(added.added)
         outcome.corpus_ms = todo.read_ms + round((time.monotonic() - started) * 1000)
         warning = _embed_playbooks(layout, options.embedding_model, added.added, index_progress) or warning

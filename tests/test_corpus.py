@@ -5,15 +5,17 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
+import re
 import subprocess
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from click.testing import CliRunner
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import invoke, varied_documents, write_stream
 
@@ -21,8 +23,9 @@ from lakehouse import pipeline, retrieval
 from lakehouse.core import collector, db
 from lakehouse.core.errors import StorageError, UsageError
 from lakehouse.core.files import dumps
-from lakehouse.core.paths import Layout
+from lakehouse.core.paths import Layout, open_root
 from lakehouse.core.types import Document
+from lakehouse.ingest import evidence
 from lakehouse.retrieval import corpus
 
 pytestmark = pytest.mark.fast
@@ -63,6 +66,85 @@ def test_a_documents_line_and_hash_are_what_json_dumps_writes(doc: Document) -> 
     assert corpus.corpus_line(doc) == dumps(doc.to_json())
     expected = json.dumps([doc.title, doc.text, list(doc.tags)], ensure_ascii=False)
     assert corpus.content_sha(doc) == hashlib.sha256(expected.encode()).hexdigest()
+
+
+# strings that SQL and Python write alike, and the characters where they do not (DuckDB writes \u000B)
+PLAYBOOK_TEXT = st.text(
+    st.characters(exclude_categories=["Cs"]) | st.sampled_from('\x0b\x1f\x00\x1c\n"\\ /é\u2028\u3000aZ'),
+    max_size=12,
+)
+
+
+def write_playbook_evidence(layout: Layout, docs: list[tuple[str, str, list[str]]]) -> None:
+    """Playbook evidence rows as a materialize writes them: one version of playbook ``pb<i>`` per
+    (title, text, tags)."""
+    rows = [
+        {
+            "schema": "evidence_record.v1",
+            "evidence_id": f"ev:{i:032x}",
+            "kind": "playbook",
+            "day": "2026-05-01",
+            "ts": "2026-05-01T10:00:00Z",
+            "source": {"stream": "playbooks", "path": "data/_kb/playbooks.jsonl", "line": i + 1},
+            "text": text,
+            "tags": tags,
+            "metadata": json.dumps({"playbook_id": f"pb{i}", "version": 1, "title": title}),
+            "receipt_id": "mr-test",
+        }
+        for i, (title, text, tags) in enumerate(docs)
+    ]
+    table = pa.Table.from_pylist(rows, schema=evidence.EVIDENCE_SCHEMA)
+    evidence.write_parquet(table, layout.parquet_day("2026-05-01") / "part-mr-test.parquet")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(PLAYBOOK_TEXT, PLAYBOOK_TEXT, st.lists(PLAYBOOK_TEXT, max_size=3)), max_size=6))
+def test_sql_writes_a_playbooks_hash_and_line_as_python_does(
+    tmp_path_factory: pytest.TempPathFactory, docs: list[tuple[str, str, list[str]]]
+) -> None:
+    """Playbooks are distilled in columns: their content hash and corpus line written by SQL. Where SQL says
+    it wrote them plainly they are Python's bytes; it says so for every document without the characters it
+    writes otherwise; and as documents the rows are what Python's distillation made."""
+    layout = open_root(tmp_path_factory.mktemp("root"), create=True)
+    write_playbook_evidence(layout, docs)
+    rows = corpus.playbooks(layout)
+    documents = {d.rag_id: d for d in corpus.documents_of(rows)}
+    for row in rows.to_pylist():
+        doc = Document(
+            row["rag_id"],
+            row["title"],
+            row["text"],
+            tuple(row["tags"]),
+            tuple(row["source_evidence_ids"]),
+            row["updated_at"],
+        )
+        if row["plain"]:
+            assert row["content_sha"] == corpus.content_sha(doc)
+            assert row["line"] == corpus.corpus_line(doc) + "\n"
+            assert documents[doc.rag_id] == doc
+        written_otherwise = re.search("[\x0b\x0e\x0f\x1a-\x1f]", doc.title + doc.text + "".join(doc.tags))
+        if not written_otherwise and re.search("[!-~]", doc.text):
+            assert row["plain"]
+    expected = {f"rag:pb{i}" for i, (_, text, _) in enumerate(docs) if text.strip()}
+    assert set(documents) == expected
+
+
+def test_a_playbook_sql_cannot_write_as_python_does_is_distilled_by_python(layout: Layout) -> None:
+    """A vertical tab in one playbook: SQL would write it \u000b; the batch goes as documents, and the corpus
+    holds Python's bytes (\u000b), the same hash in the index."""
+    write_stream(
+        layout,
+        "playbooks",
+        [playbook("tab", 1, "Tabs\x0bhere", ["one\x0btwo"]), playbook("plain", 1, "Plain", ["step"])],
+    )
+    pipeline.materialize(layout)
+    lines = layout.rag_corpus.read_text().splitlines()
+    assert len(lines) == 2 and "\\u000b" in lines[1] and "\\u000B" not in lines[1]
+    docs = corpus.load(layout)
+    assert [corpus.corpus_line(d) for d in docs.values()] == lines
+    with db.catalog(layout.catalog, read_only=True) as con:
+        indexed = dict(con.execute("SELECT rag_id, content_sha FROM rag_corpus").fetchall())
+    assert indexed == {rag_id: corpus.content_sha(d) for rag_id, d in docs.items()}
 
 
 def test_latest_playbook_version_becomes_the_document(layout: Layout) -> None:

@@ -2,7 +2,8 @@
 
 - ``corpus``: the corpus file ``data/_kb/rag_corpus.jsonl`` and documents distilled from playbook evidence;
 - ``distil``: which runs' playbooks the corpus is owed (:func:`distil.pending`, :func:`distil.record`);
-- ``index``: the BM25 index in the catalog (tokenizer, postings, incremental adds, ``add_documents``);
+- ``index``: the BM25 index in the catalog (tokenizer, postings, incremental adds);
+- ``adds``: documents appended to the corpus file and indexed at once (``add_documents``, ``add_playbooks``);
 - ``scoring``: one DuckDB statement per search (:func:`search`, :func:`ranked`, :func:`ranked_many`);
 - ``searcher``: :class:`Searcher`, a long-lived connection for many threads (coalesced adds and queries);
 - ``vectors``: embeddings, the side-store, the HNSW file and fusion;
@@ -12,10 +13,10 @@ Reads evidence (for the corpus) and uses the gateway (for embeddings); nothing a
 """
 
 from lakehouse.core.types import Hit
+from lakehouse.retrieval.adds import add_documents, add_playbooks
 from lakehouse.retrieval.index import (
     Appended,
     IndexView,
-    add_documents,
     append_new_documents,
     catch_up,
     index_and_record,
@@ -39,6 +40,7 @@ __all__ = [
     "IndexView",
     "Searcher",
     "add_documents",
+    "add_playbooks",
     "append_new_documents",
     "catch_up",
     "documents",

@@ -18,9 +18,11 @@ from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from lakehouse.core import collector, db
 from lakehouse.core.errors import StorageError, UsageError
-from lakehouse.core.files import append_lines, dumps, user_jsonl
+from lakehouse.core.files import append_bytes, append_lines, dumps, user_jsonl
 from lakehouse.core.paths import Layout
 from lakehouse.core.sqlfiles import load as load_sql
 from lakehouse.core.types import Document
@@ -287,22 +289,53 @@ def _stamped(doc: Document, now: str) -> Document:
     return Document(doc.rag_id, doc.title, doc.text, doc.tags, doc.source_evidence_ids, now)
 
 
-def playbook_documents(layout: Layout, receipt_ids: list[str] | None = None) -> list[Document]:
-    """The latest version of each playbook in the evidence, as documents ``rag:<playbook_id>``;
-    with ``receipt_ids``, of the playbooks those runs wrote a version of only."""
+# The rows of sql/corpus/playbooks.sql: a document's fields, its content_sha(), its corpus_line() and a newline,
+# and whether SQL wrote those two as this module does (see the file); a list's item is named as Arrow names it.
+PLAYBOOK_ROWS = pa.schema(
+    [
+        ("rag_id", pa.string()),
+        ("title", pa.string()),
+        ("text", pa.string()),
+        ("tags", pa.list_(pa.string())),
+        ("source_evidence_ids", pa.list_(pa.string())),
+        ("updated_at", pa.string()),
+        ("content_sha", pa.string()),
+        ("line", pa.string()),
+        ("plain", pa.bool_()),
+    ]
+)
+
+
+def playbooks(layout: Layout, receipt_ids: list[str] | None = None) -> pa.Table:
+    """The latest version of each playbook in the evidence as document rows (``PLAYBOOK_ROWS``, by rag_id
+    ``rag:<playbook_id>``); with ``receipt_ids``, of the playbooks those runs wrote a version of only."""
     if not evidence.parquet_parts(layout):
-        return []
+        return PLAYBOOK_ROWS.empty_table()
     con = db.memory()
     try:
         params = {"glob": evidence.parquet_glob(layout), "receipt_ids": receipt_ids}
-        result = con.execute(load_sql("corpus/playbooks"), params)
-        with collector.paused():  # the query ran; its rows become records
-            rows = result.fetchall()
-            # _has_text: as the corpus file's reader asks (the query keeps texts with a non-space)
-            return [
-                Document(rag_id, title, text, tuple(tags or ()), tuple(sources), ts)
-                for rag_id, title, text, tags, sources, ts in rows
-                if _has_text(text)
-            ]
+        return con.execute(load_sql("corpus/playbooks"), params).to_arrow_table().cast(PLAYBOOK_ROWS)
     finally:
         con.close()
+
+
+def documents_of(rows: pa.Table) -> list[Document]:
+    """Playbook rows as documents (those with text, as the corpus file's reader asks)."""
+    columns = [rows.column(name).to_pylist() for name in DOCUMENT_FIELDS]
+    with collector.paused():  # a record a document
+        return [
+            Document(rag_id, title, text, tuple(tags), tuple(sources), updated_at)
+            for rag_id, title, text, tags, sources, updated_at in zip(*columns, strict=True)
+            if _has_text(text)
+        ]
+
+
+DOCUMENT_FIELDS = ("rag_id", "title", "text", "tags", "source_evidence_ids", "updated_at")
+
+
+def write_rows(layout: Layout, rows: pa.Table, report: AddReport) -> int:
+    """Append playbook rows' corpus lines (``PLAYBOOK_ROWS`` written ``plain``) in one write, with its fsync, as
+    :func:`write_changes` appends documents; return the bytes written. Under the corpus lock."""
+    size = append_bytes(layout.rag_corpus, "".join(rows.column("line").to_pylist()).encode())
+    report.added.extend(rows.column("rag_id").to_pylist())
+    return size

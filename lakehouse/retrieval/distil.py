@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from lakehouse.core.errors import StorageError
 from lakehouse.core.files import atomic_write, complete_end, size_of
 from lakehouse.core.paths import Layout
@@ -28,12 +30,17 @@ STATE_SCHEMA = "corpus_distilled.v1"
 
 @dataclass
 class Pending:
-    """Documents the corpus is owed, and how far the receipts log is distilled once they are added."""
+    """Playbooks the corpus is owed (``corpus.PLAYBOOK_ROWS``), and how far the receipts log is distilled once
+    they are added."""
 
-    documents: list[Document]
+    rows: pa.Table
     receipts_end: int
     recorded: dict[str, int] | None  # the state before (None: nothing usable, every playbook distilled)
     read_ms: int = 0  # how long finding them took
+
+    @property
+    def documents(self) -> list[Document]:
+        return corpus.documents_of(self.rows)
 
     @property
     def everything(self) -> bool:
@@ -50,11 +57,11 @@ def pending(layout: Layout) -> Pending:
         or recorded["receipts_bytes"] > end
         or recorded["corpus_bytes"] > size_of(layout.rag_corpus)  # the corpus file removed or replaced
     ):
-        documents, recorded = corpus.playbook_documents(layout), None
+        rows, recorded = corpus.playbooks(layout), None
     else:
         receipt_ids = _playbook_receipts(layout, recorded["receipts_bytes"], end)
-        documents = corpus.playbook_documents(layout, receipt_ids) if receipt_ids else []
-    return Pending(documents, end, recorded, round((time.monotonic() - started) * 1000))
+        rows = corpus.playbooks(layout, receipt_ids) if receipt_ids else corpus.PLAYBOOK_ROWS.empty_table()
+    return Pending(rows, end, recorded, round((time.monotonic() - started) * 1000))
 
 
 def record(layout: Layout, done: Pending) -> None:

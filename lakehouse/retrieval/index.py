@@ -21,7 +21,6 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +29,7 @@ import pyarrow as pa
 
 from lakehouse.core import collector, db
 from lakehouse.core.errors import CatalogError
-from lakehouse.core.files import exclusive_lock, size_of
+from lakehouse.core.files import size_of
 from lakehouse.core.paths import Layout
 from lakehouse.core.sqlfiles import constant_list, load, number_literal, render
 from lakehouse.core.types import Document
@@ -415,50 +414,3 @@ def append_new_documents(
     updated.next_doc_id = view.next_doc_id + len(docs)
     updated.generation = next(_view_generations)
     return updated
-
-
-def add_documents(layout: Layout, docs: list[Document], report: corpus.AddReport) -> str | None:
-    """Append new or changed documents to the corpus file and index them, the two at once: the index's
-    transaction commits once the documents are on disk, and not when their write fails.
-
-    Returns a one-line warning when the catalog is busy: the documents are in the JSONL and
-    are indexed by the next write or ``lakehouse sync``.
-    """
-    with exclusive_lock(layout.state_dir / "corpus.lock", wait=True):
-        before = size_of(layout.rag_corpus)
-        found = corpus.changes(layout, [(docs, report)], indexed=_indexed_versions(layout, docs, before))
-        rows = incoming_rows(found.documents)
-        # The corpus lines are made and written on a thread while DuckDB indexes their rows (it holds no GIL):
-        # the index's transaction commits only after the write is on disk, and a failed write rolls it back.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lh-corpus") as pool:
-            writing = pool.submit(corpus.write_changes, layout, found)
-
-            def size_after() -> int:
-                # what this write added; a file found longer than that is read whole by the next update
-                return before + writing.result()
-
-            try:
-                refresh(layout, Appended(before, rows, size_after))
-            except CatalogError as exc:
-                writing.result()  # the documents are written (or their error is the one to tell)
-                return f"documents written, but the retrieval index is behind ({exc}); run 'lakehouse sync'"
-    return None
-
-
-def _indexed_versions(layout: Layout, docs: list[Document], corpus_bytes: int) -> dict[str, str] | None:
-    """The content hashes of the documents' current versions, read from an index that covers the corpus
-    file's ``corpus_bytes``: comparing against them spares reading the whole file (0.7 s at 83k documents).
-    None when the index cannot tell (behind the file, busy, missing): the file is read then."""
-    if not corpus_bytes:
-        return {}
-    if not docs:
-        return None
-    try:
-        with db.catalog(layout.catalog, read_only=True, lock_wait_s=0) as con:
-            if not is_current(con, layout, corpus_bytes):
-                return None
-            # the ids as an Arrow table: a list parameter of 83k strings took DuckDB's client 6.5 s
-            con.register("wanted", pa.table({"rag_id": [d.rag_id for d in docs]}))
-            return dict(con.execute(load("corpus/content_hashes")).fetchall())
-    except (duckdb.Error, CatalogError):
-        return None
