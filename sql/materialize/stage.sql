@@ -1,9 +1,9 @@
 /* Stage one transform's block of new lines: parse each JSON line once, read each declared field and the event time once, and say why a line is quarantined. */
 CREATE OR REPLACE TEMP TABLE {{staged}} AS
--- json_type in try(): one parse says both whether a line is JSON (NULL: it is not) and what it holds
--- (json_valid first, then json_type, parsed it twice)
-WITH kinds AS (
-    SELECT line_no, byte_offset, raw, try(json_type(raw)) AS json_kind
+-- Each line parsed once: its fields read by json_transform in try() (NULL: not JSON). A line that begins with
+-- '{' and parses is an object; only the others are parsed again, by json_type, to say what they hold.
+WITH decoded AS (
+    SELECT line_no, byte_offset, raw, try(json_transform(raw, {{field_spec}})) AS fields
     FROM {{lines}}
 ),
 classified AS (
@@ -11,14 +11,20 @@ classified AS (
         line_no,
         byte_offset,
         raw,
+        fields,
+        CASE WHEN fields IS NOT NULL AND starts_with(raw, '{') THEN 'OBJECT' ELSE try(json_type(raw)) END AS json_kind
+    FROM decoded
+),
+parsed AS (
+    SELECT
+        line_no,
+        byte_offset,
+        raw,
         CASE
             WHEN json_kind IS NULL THEN 'invalid JSON'
             WHEN json_kind <> 'OBJECT' THEN 'not a JSON object but ' || lower(json_kind)
-        END AS problem
-    FROM kinds
-),
-parsed AS (
-    SELECT *, CASE WHEN problem IS NULL THEN json_transform(raw, {{field_spec}}) END AS f
+        END AS problem,
+        CASE WHEN json_kind = 'OBJECT' THEN fields END AS f
     FROM classified
 ),
 -- the time field's JSON type and text, read once for the event time and its nanoseconds, and each
