@@ -289,9 +289,8 @@ def _stamped(doc: Document, now: str) -> Document:
     return Document(doc.rag_id, doc.title, doc.text, doc.tags, doc.source_evidence_ids, now)
 
 
-# The rows of sql/corpus/playbooks.sql: a document's fields, its content_sha(), its corpus_line() and a newline,
-# and whether SQL wrote those two as this module does (see the file); a list's item is named as Arrow names it.
-PLAYBOOK_ROWS = pa.schema(
+# A document as a row (retrieval.index takes these in), with its content hash (content_sha).
+DOCUMENT_ROWS = pa.schema(
     [
         ("rag_id", pa.string()),
         ("title", pa.string()),
@@ -300,10 +299,11 @@ PLAYBOOK_ROWS = pa.schema(
         ("source_evidence_ids", pa.list_(pa.string())),
         ("updated_at", pa.string()),
         ("content_sha", pa.string()),
-        ("line", pa.string()),
-        ("plain", pa.bool_()),
     ]
 )
+# The rows of sql/corpus/playbooks.sql: a document's row, its corpus_line() and a newline, and whether SQL wrote
+# the hash and the line as this module does (see the file).
+PLAYBOOK_ROWS = pa.schema([*DOCUMENT_ROWS, ("line", pa.string()), ("plain", pa.bool_())])
 
 
 def playbooks(layout: Layout, receipt_ids: list[str] | None = None) -> pa.Table:

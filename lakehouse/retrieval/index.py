@@ -35,17 +35,7 @@ from lakehouse.core.sqlfiles import constant_list, load, number_literal, render
 from lakehouse.core.types import Document
 from lakehouse.retrieval import corpus, vectors
 
-INCOMING_SCHEMA = pa.schema(
-    [
-        ("rag_id", pa.string()),
-        ("title", pa.string()),
-        ("text", pa.string()),
-        ("tags", pa.list_(pa.string())),
-        ("source_evidence_ids", pa.list_(pa.string())),
-        ("updated_at", pa.string()),
-        ("content_sha", pa.string()),
-    ]
-)
+INCOMING_SCHEMA = corpus.DOCUMENT_ROWS  # the documents an add indexes, one row each
 
 
 APPEND_SCHEMAS = {
