@@ -174,6 +174,19 @@ def test_latest_playbook_version_becomes_the_document(layout: Layout) -> None:
     assert len(corpus_lines(layout)) == 3 and corpus.load(layout)["rag:leak"].text.endswith("2. diff")
 
 
+def test_a_run_whose_only_playbook_text_python_finds_blank_does_no_corpus_work(layout: Layout) -> None:
+    """SQL keeps a text of an ideographic space (not ASCII white space); Python's strip() finds it blank, so it
+    is no document: the run neither distils nor takes the corpus lock (its corpus time stays 0)."""
+    write_stream(layout, "playbooks", [playbook("leak", 1, "Hunt a memory leak", ["heap profile"])])
+    pipeline.materialize(layout)
+    before = layout.rag_corpus.read_bytes()
+    write_stream(layout, "playbooks", [playbook("blank", 1, "\u3000", [], day=2)])
+    outcome = pipeline.materialize(layout)
+    assert outcome.receipt["totals"]["emitted"] == 1  # the playbook is evidence
+    assert (outcome.corpus_added, outcome.corpus_ms) == (0, 0)
+    assert layout.rag_corpus.read_bytes() == before
+
+
 def test_a_playbook_without_text_is_no_document_and_breaks_nothing(
     layout: Layout, runner: CliRunner, tmp_path: Path
 ) -> None:

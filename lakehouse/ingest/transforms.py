@@ -153,12 +153,13 @@ class Transform:
     def _time_check(self) -> str:
         v = f"f.{quote_ident(self.time_field)}"
         name = self.time_field
-        # the cheap test first: CASE evaluates the rest only for the rows it leaves (a time is rarely missing)
+        # the cheap test first: CASE evaluates the rest only for the rows it leaves (a time is rarely missing);
+        # time_kind and time_text: the time field's JSON type and text, read once (materialize/stage)
         return (
             f"CASE WHEN event_time IS NOT NULL THEN NULL "
-            f"WHEN {v} IS NULL OR json_type({v}) = 'NULL' THEN {quote_literal('missing ' + name)} "
+            f"WHEN {v} IS NULL OR time_kind = 'NULL' THEN {quote_literal('missing ' + name)} "
             f"ELSE {quote_literal('unparseable ' + name + ': ')} "
-            f"|| left(coalesce({v} ->> '$', CAST({v} AS VARCHAR)), 64) END"
+            f"|| left(coalesce(time_text, CAST({v} AS VARCHAR)), 64) END"
         )
 
     def _type_check(self, name: str, declared: str) -> str:

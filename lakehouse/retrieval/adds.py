@@ -27,33 +27,46 @@ def add_documents(layout: Layout, docs: list[Document], report: corpus.AddReport
     Returns a one-line warning when the catalog is busy: the documents are in the JSONL and
     are indexed by the next write or ``lakehouse sync``.
     """
-    with exclusive_lock(layout.state_dir / "corpus.lock", wait=True):
+    with exclusive_lock(layout.state_dir / _CORPUS_LOCK, wait=True):
         before = size_of(layout.rag_corpus)
         indexed = _indexed_versions(layout, [d.rag_id for d in docs], before)
-        found = corpus.changes(layout, [(docs, report)], indexed=indexed)
-        rows = incoming_rows(found.documents)
-        return _write_and_index(layout, before, rows, lambda: corpus.write_changes(layout, found))
+        return _add_documents_locked(layout, docs, report, before, indexed)
 
 
 def add_playbooks(layout: Layout, rows: pa.Table, report: corpus.AddReport) -> str | None:
     """:func:`add_documents` for playbook rows (``corpus.PLAYBOOK_ROWS``), kept in columns: their content hashes
     and corpus lines were written by SQL (83,333 playbooks: ~0.9 s of Python each way less). Rows that SQL could
     not write as Python does, or an index that cannot tell which versions it holds, go as documents."""
-    if rows.num_rows and pc.all(rows.column("plain")).as_py():
-        with exclusive_lock(layout.state_dir / "corpus.lock", wait=True):
-            before = size_of(layout.rag_corpus)
-            rag_ids = rows.column("rag_id").to_pylist()
-            indexed = _indexed_versions(layout, rag_ids, before)
-            if indexed is not None:
-                shas = rows.column("content_sha").to_pylist()
-                changed = [indexed.get(r) != sha for r, sha in zip(rag_ids, shas, strict=True)]
-                report.unchanged.extend(r for r, new in zip(rag_ids, changed, strict=True) if not new)
-                new_rows = rows.filter(pa.array(changed, pa.bool_()))
-                incoming = new_rows.select(INCOMING_SCHEMA.names).cast(INCOMING_SCHEMA)
-                return _write_and_index(
-                    layout, before, incoming, lambda: corpus.write_rows(layout, new_rows, report)
-                )
-    return add_documents(layout, corpus.documents_of(rows), report)  # the corpus lock taken again, in there
+    with exclusive_lock(layout.state_dir / _CORPUS_LOCK, wait=True):
+        before = size_of(layout.rag_corpus)
+        rag_ids = rows.column("rag_id").to_pylist()
+        indexed = _indexed_versions(layout, rag_ids, before)
+        if indexed is None or not pc.all(rows.column("plain")).as_py():
+            return _add_documents_locked(layout, corpus.documents_of(rows), report, before, indexed)
+        shas = rows.column("content_sha").to_pylist()
+        changed = [indexed.get(r) != sha for r, sha in zip(rag_ids, shas, strict=True)]
+        report.unchanged.extend(r for r, new in zip(rag_ids, changed, strict=True) if not new)
+        new_rows = rows.filter(pa.array(changed, pa.bool_()))
+        incoming = new_rows.select(INCOMING_SCHEMA.names).cast(INCOMING_SCHEMA)
+        return _write_and_index(layout, before, incoming, lambda: corpus.write_rows(layout, new_rows, report))
+
+
+_CORPUS_LOCK = (
+    "corpus.lock"  # an flock: taken once per add (a second open of it in the same process would wait)
+)
+
+
+def _add_documents_locked(
+    layout: Layout,
+    docs: list[Document],
+    report: corpus.AddReport,
+    before: int,
+    indexed: dict[str, str] | None,
+) -> str | None:
+    """:func:`add_documents` under the corpus lock, the file ``before`` bytes long (see :func:`_indexed_versions`)."""
+    found = corpus.changes(layout, [(docs, report)], indexed=indexed)
+    rows = incoming_rows(found.documents)
+    return _write_and_index(layout, before, rows, lambda: corpus.write_changes(layout, found))
 
 
 def _write_and_index(layout: Layout, before: int, rows: pa.Table, write: Callable[[], int]) -> str | None:
@@ -85,7 +98,7 @@ def _indexed_versions(layout: Layout, rag_ids: list[str], corpus_bytes: int) -> 
     if not corpus_bytes:
         return {}
     if not rag_ids:
-        return None
+        return {}  # nothing to compare
     try:
         with db.catalog(layout.catalog, read_only=True, lock_wait_s=0) as con:
             if not is_current(con, layout, corpus_bytes):

@@ -321,16 +321,13 @@ def playbooks(layout: Layout, receipt_ids: list[str] | None = None) -> pa.Table:
 
 def documents_of(rows: pa.Table) -> list[Document]:
     """Playbook rows as documents (those with text, as the corpus file's reader asks)."""
-    columns = [rows.column(name).to_pylist() for name in DOCUMENT_FIELDS]
+    columns = [rows.column(name).to_pylist() for name in DOCUMENT_ROWS.names if name != "content_sha"]
     with collector.paused():  # a record a document
         return [
             Document(rag_id, title, text, tuple(tags), tuple(sources), updated_at)
             for rag_id, title, text, tags, sources, updated_at in zip(*columns, strict=True)
             if _has_text(text)
         ]
-
-
-DOCUMENT_FIELDS = ("rag_id", "title", "text", "tags", "source_evidence_ids", "updated_at")
 
 
 def write_rows(layout: Layout, rows: pa.Table, report: AddReport) -> int:

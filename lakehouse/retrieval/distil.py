@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from lakehouse.core.errors import StorageError
 from lakehouse.core.files import atomic_write, complete_end, size_of
 from lakehouse.core.paths import Layout
-from lakehouse.core.types import Document
 from lakehouse.retrieval import corpus
 
 STATE_SCHEMA = "corpus_distilled.v1"
@@ -39,8 +39,11 @@ class Pending:
     read_ms: int = 0  # how long finding them took
 
     @property
-    def documents(self) -> list[Document]:
-        return corpus.documents_of(self.rows)
+    def has_documents(self) -> bool:
+        """Whether any row is a document (a text Python's ``strip()`` finds blank is none: see corpus.playbooks)."""
+        if not self.rows.num_rows:
+            return False
+        return pc.all(self.rows.column("plain")).as_py() or bool(corpus.documents_of(self.rows))
 
     @property
     def everything(self) -> bool:
@@ -48,7 +51,7 @@ class Pending:
 
 
 def pending(layout: Layout) -> Pending:
-    """The latest version of every playbook written by runs not yet distilled, as documents."""
+    """The latest version of every playbook written by runs not yet distilled, as rows (``corpus.PLAYBOOK_ROWS``)."""
     started = time.monotonic()
     recorded = _recorded(layout)
     end = complete_end(layout.receipts)  # a receipt being appended is left for later

@@ -15,7 +15,7 @@ WITH playbooks AS (
 )
 -- content_sha and line are retrieval.corpus's content_sha() and corpus_line(): JSON written as Python's json
 -- module writes it. DuckDB's to_json writes the same text, except \u000B where Python writes \u000b: plain is
--- false for a document holding such a character, a null list item, no update time, or a text that Python's
+-- false for a document holding such a character, a null list item (tag or evidence id), no update time, or a text that Python's
 -- str.strip() might find blank, and such a batch is distilled by Python (corpus.documents_of).
 , documents AS (
     SELECT
@@ -57,7 +57,8 @@ SELECT
                            '[\x0b\x0e\x0f\x1a-\x1f]')
         AND regexp_matches(text, '[!-~]')
         AND updated_at <> ''
-        AND list_position(tags, NULL) IS NULL,
+        AND list_position(tags, NULL) IS NULL
+        AND list_position(source_evidence_ids, NULL) IS NULL,
         false
     ) AS plain
 FROM written

@@ -23,6 +23,7 @@ parsed AS (
         CASE
             WHEN json_kind IS NULL THEN 'invalid JSON'
             WHEN json_kind <> 'OBJECT' THEN 'not a JSON object but ' || lower(json_kind)
+            WHEN fields IS NULL THEN 'invalid JSON'  -- an object json_transform cannot read (none known)
         END AS problem,
         CASE WHEN json_kind = 'OBJECT' THEN fields END AS f
     FROM classified
