@@ -105,8 +105,9 @@ def _distil(
     if todo is None:
         todo = distil.pending(layout)
     started = time.monotonic()
-    if todo.has_documents or (todo.everything and evidence.parquet_parts(layout)):  # an index even if empty
-        if todo.has_documents and on_phase is not None:
+    owed = todo.has_documents
+    if owed or (todo.everything and evidence.parquet_parts(layout)):  # an index even if empty
+        if owed and on_phase is not None:
             on_phase("corpus")
         added = corpus.AddReport()
         warning = retrieval.add_playbooks(layout, todo.rows, added)

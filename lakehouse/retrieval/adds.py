@@ -51,9 +51,8 @@ def add_playbooks(layout: Layout, rows: pa.Table, report: corpus.AddReport) -> s
         return _write_and_index(layout, before, incoming, lambda: corpus.write_rows(layout, new_rows, report))
 
 
-_CORPUS_LOCK = (
-    "corpus.lock"  # an flock: taken once per add (a second open of it in the same process would wait)
-)
+# an flock, taken once per add: a second open of it in the same process would wait for the first
+_CORPUS_LOCK = "corpus.lock"
 
 
 def _add_documents_locked(
@@ -92,13 +91,11 @@ def _write_and_index(layout: Layout, before: int, rows: pa.Table, write: Callabl
 
 
 def _indexed_versions(layout: Layout, rag_ids: list[str], corpus_bytes: int) -> dict[str, str] | None:
-    """The content hashes of the current versions of the documents ``rag_ids``, read from an index that covers the corpus
-    file's ``corpus_bytes``: comparing against them spares reading the whole file (0.7 s at 83k documents).
+    """The content hashes of the current versions of the documents ``rag_ids``, read from an index that covers
+    the corpus file's ``corpus_bytes``: comparing against them spares reading the whole file (0.7 s at 83k documents).
     None when the index cannot tell (behind the file, busy, missing): the file is read then."""
-    if not corpus_bytes:
-        return {}
-    if not rag_ids:
-        return {}  # nothing to compare
+    if not corpus_bytes or not rag_ids:
+        return {}  # an empty file, or nothing to compare
     try:
         with db.catalog(layout.catalog, read_only=True, lock_wait_s=0) as con:
             if not is_current(con, layout, corpus_bytes):
