@@ -105,9 +105,8 @@ def _distil(
     if todo is None:
         todo = distil.pending(layout)
     started = time.monotonic()
-    owed = todo.has_documents
-    if owed or (todo.everything and evidence.parquet_parts(layout)):  # an index even if empty
-        if owed and on_phase is not None:
+    if todo.rows.num_rows or (todo.everything and evidence.parquet_parts(layout)):  # an index even if empty
+        if todo.rows.num_rows and on_phase is not None:
             on_phase("corpus")
         added = corpus.AddReport()
         warning = retrieval.add_playbooks(layout, todo.rows, added)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from lakehouse.core import collector, db
 from lakehouse.core.errors import StorageError, UsageError
@@ -308,25 +309,31 @@ PLAYBOOK_ROWS = pa.schema([*DOCUMENT_ROWS, ("line", pa.string()), ("plain", pa.b
 
 def playbooks(layout: Layout, receipt_ids: list[str] | None = None) -> pa.Table:
     """The latest version of each playbook in the evidence as document rows (``PLAYBOOK_ROWS``, by rag_id
-    ``rag:<playbook_id>``); with ``receipt_ids``, of the playbooks those runs wrote a version of only."""
+    ``rag:<playbook_id>``); with ``receipt_ids``, of the playbooks those runs wrote a version of only.
+
+    Every row is a document: the query keeps texts with a non-space, and of those it cannot vouch for (not
+    ``plain``), those Python's ``strip()`` finds blank are dropped here, as the corpus file's reader asks."""
     if not evidence.parquet_parts(layout):
         return PLAYBOOK_ROWS.empty_table()
     con = db.memory()
     try:
         params = {"glob": evidence.parquet_glob(layout), "receipt_ids": receipt_ids}
-        return con.execute(load_sql("corpus/playbooks"), params).to_arrow_table().cast(PLAYBOOK_ROWS)
+        rows = con.execute(load_sql("corpus/playbooks"), params).to_arrow_table().cast(PLAYBOOK_ROWS)
     finally:
         con.close()
+    if pc.all(rows.column("plain")).as_py():  # a plain text holds printable ASCII: never blank
+        return rows
+    texts = rows.column("text").to_pylist()
+    return rows.filter(pa.array([_has_text(text) for text in texts], pa.bool_()))
 
 
 def documents_of(rows: pa.Table) -> list[Document]:
-    """Playbook rows as documents (those with text, as the corpus file's reader asks)."""
+    """Playbook rows (:func:`playbooks`) as documents."""
     columns = [rows.column(name).to_pylist() for name in DOCUMENT_ROWS.names if name != "content_sha"]
     with collector.paused():  # a record a document
         return [
             Document(rag_id, title, text, tuple(tags), tuple(sources), updated_at)
             for rag_id, title, text, tags, sources, updated_at in zip(*columns, strict=True)
-            if _has_text(text)
         ]
 
 

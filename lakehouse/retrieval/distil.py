@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from lakehouse.core.errors import StorageError
 from lakehouse.core.files import atomic_write, complete_end, size_of
@@ -37,13 +36,6 @@ class Pending:
     receipts_end: int
     recorded: dict[str, int] | None  # the state before (None: nothing usable, every playbook distilled)
     read_ms: int = 0  # how long finding them took
-
-    @property
-    def has_documents(self) -> bool:
-        """Whether any row is a document (a text Python's ``strip()`` finds blank is none: see corpus.playbooks)."""
-        if not self.rows.num_rows:
-            return False
-        return pc.all(self.rows.column("plain")).as_py() or bool(corpus.documents_of(self.rows))
 
     @property
     def everything(self) -> bool:

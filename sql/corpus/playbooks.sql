@@ -15,8 +15,9 @@ WITH playbooks AS (
 )
 -- content_sha and line are retrieval.corpus's content_sha() and corpus_line(): JSON written as Python's json
 -- module writes it. DuckDB's to_json writes the same text, except \u000B where Python writes \u000b: plain is
--- false for a document holding such a character, a null list item (tag or evidence id), no update time, or a text that Python's
--- str.strip() might find blank, and such a batch is distilled by Python (corpus.documents_of).
+-- false for a document holding such a character, a null list item (tag or evidence id), no update time, or a
+-- text Python's str.strip() might find blank (corpus.playbooks drops those), and such a batch is distilled by
+-- Python (corpus.documents_of).
 , documents AS (
     SELECT
         'rag:' || playbook_id AS rag_id,
