@@ -26,7 +26,10 @@ import pyarrow.compute as pc
 from lakehouse.core.paths import Layout
 from lakehouse.ingest import evidence
 
-PENDING_BYTES = 64 * 1024 * 1024  # Parquet rows buffered across all days before they become row groups
+# Parquet rows buffered across all days before they become row groups. Each row group's pages are compressed with
+# a zstd context of their own, so fewer, larger groups pay: at 1M lines over 60 days, 64 MiB made 583 row groups
+# and 160 MiB 308 (-7 % CPU and wall, +18 MiB peak); 320 MiB made 184, with no further gain and a peak near 1 GB.
+PENDING_BYTES = 160 * 1024 * 1024
 RECEIPT_ID = evidence.EVIDENCE_SCHEMA.field("receipt_id")  # the run's, on every row (not from DuckDB)
 CLOSING_THREADS = 8  # days closed (flushed and fsync'd) at once: the fsyncs overlap instead of queueing
 
