@@ -27,11 +27,23 @@ WHERE token <> '' AND token NOT IN (SELECT word FROM rag_stopwords);
 CREATE OR REPLACE TEMP TABLE incoming_stems AS
 SELECT token, stem(token, 'porter') AS term FROM (SELECT DISTINCT token FROM incoming_tokens);
 
+INSERT INTO rag_terms
+SELECT (SELECT coalesce(max(term_id), 0) FROM rag_terms) + row_number() OVER (ORDER BY term), term, 0
+FROM (SELECT DISTINCT term FROM incoming_stems WHERE term NOT IN (SELECT term FROM rag_terms))
+ORDER BY term;
+
+INSERT INTO rag_tokens
+SELECT token, term FROM incoming_stems WHERE token NOT IN (SELECT token FROM rag_tokens);
+
+-- each incoming token's term id (a few hundred rows): the counts below group on integers, not strings
+CREATE OR REPLACE TEMP TABLE incoming_token_ids AS
+SELECT s.token, r.term_id FROM incoming_stems AS s JOIN rag_terms AS r USING (term);
+
 -- a term's occurrences in a document, counted once: lengths, postings and df are read from these rows
 CREATE OR REPLACE TEMP TABLE incoming_tf AS
-SELECT t.doc_id, s.term, count(*)::INTEGER AS tf
-FROM incoming_tokens AS t JOIN incoming_stems AS s USING (token)
-GROUP BY t.doc_id, s.term;
+SELECT t.doc_id, i.term_id, count(*)::INTEGER AS tf
+FROM incoming_tokens AS t JOIN incoming_token_ids AS i USING (token)
+GROUP BY t.doc_id, i.term_id;
 
 CREATE OR REPLACE TEMP TABLE incoming_lengths AS
 SELECT n.doc_id, coalesce(sum(t.tf), 0)::INTEGER AS doc_len
@@ -43,14 +55,6 @@ SELECT n.doc_id, i.rag_id, i.title, i.text, i.tags, i.source_evidence_ids, i.upd
 FROM incoming AS i JOIN incoming_ids AS n USING (rag_id) JOIN incoming_lengths AS l USING (doc_id)
 ORDER BY n.doc_id;
 
-INSERT INTO rag_terms
-SELECT (SELECT coalesce(max(term_id), 0) FROM rag_terms) + row_number() OVER (ORDER BY term), term, 0
-FROM (SELECT DISTINCT term FROM incoming_stems WHERE term NOT IN (SELECT term FROM rag_terms))
-ORDER BY term;
-
-INSERT INTO rag_tokens
-SELECT token, term FROM incoming_stems WHERE token NOT IN (SELECT token FROM rag_tokens);
-
 -- w at the mean length the other postings' weights were computed at (rag_index_state.weights_avgdl).
 -- An index without other postings weighs its documents at their own mean length and records it as
 -- the weights' mean, as a settle would (retrieval.record_index_state then has nothing to re-sort).
@@ -60,8 +64,8 @@ SELECT CASE WHEN (SELECT count(*) FROM rag_postings) = 0
             ELSE (SELECT any_value(weights_avgdl) FROM rag_index_state) END AS avgdl;
 
 CREATE OR REPLACE TEMP TABLE incoming_postings AS
-SELECT r.term_id, t.doc_id, t.tf, l.doc_len AS len
-FROM incoming_tf AS t JOIN rag_terms AS r USING (term) JOIN incoming_lengths AS l USING (doc_id);
+SELECT t.term_id, t.doc_id, t.tf, l.doc_len AS len
+FROM incoming_tf AS t JOIN incoming_lengths AS l USING (doc_id);
 
 INSERT INTO rag_postings
 SELECT term_id, doc_id, tf, len, lh_bm25_tf(tf, len, (SELECT avgdl FROM weights_at))
