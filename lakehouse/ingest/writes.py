@@ -8,8 +8,9 @@ transform order, so every day's files end up in (transform, line) order.
 
 The writes run one step behind DuckDB: while a block is written (pyarrow and the file writes release
 the GIL) the next one is computed. The rows waiting for a row group across all days are bounded by
-:data:`PENDING_BYTES`, and hold no block alive (they are copies). On a failure every writer is
-discarded (its temporaries removed).
+:data:`PENDING_BYTES` (checked after each block, so it is passed by a block's rows at most; a day alone
+becomes a row group at ``evidence.ROW_GROUP_BYTES``), and hold no block alive (they are copies). On a
+failure every writer is discarded (its temporaries removed).
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ import pyarrow.compute as pc
 from lakehouse.core.paths import Layout
 from lakehouse.ingest import evidence
 
-# Parquet rows buffered across all days before they become row groups. Each row group's pages are compressed with
-# a zstd context of their own, so fewer, larger groups pay: at 1M lines over 60 days, 64 MiB made 583 row groups
-# and 160 MiB 308 (-7 % CPU and wall, +18 MiB peak); 320 MiB made 184, with no further gain and a peak near 1 GB.
+# Parquet rows buffered across all days before they become row groups. Every page of a row group is compressed
+# with a zstd context made for it, so fewer, larger groups pay: at 1M lines over 60 days, 64 MiB made 583 row
+# groups and 160 MiB 308; 320 MiB made 184, with no further gain and a peak near 1 GB (bench/NOTES.md,
+# "Materialize, eleventh part").
 PENDING_BYTES = 160 * 1024 * 1024
 RECEIPT_ID = evidence.EVIDENCE_SCHEMA.field("receipt_id")  # the run's, on every row (not from DuckDB)
 CLOSING_THREADS = 8  # days closed (flushed and fsync'd) at once: the fsyncs overlap instead of queueing

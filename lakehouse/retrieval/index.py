@@ -320,7 +320,7 @@ def append_new_documents(
     """Index documents whose rag_ids are not in the index, record its state; return a view including them.
 
     The same rows as ``index_docs.sql`` (tests compare the two), computed in Python from the
-    view's dictionaries and written by one multi-statement script: index_docs.sql's dozen
+    view's dictionaries and written by one multi-statement script: index_docs.sql's score of
     statements cost ~40 ms per add in DuckDB's fixed per-statement work, this ~10 ms. The
     view is copied, not changed, so concurrent searches keep a consistent one.
     """

@@ -35,7 +35,8 @@ ORDER BY term;
 INSERT INTO rag_tokens
 SELECT token, term FROM incoming_stems WHERE token NOT IN (SELECT token FROM rag_tokens);
 
--- each incoming token's term id (a few hundred rows): the counts below group on integers, not strings
+-- each incoming token's term id (a row per distinct token of the batch; rag_terms holds a term once): the
+-- counts below group on integers, not strings
 CREATE OR REPLACE TEMP TABLE incoming_token_ids AS
 SELECT s.token, r.term_id FROM incoming_stems AS s JOIN rag_terms AS r USING (term);
 
