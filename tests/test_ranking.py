@@ -408,3 +408,40 @@ def test_new_documents_appended_from_python_equal_what_index_docs_sql_writes() -
     finally:
         sql_con.close()
         python_con.close()
+
+
+# The index's rows with terms by name: term ids follow the order terms came in, which differs between the two.
+INDEX_BY_TERM = {
+    "rag_corpus": INDEX_TABLES["rag_corpus"],
+    "rag_postings": "SELECT t.term, p.doc_id, p.tf, p.len FROM rag_postings AS p JOIN rag_terms AS t USING (term_id) "
+    "ORDER BY t.term, p.doc_id",
+    "rag_terms": "SELECT term, df FROM rag_terms WHERE df > 0 ORDER BY term",  # a replaced version's last use: df 0
+    "rag_stats": INDEX_TABLES["rag_stats"],
+}
+
+
+def test_replaced_documents_leave_the_index_that_their_final_versions_make_fresh() -> None:
+    base = varied_documents("a", 12, "timeout")
+    replacements = [
+        Document(base[2].rag_id, "a 2 again", "quorum quorum leak deploy"),  # a new term, twice
+        Document(base[5].rag_id, "", "the and"),  # stop words only: no postings, length 0
+        Document(base[7].rag_id, base[7].title, f"{base[7].text} rollback rollback"),  # terms it had
+        Document(base[9].rag_id, "", ""),  # nothing at all
+    ]
+    final = {d.rag_id: d for d in base} | {d.rag_id: d for d in replacements}
+    replaced, fresh = db.memory(), db.memory()
+    try:
+        for con in (replaced, fresh):
+            retrieval.prepare(con)
+        retrieval.index_and_record(replaced, base, 100, settle=True)
+        retrieval.index_and_record(replaced, replacements, 200, settle=True)
+        retrieval.index_and_record(fresh, list(final.values()), 200, settle=True)
+        for name, query in INDEX_BY_TERM.items():
+            assert replaced.execute(query).fetchall() == fresh.execute(query).fetchall(), name
+        empty = replaced.execute("SELECT rag_id FROM rag_corpus WHERE doc_len = 0 ORDER BY rag_id").fetchall()
+        assert empty == [(base[5].rag_id,), (base[9].rag_id,)]  # indexed, with nothing to find them by
+        for query in ["quorum deploy", "rollback leak", "timeout café"]:
+            assert retrieval.search(replaced, query, 5) == retrieval.search(fresh, query, 5)
+    finally:
+        replaced.close()
+        fresh.close()
