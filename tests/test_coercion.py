@@ -248,6 +248,27 @@ TIMES = st.one_of(
     st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2100, 1, 1)).map(lambda d: d.isoformat()),
     st.text(max_size=20),
 )
+LIST_ITEMS = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=2)
+    ),
+    max_leaves=6,
+)
+
+
+@FAST
+@given(st.lists(LIST_ITEMS, max_size=6))
+def test_a_list_reads_as_its_items_read_one_by_one(con: duckdb.DuckDBPyConnection, items: list[Any]) -> None:
+    """A ``strings`` field: each item's reading as a string, null items dropped; no reading when an item is an
+    object or a list. A ``text`` field: those readings, one a line."""
+    nested = any(isinstance(item, list | dict) for item in items)
+    readings = [read_as(con, "lh_as_string", item) for item in items]
+    expected = None if nested else [r for r in readings if r is not None]
+    assert read_as(con, "lh_as_strings", items) == expected
+    assert read_as(con, "lh_as_text", items) == (None if expected is None else "\n".join(expected))
+
+
 TRANSFORMS = {t.stream: t for t in load_transforms()}
 
 
