@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import duckdb
@@ -383,12 +385,23 @@ INDEX_TABLES = {
 }
 
 
+@contextlib.contextmanager
+def two_indexes() -> Iterator[tuple[duckdb.DuckDBPyConnection, duckdb.DuckDBPyConnection]]:
+    """Two empty in-memory indexes, to build the same documents two ways and compare."""
+    first, second = db.memory(), db.memory()
+    try:
+        for con in (first, second):
+            retrieval.prepare(con)
+        yield first, second
+    finally:
+        first.close()
+        second.close()
+
+
 def test_new_documents_appended_from_python_equal_what_index_docs_sql_writes() -> None:
     base, new = varied_documents("a", 12, "timeout"), varied_documents("b", 9, "brandnewword")
-    sql_con, python_con = db.memory(), db.memory()
-    try:
+    with two_indexes() as (sql_con, python_con):
         for con in (sql_con, python_con):
-            retrieval.prepare(con)
             retrieval.index_and_record(con, base, 100, settle=True)
         retrieval.index_and_record(sql_con, new, 200, settle=False)
         view = retrieval.append_new_documents(python_con, retrieval.IndexView(python_con), new, 200)
@@ -405,9 +418,6 @@ def test_new_documents_appended_from_python_equal_what_index_docs_sql_writes() -
         assert (view.next_doc_id, view.next_term_id) == (fresh.next_doc_id, fresh.next_term_id)
         for query in ["brandnewword deploy", "café naive", "queue leak timeout"]:
             assert retrieval.search(python_con, query, 5, view) == retrieval.search(sql_con, query, 5)
-    finally:
-        sql_con.close()
-        python_con.close()
 
 
 # The index's rows with terms by name: term ids follow the order terms came in, which differs between the two.
@@ -429,10 +439,7 @@ def test_replaced_documents_leave_the_index_that_their_final_versions_make_fresh
         Document(base[9].rag_id, "", ""),  # nothing at all
     ]
     final = {d.rag_id: d for d in base} | {d.rag_id: d for d in replacements}
-    replaced, fresh = db.memory(), db.memory()
-    try:
-        for con in (replaced, fresh):
-            retrieval.prepare(con)
+    with two_indexes() as (replaced, fresh):
         retrieval.index_and_record(replaced, base, 100, settle=True)
         retrieval.index_and_record(replaced, replacements, 200, settle=True)
         retrieval.index_and_record(fresh, list(final.values()), 200, settle=True)
@@ -442,6 +449,3 @@ def test_replaced_documents_leave_the_index_that_their_final_versions_make_fresh
         assert empty == [(base[5].rag_id,), (base[9].rag_id,)]  # indexed, with nothing to find them by
         for query in ["quorum deploy", "rollback leak", "timeout café"]:
             assert retrieval.search(replaced, query, 5) == retrieval.search(fresh, query, 5)
-    finally:
-        replaced.close()
-        fresh.close()
