@@ -92,13 +92,9 @@ def index_documents(con: duckdb.DuckDBPyConnection, docs: Iterable[Document] | p
     incoming = docs if isinstance(docs, pa.Table) else incoming_rows(list(docs))
     if not incoming.num_rows:
         return 0
-    # index_docs.sql tokenizes straight from the batches, on all of DuckDB's threads
+    # index_docs.sql reads the batches themselves, on all of DuckDB's threads
     con.register("incoming_arrow", db.in_batches(incoming, TOKENIZE_BATCH_ROWS))
     try:
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE incoming AS "
-            "SELECT * REPLACE (CAST(updated_at AS TIMESTAMPTZ) AS updated_at) FROM incoming_arrow"
-        )
         con.execute(load("corpus/index_docs"))
     finally:
         con.unregister("incoming_arrow")

@@ -1,12 +1,13 @@
-/* Add the documents of the `incoming` table to the corpus and its postings, replacing older versions of the same rag_id. */
--- `incoming_arrow`: the same documents as registered Arrow batches, tokenized in parallel.
+/* Add the documents of `incoming_arrow` (registered Arrow batches) to the corpus and its postings, replacing older versions of the same rag_id. */
+-- Every statement reads the batches themselves: DuckDB scans them on all its threads (a table copied from them,
+-- under 122,880 rows, is one row group: one thread; the corpus rows' insert took 0.34 s on one, 0.2 on two).
 -- A replaced document keeps its doc_id; a new one gets the next free id. df is adjusted by the postings
 -- removed and added, never recounted over the whole table.
 CREATE OR REPLACE TEMP TABLE incoming_ids AS
 SELECT i.rag_id, c.doc_id AS old_id,
        coalesce(c.doc_id, (SELECT coalesce(max(doc_id), 0) FROM rag_corpus)
                 + row_number() OVER (PARTITION BY c.doc_id IS NULL ORDER BY i.rag_id))::INTEGER AS doc_id
-FROM incoming AS i LEFT JOIN rag_corpus AS c USING (rag_id);
+FROM incoming_arrow AS i LEFT JOIN rag_corpus AS c USING (rag_id);
 
 CREATE OR REPLACE TEMP TABLE df_delta AS
 SELECT term_id, -count(*) AS delta FROM rag_postings
@@ -15,7 +16,7 @@ GROUP BY term_id;
 
 DELETE FROM rag_postings WHERE doc_id IN (SELECT old_id FROM incoming_ids WHERE old_id IS NOT NULL);
 
-DELETE FROM rag_corpus WHERE rag_id IN (SELECT rag_id FROM incoming);
+DELETE FROM rag_corpus WHERE rag_id IN (SELECT rag_id FROM incoming_arrow);
 
 CREATE OR REPLACE TEMP TABLE incoming_tokens AS
 SELECT n.doc_id, token
@@ -51,10 +52,11 @@ SELECT n.doc_id, coalesce(sum(t.tf), 0)::INTEGER AS doc_len
 FROM incoming_ids AS n LEFT JOIN incoming_tf AS t USING (doc_id)
 GROUP BY n.doc_id;
 
+-- in the batches' order (not sorted: a sort's output is inserted by one thread)
 INSERT INTO rag_corpus
-SELECT n.doc_id, i.rag_id, i.title, i.text, i.tags, i.source_evidence_ids, i.updated_at, i.content_sha, l.doc_len
-FROM incoming AS i JOIN incoming_ids AS n USING (rag_id) JOIN incoming_lengths AS l USING (doc_id)
-ORDER BY n.doc_id;
+SELECT n.doc_id, i.rag_id, i.title, i.text, i.tags, i.source_evidence_ids, CAST(i.updated_at AS TIMESTAMPTZ),
+       i.content_sha, l.doc_len
+FROM incoming_arrow AS i JOIN incoming_ids AS n USING (rag_id) JOIN incoming_lengths AS l USING (doc_id);
 
 -- w at the mean length the other postings' weights were computed at (rag_index_state.weights_avgdl).
 -- An index without other postings weighs its documents at their own mean length and records it as
