@@ -184,6 +184,26 @@ def test_duplicate_natural_keys_are_written_once(layout: Layout) -> None:
     assert receipt["transforms"][0]["duplicates"] == 1
 
 
+def test_duplicates_across_blocks_and_runs_are_found_and_fresh_ids_kept(
+    layout: Layout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A block's ids are looked for among those seen before by their hashes first (materialize/may_repeat):
+    a repeat in a later block, in the same block, or of an earlier run is still a duplicate, and every fresh
+    id is written, whatever block it comes in."""
+    monkeypatch.setattr(blocks, "BLOCK_ROWS", 7)
+    first = [call(i) for i in range(40)] + [call(3), call(17, model="other")]  # repeats of earlier blocks
+    first += [call(50), call(50)]  # a repeat within a block
+    write_stream(layout, "model_calls", first)
+    receipt = pipeline.materialize(layout).receipt
+    assert (receipt["transforms"][0]["emitted"], receipt["transforms"][0]["duplicates"]) == (41, 3)
+    write_stream(layout, "model_calls", [call(5), call(60), call(50), call(61)])  # appended: two seen before
+    receipt = pipeline.materialize(layout).receipt
+    assert (receipt["transforms"][0]["emitted"], receipt["transforms"][0]["duplicates"]) == (2, 2)
+    calls = sorted(int(r["metadata"]["call_id"][1:]) for r in jsonl_evidence(layout))
+    assert calls == [*range(40), 50, 60, 61]
+    assert next(r for r in jsonl_evidence(layout) if r["metadata"]["call_id"] == "c17")["model"] == "qwen"
+
+
 def test_parquet_and_jsonl_hold_the_same_records(layout: Layout) -> None:
     write_stream(layout, "model_calls", [call(i, day=1 + i % 3) for i in range(30)])
     pipeline.materialize(layout)
