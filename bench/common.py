@@ -13,10 +13,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-# The benchmarks time this checkout's code, in process and in every process they start, from wherever they are
-# run: an installed package left from an older commit once timed the in-process no-op with the older SQL (a
-# catalog stamped by the newer CLI was rebuilt: 0.3 s instead of 0.16), and a child run from the repository's
-# folder got the checkout anyway.
+# This checkout goes first on the benchmark's own path and on the PYTHONPATH of the processes it starts (ahead of
+# one the caller set): an installed package left from an older commit once timed the in-process no-op with the
+# older SQL, while the CLI children, started from the repository, ran the checkout (the catalog the CLI had
+# stamped was rebuilt: 0.3 s instead of 0.16). A child started with `python -m` from another folder still puts
+# that folder first (`make bench` runs from the checkout).
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)

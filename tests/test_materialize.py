@@ -187,7 +187,7 @@ def test_duplicate_natural_keys_are_written_once(layout: Layout) -> None:
 def test_duplicates_across_blocks_and_runs_are_found_and_fresh_ids_kept(
     layout: Layout, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A block's ids are looked for among those seen before by their hashes first (materialize/may_repeat):
+    """A block's ids are looked for among those seen before by their hashes first (materialize/seen_before):
     a repeat in a later block, in the same block, or of an earlier run is still a duplicate, and every fresh
     id is written, whatever block it comes in."""
     monkeypatch.setattr(blocks, "BLOCK_ROWS", 7)

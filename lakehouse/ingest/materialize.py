@@ -352,8 +352,8 @@ class _Run:
 
     def _stale_lines(self, con: duckdb.DuckDBPyConnection, kind: str, rows: pa.Table) -> pa.ChunkedArray:
         """The line numbers of a block's rows that are not fresh (see materialize/stale_lines); the block's
-        ids are remembered. A block none of whose ids repeats within it or has the hash of an id seen before has
-        none (materialize/may_repeat; for a kind not seen before, only a repeat within the block is looked for)."""
+        ids are remembered. A block none of whose ids repeats within it or has the hash of an id of its kind seen
+        before (materialize/seen_before) has none."""
         if kind not in self.loaded_kinds:
             self.loaded_kinds.add(kind)
             if self.earlier_runs is None:
@@ -367,10 +367,9 @@ class _Run:
         con.register("block_ids", rows.select(["evidence_id", "line_no"]))
         try:
             stale = pa.chunked_array([], pa.int64())
-            if kind in self.seen_kinds:
-                (may_repeat,) = con.execute(load("materialize/may_repeat"), {"kind": kind}).fetchone()
-            else:
-                may_repeat = pc.count_distinct(ids).as_py() < len(ids)
+            may_repeat = pc.count_distinct(ids).as_py() < len(ids)
+            if not may_repeat and kind in self.seen_kinds:
+                (may_repeat,) = con.execute(load("materialize/seen_before"), {"kind": kind}).fetchone()
             if may_repeat:
                 query = con.execute(load("materialize/stale_lines"), {"kind": kind})
                 stale = query.to_arrow_table().column("line_no")

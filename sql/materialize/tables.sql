@@ -12,5 +12,5 @@ CREATE TABLE new_quarantine (
 
 -- ids of earlier runs, then of each block as it is mapped (materialize/seen_ids, see_block), by kind:
 -- the kind is hashed into the id, so an id is only ever looked for among those of its kind; with each its
--- hash(), which a block's ids are looked for by first (materialize/may_repeat)
+-- hash(), which a block's ids are looked for by first (materialize/seen_before)
 CREATE TEMP TABLE seen_ids (kind VARCHAR, evidence_id VARCHAR, id_hash UBIGINT);
